@@ -1,0 +1,593 @@
+"""The ECS rules a task definition must follow, checked all at once.
+
+Every rule that fails adds a :class:`Problem` with the JSON path of the offending value;
+:func:`validate_task_definition` raises one :class:`InvalidTaskDefinitionError` with all
+of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pyecs._units import parse_cpu, parse_memory
+from pyecs.exceptions import InvalidTaskDefinitionError, Problem
+
+if TYPE_CHECKING:
+    from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
+
+__all__ = ["validate_task_definition"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_PORT_RANGE_RE = re.compile(r"^(\d+)-(\d+)$")
+_ULIMIT_NAMES = frozenset(
+    "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
+    "sigpending stack".split()
+)
+_LOG_DRIVERS = frozenset(
+    "json-file syslog journald gelf fluentd awslogs splunk awsfirelens local none".split()
+)
+_NETWORK_MODES = ("bridge", "host", "awsvpc", "none")
+_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
+_COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
+_MAX_CONTAINERS = 10
+_MAX_SIZE = 64 * 1024
+
+
+def _range(value: int | None, lo: int, hi: int, path: str, what: str, out: list[Problem]) -> None:
+    if value is not None and not lo <= value <= hi:
+        out.append(Problem(path, f"{what} must be between {lo} and {hi}, got {value}"))
+
+
+def validate_task_definition(td: TaskDefinition) -> None:
+    """Check every ECS rule; raise once with every problem found.
+
+    Raises:
+        InvalidTaskDefinitionError: when any rule fails.
+    """
+    problems = list(_task_problems(td))
+    if problems:
+        raise InvalidTaskDefinitionError(problems)
+
+
+def _task_problems(td: TaskDefinition) -> Iterator[Problem]:
+    out: list[Problem] = []
+    if td.family is None:
+        out.append(Problem("family", "is required: 1-255 letters, digits, '-' or '_'"))
+    elif not NAME_RE.match(td.family):
+        out.append(Problem("family", f"{td.family!r} must be 1-255 letters, digits, '-' or '_'"))
+    mode = td.network_mode
+    if mode is not None and mode not in _NETWORK_MODES:
+        out.append(Problem("networkMode", f"{mode!r} is not one of {', '.join(_NETWORK_MODES)}"))
+    for i, comp in enumerate(td.requires_compatibilities or ()):
+        if comp not in _COMPATIBILITIES:
+            out.append(
+                Problem(
+                    f"requiresCompatibilities[{i}]",
+                    f"{comp!r} is not one of {', '.join(_COMPATIBILITIES)}",
+                )
+            )
+    task_cpu = _parse_task_value(td.cpu, "cpu", parse_cpu, out)
+    task_memory = _parse_task_value(td.memory, "memory", parse_memory, out)
+    if "FARGATE" in (td.requires_compatibilities or ()):
+        if td.cpu is None or td.memory is None:
+            out.append(
+                Problem(
+                    "cpu" if td.cpu is None else "memory",
+                    "is required at task level for FARGATE compatibility",
+                )
+            )
+        if mode != "awsvpc":
+            out.append(Problem("networkMode", "must be 'awsvpc' for FARGATE compatibility"))
+    for key, value in (("pidMode", td.pid_mode), ("ipcMode", td.ipc_mode)):
+        allowed = ("host", "task") if key == "pidMode" else ("host", "task", "none")
+        if value is not None and value not in allowed:
+            out.append(Problem(key, f"{value!r} is not one of {', '.join(allowed)}"))
+
+    containers = td.container_definitions
+    if not containers:
+        out.append(Problem("containerDefinitions", "at least one container is required"))
+        containers = ()
+    elif len(containers) > _MAX_CONTAINERS:
+        out.append(
+            Problem(
+                "containerDefinitions",
+                f"has {len(containers)} containers; ECS allows at most {_MAX_CONTAINERS} per "
+                "task definition: split it into several task definitions",
+            )
+        )
+    volume_names = _volume_problems(td, out)
+    names: dict[str, int] = {}
+    for i, c in enumerate(containers):
+        if c.name is not None and NAME_RE.match(c.name):
+            if c.name in names:
+                out.append(
+                    Problem(
+                        f"containerDefinitions[{i}].name",
+                        f"{c.name!r} is already the name of containerDefinitions"
+                        f"[{names[c.name]}]; container names must be unique",
+                    )
+                )
+            else:
+                names[c.name] = i
+    for i, c in enumerate(containers):
+        _container_problems(
+            td, c, f"containerDefinitions[{i}]", names, volume_names, task_memory, out
+        )
+    if containers and not any(c.is_essential for c in containers):
+        out.append(Problem("containerDefinitions", "at least one container must be essential"))
+    _host_port_clashes(td, out)
+    _dependency_problems(td, names, out)
+    _constraint_and_tag_problems(td, out)
+    if task_cpu is not None and task_cpu <= 0:
+        out.append(Problem("cpu", "must be a positive number of CPU units"))
+    if task_memory is not None and task_memory < 6:
+        out.append(Problem("memory", "must be at least 6 MiB"))
+    if not out:
+        out.extend(_size_problems(td))
+    yield from out
+
+
+def _parse_task_value(value: str | None, key: str, parse: object, out: list[Problem]) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse(value)  # type: ignore[operator, no-any-return]
+    except ValueError as exc:
+        out.append(Problem(key, str(exc)))
+        return None
+
+
+def _volume_problems(td: TaskDefinition, out: list[Problem]) -> set[str]:
+    names: set[str] = set()
+    for i, v in enumerate(td.volumes or ()):
+        path = f"volumes[{i}]"
+        if v.name is None or not NAME_RE.match(v.name):
+            out.append(Problem(f"{path}.name", "is required: 1-255 letters, digits, '-' or '_'"))
+        elif v.name in names:
+            out.append(Problem(f"{path}.name", f"volume {v.name!r} is defined twice"))
+        else:
+            names.add(v.name)
+        if v.host is not None and v.docker_volume_configuration is not None:
+            out.append(Problem(path, "set either host or dockerVolumeConfiguration, not both"))
+        dvc = v.docker_volume_configuration
+        if dvc is not None:
+            if dvc.scope is not None and dvc.scope not in ("task", "shared"):
+                out.append(
+                    Problem(
+                        f"{path}.dockerVolumeConfiguration.scope",
+                        f"{dvc.scope!r} is not one of task, shared",
+                    )
+                )
+            if dvc.autoprovision and dvc.scope != "shared":
+                out.append(
+                    Problem(
+                        f"{path}.dockerVolumeConfiguration.autoprovision",
+                        "autoprovision is only allowed with scope 'shared'",
+                    )
+                )
+        if (
+            v.host is not None
+            and v.host.source_path is not None
+            and not (v.host.source_path.startswith("/"))
+        ):
+            out.append(
+                Problem(
+                    f"{path}.host.sourcePath", f"{v.host.source_path!r} must be an absolute path"
+                )
+            )
+    return names
+
+
+def _container_problems(
+    td: TaskDefinition,
+    c: ContainerDefinition,
+    path: str,
+    names: dict[str, int],
+    volume_names: set[str],
+    task_memory: int | None,
+    out: list[Problem],
+) -> None:
+    if c.name is None:
+        out.append(Problem(f"{path}.name", "is required: 1-255 letters, digits, '-' or '_'"))
+    elif not NAME_RE.match(c.name):
+        out.append(Problem(f"{path}.name", f"{c.name!r} must be 1-255 letters, digits, '-' or '_'"))
+    if not c.image:
+        out.append(Problem(f"{path}.image", "is required (an image name such as 'nginx:latest')"))
+    elif len(c.image) > 255:
+        out.append(Problem(f"{path}.image", "must be at most 255 characters"))
+    if c.cpu is not None and c.cpu < 0:
+        out.append(Problem(f"{path}.cpu", f"must be 0 or more CPU units, got {c.cpu}"))
+    if c.memory is not None and c.memory < 6:
+        out.append(Problem(f"{path}.memory", f"must be at least 6 MiB, got {c.memory}"))
+    if c.memory_reservation is not None and c.memory_reservation < 6:
+        out.append(
+            Problem(
+                f"{path}.memoryReservation", f"must be at least 6 MiB, got {c.memory_reservation}"
+            )
+        )
+    if (
+        c.memory is not None
+        and c.memory_reservation is not None
+        and c.memory <= c.memory_reservation
+    ):
+        out.append(
+            Problem(
+                f"{path}.memoryReservation",
+                f"must be less than memory ({c.memory} MiB), got {c.memory_reservation}: "
+                "memory is the hard limit, memoryReservation the soft one",
+            )
+        )
+    if (
+        task_memory is None
+        and td.memory is None
+        and c.memory is None
+        and (c.memory_reservation is None)
+    ):
+        out.append(
+            Problem(
+                f"{path}.memory",
+                "set memory or memoryReservation on the container, or memory on the task",
+            )
+        )
+    if task_memory is not None and c.memory is not None and c.memory > task_memory:
+        out.append(
+            Problem(
+                f"{path}.memory", f"{c.memory} MiB exceeds the task's memory ({task_memory} MiB)"
+            )
+        )
+    _port_problems(td, c, path, out)
+    _health_problems(c, path, out)
+    for j, u in enumerate(c.ulimits or ()):
+        up = f"{path}.ulimits[{j}]"
+        if u.name not in _ULIMIT_NAMES:
+            out.append(
+                Problem(
+                    f"{up}.name",
+                    f"{u.name!r} is not a ulimit name; use one of "
+                    f"{', '.join(sorted(_ULIMIT_NAMES))}",
+                )
+            )
+        if u.soft_limit is None:
+            out.append(Problem(f"{up}.softLimit", "is required"))
+        if u.hard_limit is None:
+            out.append(Problem(f"{up}.hardLimit", "is required"))
+        if u.soft_limit is not None and u.hard_limit is not None and u.soft_limit > u.hard_limit:
+            out.append(
+                Problem(f"{up}.softLimit", f"{u.soft_limit} is above hardLimit {u.hard_limit}")
+            )
+    _range(c.stop_timeout, 0, 120, f"{path}.stopTimeout", "stopTimeout (seconds)", out)
+    _range(c.start_timeout, 2, 600, f"{path}.startTimeout", "startTimeout (seconds)", out)
+    for j, kv in enumerate(c.environment or ()):
+        if not kv.name:
+            out.append(Problem(f"{path}.environment[{j}].name", "is required"))
+    for j, ef in enumerate(c.environment_files or ()):
+        if not ef.value:
+            out.append(
+                Problem(
+                    f"{path}.environmentFiles[{j}].value", "is required: the path of a .env file"
+                )
+            )
+        if ef.type is not None and ef.type != "s3":
+            out.append(
+                Problem(
+                    f"{path}.environmentFiles[{j}].type",
+                    f"{ef.type!r} is not 's3' (the only type ECS knows)",
+                )
+            )
+    for j, s in enumerate(c.secrets or ()):
+        if not s.name:
+            out.append(Problem(f"{path}.secrets[{j}].name", "is required"))
+        if not s.value_from:
+            out.append(Problem(f"{path}.secrets[{j}].valueFrom", "is required"))
+    for j, mp in enumerate(c.mount_points or ()):
+        if not mp.container_path:
+            out.append(Problem(f"{path}.mountPoints[{j}].containerPath", "is required"))
+        if mp.source_volume is None:
+            out.append(Problem(f"{path}.mountPoints[{j}].sourceVolume", "is required"))
+        elif mp.source_volume not in volume_names:
+            known = ", ".join(sorted(volume_names)) or "none are defined"
+            out.append(
+                Problem(
+                    f"{path}.mountPoints[{j}].sourceVolume",
+                    f"{mp.source_volume!r} is not a volume of this task ({known})",
+                )
+            )
+    for j, vf in enumerate(c.volumes_from or ()):
+        src = vf.source_container
+        if src is None or src not in names or src == c.name:
+            out.append(
+                Problem(
+                    f"{path}.volumesFrom[{j}].sourceContainer",
+                    f"{src!r} must name another container of this task",
+                )
+            )
+    for j, link in enumerate(c.links or ()):
+        target = link.split(":", 1)[0]
+        if td.effective_network_mode != "bridge":
+            out.append(Problem(f"{path}.links[{j}]", "links are only allowed in bridge mode"))
+        elif target not in names or target == c.name:
+            out.append(
+                Problem(
+                    f"{path}.links[{j}]",
+                    f"{link!r} must be 'name' or 'name:alias' of another container",
+                )
+            )
+    lc = c.log_configuration
+    if lc is not None:
+        if lc.log_driver is None:
+            out.append(Problem(f"{path}.logConfiguration.logDriver", "is required"))
+        elif lc.log_driver not in _LOG_DRIVERS:
+            out.append(
+                Problem(
+                    f"{path}.logConfiguration.logDriver",
+                    f"{lc.log_driver!r} is not one of {', '.join(sorted(_LOG_DRIVERS))}",
+                )
+            )
+    rp = c.restart_policy
+    if rp is not None:
+        if rp.enabled is None:
+            out.append(Problem(f"{path}.restartPolicy.enabled", "is required"))
+        if len(rp.ignored_exit_codes or ()) > 50:
+            out.append(
+                Problem(
+                    f"{path}.restartPolicy.ignoredExitCodes", "at most 50 exit codes are allowed"
+                )
+            )
+        _range(
+            rp.restart_attempt_period,
+            60,
+            1800,
+            f"{path}.restartPolicy.restartAttemptPeriod",
+            "restartAttemptPeriod (seconds)",
+            out,
+        )
+    lp = c.linux_parameters
+    if lp is not None:
+        if lp.shared_memory_size is not None and lp.shared_memory_size <= 0:
+            out.append(
+                Problem(
+                    f"{path}.linuxParameters.sharedMemorySize", "must be a positive number of MiB"
+                )
+            )
+        for j, t in enumerate(lp.tmpfs or ()):
+            tp = f"{path}.linuxParameters.tmpfs[{j}]"
+            if not t.container_path:
+                out.append(Problem(f"{tp}.containerPath", "is required"))
+            if t.size is None or t.size <= 0:
+                out.append(Problem(f"{tp}.size", "is required: a positive number of MiB"))
+
+
+def _port_problems(
+    td: TaskDefinition, c: ContainerDefinition, path: str, out: list[Problem]
+) -> None:
+    mode = td.effective_network_mode
+    if mode == "none" and c.port_mappings:
+        out.append(
+            Problem(
+                f"{path}.portMappings",
+                "networkMode 'none' allows no port mappings: remove them or use bridge",
+            )
+        )
+        return
+    for j, pm in enumerate(c.port_mappings or ()):
+        pp = f"{path}.portMappings[{j}]"
+        if pm.container_port_range is not None:
+            rm = _PORT_RANGE_RE.match(pm.container_port_range)
+            if not rm or not 1 <= int(rm.group(1)) < int(rm.group(2)) <= 65535:
+                out.append(
+                    Problem(
+                        f"{pp}.containerPortRange",
+                        f"{pm.container_port_range!r} must look like '8000-8010' "
+                        "with ports from 1 to 65535, low to high",
+                    )
+                )
+            if pm.container_port is not None or pm.host_port is not None:
+                out.append(Problem(pp, "containerPortRange excludes containerPort and hostPort"))
+        elif pm.container_port is None:
+            out.append(Problem(f"{pp}.containerPort", "is required (1-65535)"))
+        else:
+            _range(pm.container_port, 1, 65535, f"{pp}.containerPort", "containerPort", out)
+        _range(pm.host_port, 0, 65535, f"{pp}.hostPort", "hostPort", out)
+        if pm.protocol is not None and pm.protocol not in ("tcp", "udp"):
+            out.append(Problem(f"{pp}.protocol", f"{pm.protocol!r} is not one of tcp, udp"))
+        if pm.app_protocol is not None and pm.app_protocol not in ("http", "http2", "grpc"):
+            out.append(
+                Problem(f"{pp}.appProtocol", f"{pm.app_protocol!r} is not one of http, http2, grpc")
+            )
+        if (
+            mode in ("host", "awsvpc")
+            and pm.host_port
+            and pm.container_port is not None
+            and pm.host_port != pm.container_port
+        ):
+            out.append(
+                Problem(
+                    f"{pp}.hostPort",
+                    f"in {mode} network mode hostPort must be omitted or equal "
+                    f"containerPort ({pm.container_port}), got {pm.host_port}",
+                )
+            )
+
+
+def _host_port_clashes(td: TaskDefinition, out: list[Problem]) -> None:
+    seen: dict[tuple[int, str], str] = {}
+    host_mode = td.effective_network_mode in ("host", "awsvpc")
+    for i, c in enumerate(td.containers):
+        for j, pm in enumerate(c.port_mappings or ()):
+            port = pm.host_port or (pm.container_port if host_mode else None)
+            if not port:
+                continue
+            key = (port, pm.effective_protocol)
+            here = f"containerDefinitions[{i}].portMappings[{j}]"
+            if key in seen:
+                out.append(
+                    Problem(
+                        f"{here}.hostPort",
+                        f"host port {port}/{key[1]} is already used by {seen[key]}",
+                    )
+                )
+            else:
+                seen[key] = here
+
+
+def _health_problems(c: ContainerDefinition, path: str, out: list[Problem]) -> None:
+    hc = c.health_check
+    if hc is None:
+        return
+    hp = f"{path}.healthCheck"
+    cmd = hc.command or ()
+    if not cmd or cmd[0] not in ("CMD", "CMD-SHELL") or len(cmd) < 2:
+        out.append(
+            Problem(
+                f"{hp}.command",
+                'must start with "CMD" or "CMD-SHELL" followed by the command, e.g. '
+                '["CMD-SHELL", "curl -f http://localhost/ || exit 1"]',
+            )
+        )
+    _range(hc.interval, 5, 300, f"{hp}.interval", "interval (seconds)", out)
+    _range(hc.timeout, 2, 60, f"{hp}.timeout", "timeout (seconds)", out)
+    _range(hc.retries, 1, 10, f"{hp}.retries", "retries", out)
+    _range(hc.start_period, 0, 300, f"{hp}.startPeriod", "startPeriod (seconds)", out)
+
+
+def _dependency_problems(td: TaskDefinition, names: dict[str, int], out: list[Problem]) -> None:
+    containers = td.containers
+    edges: dict[str, list[str]] = {}
+    for i, c in enumerate(containers):
+        for j, dep in enumerate(c.depends_on or ()):
+            dp = f"containerDefinitions[{i}].dependsOn[{j}]"
+            target = dep.container_name
+            if target is None or target not in names:
+                known = ", ".join(sorted(names))
+                out.append(
+                    Problem(
+                        f"{dp}.containerName",
+                        f"{target!r} is not a container of this task ({known})",
+                    )
+                )
+                continue
+            if target == c.name:
+                out.append(Problem(f"{dp}.containerName", "a container cannot depend on itself"))
+                continue
+            edges.setdefault(str(c.name), []).append(target)
+            other = containers[names[target]]
+            if dep.condition not in _CONDITIONS:
+                out.append(
+                    Problem(
+                        f"{dp}.condition",
+                        f"{dep.condition!r} is not one of {', '.join(_CONDITIONS)}",
+                    )
+                )
+            elif dep.condition in ("COMPLETE", "SUCCESS") and other.is_essential:
+                out.append(
+                    Problem(
+                        f"{dp}.condition",
+                        f"{dep.condition} is not allowed on {target!r}, an essential "
+                        'container; mark it "essential": false or use START/HEALTHY',
+                    )
+                )
+            elif dep.condition == "HEALTHY" and other.health_check is None:
+                out.append(
+                    Problem(
+                        f"{dp}.condition",
+                        f"HEALTHY needs a healthCheck on {target!r}; add one or use START",
+                    )
+                )
+    cycle = _find_cycle(edges)
+    if cycle:
+        first = names[cycle[0]]
+        out.append(
+            Problem(
+                f"containerDefinitions[{first}].dependsOn",
+                "dependency cycle: " + " -> ".join(cycle),
+            )
+        )
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def _constraint_and_tag_problems(td: TaskDefinition, out: list[Problem]) -> None:
+    constraints = td.placement_constraints or ()
+    if len(constraints) > 10:
+        out.append(Problem("placementConstraints", "at most 10 placement constraints"))
+    for i, pc in enumerate(constraints):
+        cp = f"placementConstraints[{i}]"
+        if pc.type != "memberOf":
+            out.append(
+                Problem(
+                    f"{cp}.type",
+                    f"{pc.type!r}: a task definition only allows 'memberOf' constraints "
+                    "(give distinctInstance to run_task or create_service instead)",
+                )
+            )
+        if not pc.expression:
+            out.append(Problem(f"{cp}.expression", "is required for memberOf"))
+        elif len(pc.expression) > 2000:
+            out.append(Problem(f"{cp}.expression", "must be at most 2000 characters"))
+        else:
+            from pyecs.exceptions import QuerySyntaxError
+
+            try:
+                from pyecs.placement.query import parse
+            except ImportError:  # pragma: no cover - the query module is part of pyecs
+                continue
+            try:
+                parse(pc.expression)
+            except QuerySyntaxError as exc:
+                out.append(Problem(f"{cp}.expression", f"{exc.reason} at column {exc.column}"))
+    tags = td.tags or ()
+    if len(tags) > 50:
+        out.append(Problem("tags", f"has {len(tags)} tags; at most 50 are allowed"))
+    keys: set[str] = set()
+    for i, tag in enumerate(tags):
+        if tag.key is None or not 1 <= len(tag.key) <= 128:
+            out.append(Problem(f"tags[{i}].key", "is required: 1-128 characters"))
+        elif tag.key.lower().startswith("aws:"):
+            out.append(Problem(f"tags[{i}].key", "the 'aws:' prefix is reserved for AWS"))
+        elif tag.key in keys:
+            out.append(Problem(f"tags[{i}].key", f"{tag.key!r} is given twice"))
+        else:
+            keys.add(tag.key)
+        if tag.value is not None and len(tag.value) > 256:
+            out.append(Problem(f"tags[{i}].value", "must be at most 256 characters"))
+
+
+def _size_problems(td: TaskDefinition) -> list[Problem]:
+    import json
+
+    from pyecs.serialization import unstructure_task_definition
+
+    size = len(
+        json.dumps(
+            unstructure_task_definition(td, include_response_fields=False), separators=(",", ":")
+        )
+    )
+    if size > _MAX_SIZE:
+        return [Problem("", f"is {size} bytes of JSON; ECS allows at most {_MAX_SIZE}")]
+    return []

@@ -1,0 +1,265 @@
+"""ECS JSON (camelCase) in and out of the pyecs models, through one cattrs converter.
+
+Input is checked against the models' types *before* cattrs sees it, so wrong types, nulls,
+unknown keys and nested garbage come back as one :class:`InvalidTaskDefinitionError`
+listing every problem with its JSON path, never as a raw cattrs, attrs or TypeError
+traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from pyecs.exceptions import InvalidTaskDefinitionError, Problem
+from pyecs.models import task_definition as m
+
+__all__ = [
+    "RESPONSE_ONLY_FIELDS",
+    "converter",
+    "load_task_definition_file",
+    "loads_task_definition",
+    "structure_task_definition",
+    "unstructure_task_definition",
+]
+
+#: describe-task-definition fields that are output only: accepted on load, never input.
+RESPONSE_ONLY_FIELDS = frozenset(
+    {
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+        "deleteRequestedAt",
+    }
+)
+
+_MODELS: tuple[type, ...] = tuple(
+    obj for obj in vars(m).values() if isinstance(obj, type) and attrs.has(obj)
+)
+
+
+def camel(name: str) -> str:
+    """``container_port_range`` -> ``containerPortRange``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@functools.cache
+def _schema(cls: type) -> dict[str, tuple[str, Any]]:
+    """JSON key -> (attribute name, resolved type) for an attrs model class."""
+    hints = typing.get_type_hints(cls, vars(m))
+    return {camel(a.name): (a.name, hints[a.name]) for a in attrs.fields(cls)}
+
+
+def _build_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(unstruct_collection_overrides={tuple: list}, detailed_validation=False)
+    for cls in _MODELS:
+        names: dict[str, Any] = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **names))
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **names)
+        )
+    return conv
+
+
+#: The one converter between ECS JSON and the models.
+converter = _build_converter()
+
+
+# -- type checking ahead of cattrs ---------------------------------------------------------
+
+_JSON_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+    type(None): "null",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    for t, name in _JSON_TYPE_NAMES.items():
+        if isinstance(value, t):
+            if isinstance(value, str | int | float):
+                shown = json.dumps(value)
+                return f"{name} ({shown[:40]}{'...' if len(shown) > 40 else ''})"
+            return name
+    return f"a Python {type(value).__name__}"
+
+
+def _expected(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is str:
+        return "a string"
+    if tp is int:
+        return "an integer"
+    if tp is bool:
+        return "true or false"
+    if origin is tuple:
+        return (
+            f"a list of {_expected(typing.get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+        )
+    if origin is dict:
+        return "an object of string values"
+    if attrs.has(tp):
+        return "an object"
+    return "a JSON value"
+
+
+def _check(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
+    if tp is Any:
+        return
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or isinstance(tp, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        _check(value, inner[0], path, problems)
+        return
+    ok = True
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif origin is tuple:
+        if isinstance(value, list):
+            item = typing.get_args(tp)[0]
+            for i, v in enumerate(value):
+                _check(v, item, f"{path}[{i}]", problems)
+            return
+        ok = False
+    elif origin is dict:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(v, str):
+                    problems.append(Problem(f"{path}.{k}", f"must be a string, not {_describe(v)}"))
+            return
+        ok = False
+    elif attrs.has(tp):
+        if isinstance(value, dict):
+            _check_object(value, tp, path, problems)
+            return
+        ok = False
+    if not ok:
+        problems.append(Problem(path, f"must be {_expected(tp)}, not {_describe(value)}"))
+
+
+def _check_object(data: Mapping[Any, Any], cls: type, path: str, problems: list[Problem]) -> None:
+    schema = _schema(cls)
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), schema, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(Problem(where, f"unknown field {key!r}{hint}"))
+            continue
+        _check(value, schema[key][1], where, problems)
+
+
+# -- the public edges ----------------------------------------------------------------------
+
+
+def _unwrap(data: object) -> object:
+    """Accept describe-task-definition output: ``{"taskDefinition": {...}, "tags": [...]}``."""
+    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
+        inner = dict(data["taskDefinition"])
+        if "tags" in data and "tags" not in inner:
+            inner["tags"] = data["tags"]
+        extra = set(data) - {"taskDefinition", "tags"}
+        if not extra:
+            return inner
+    return data
+
+
+def structure_task_definition(data: object, *, source: str | None = None) -> m.TaskDefinition:
+    """ECS JSON (parsed) -> :class:`TaskDefinition`, validated.
+
+    Raises:
+        InvalidTaskDefinitionError: listing every problem with its JSON path.
+    """
+    data = _unwrap(data)
+    if not isinstance(data, dict):
+        raise InvalidTaskDefinitionError(
+            [Problem("", f"a task definition must be a JSON object, not {_describe(data)}")],
+            source=source,
+        )
+    data = dict(data)
+    # Task-level cpu and memory are strings in ECS, but numbers are common in the wild.
+    for key in ("cpu", "memory"):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            data[key] = str(data[key])
+    problems: list[Problem] = []
+    _check_object(data, m.TaskDefinition, "", problems)
+    if problems:
+        raise InvalidTaskDefinitionError(problems, source=source)
+    try:
+        return converter.structure(data, m.TaskDefinition)
+    except InvalidTaskDefinitionError as exc:
+        if source is None or exc.source is not None:
+            raise
+        raise InvalidTaskDefinitionError(exc.problems, source=source) from None
+
+
+def loads_task_definition(text: str | bytes, *, source: str | None = None) -> m.TaskDefinition:
+    """ECS JSON text -> :class:`TaskDefinition`; malformed JSON names line and column."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"{source}:{exc.lineno}:{exc.colno}" if source else f"line {exc.lineno}"
+        raise InvalidTaskDefinitionError(
+            [
+                Problem(
+                    "",
+                    f"malformed JSON at {where} (line {exc.lineno}, column {exc.colno}): {exc.msg}",
+                )
+            ],
+            source=source,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidTaskDefinitionError(
+            [Problem("", f"not UTF-8 text: {exc.reason}")], source=source
+        ) from None
+    return structure_task_definition(data, source=source)
+
+
+def load_task_definition_file(path: str | Path) -> m.TaskDefinition:
+    """Read and validate a ``task-definition.json`` file.
+
+    Raises:
+        InvalidTaskDefinitionError: for malformed JSON or ECS rule violations.
+        FileNotFoundError: when the file does not exist.
+    """
+    p = Path(path)
+    return loads_task_definition(p.read_bytes(), source=str(p))
+
+
+def unstructure_task_definition(
+    td: m.TaskDefinition, *, include_response_fields: bool = True
+) -> dict[str, Any]:
+    """:class:`TaskDefinition` -> ECS camelCase JSON, unset fields omitted."""
+    out: dict[str, Any] = converter.unstructure(td)
+    if not include_response_fields:
+        for key in RESPONSE_ONLY_FIELDS:
+            out.pop(key, None)
+    return out

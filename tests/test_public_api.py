@@ -1,0 +1,62 @@
+"""The public surface is a contract: this test changes only on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pyecs
+
+EXPECTED = [
+    "Capabilities",
+    "Cluster",
+    "ContainerDefinition",
+    "ContainerDependency",
+    "DeleteTaskDefinitionsResult",
+    "DockerVolumeConfiguration",
+    "EnvironmentFile",
+    "HealthCheck",
+    "HostEntry",
+    "HostVolumeProperties",
+    "InvalidTaskDefinitionError",
+    "KeyValuePair",
+    "LinuxParameters",
+    "LogConfiguration",
+    "MountPoint",
+    "PortMapping",
+    "PyecsError",
+    "RestartPolicy",
+    "Secret",
+    "Tag",
+    "TaskDefinition",
+    "TaskDefinitionFailure",
+    "TaskDefinitionNotFoundError",
+    "TaskDefinitionPlacementConstraint",
+    "Tmpfs",
+    "Ulimit",
+    "Volume",
+    "VolumeFrom",
+    "__version__",
+]
+
+
+def test_public_surface_is_locked() -> None:
+    assert pyecs.__all__ == EXPECTED
+    assert sorted(pyecs.__all__) == pyecs.__all__
+    for name in pyecs.__all__:
+        assert hasattr(pyecs, name), name
+
+
+def test_every_error_derives_from_the_root() -> None:
+    from pyecs import exceptions
+
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert issubclass(obj, pyecs.PyecsError), name
+
+
+def test_importing_pyecs_does_not_import_docker() -> None:
+    code = "import sys, pyecs; print('docker' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
