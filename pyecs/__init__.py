@@ -3,12 +3,38 @@
 Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on demand.
 """
 
-from pyecs._cluster import Cluster
-from pyecs._registry import DeleteTaskDefinitionsResult, TaskDefinitionFailure
+from pyecs._cluster import (
+    Cluster,
+)
+from pyecs._events import (
+    ServiceEvent,
+    TaskStateChange,
+)
+from pyecs._registry import (
+    DeleteTaskDefinitionsResult,
+    TaskDefinitionFailure,
+)
+from pyecs._service import (
+    Service,
+)
+from pyecs._tasks import (
+    DescribeServicesResult,
+    DescribeTasksResult,
+    RunTaskResult,
+    TaskFailure,
+)
 from pyecs.exceptions import (
+    BackendError,
+    ClusterClosedError,
+    InvalidParameterError,
     InvalidTaskDefinitionError,
+    PlacementError,
     PyecsError,
+    QuerySyntaxError,
+    ServiceNotFoundError,
     TaskDefinitionNotFoundError,
+    TaskNotFoundError,
+    TimeoutError,
 )
 from pyecs.models import (
     Capabilities,
@@ -34,34 +60,85 @@ from pyecs.models import (
     Volume,
     VolumeFrom,
 )
+from pyecs.models.instance import (
+    ContainerInstance,
+    InstanceSpec,
+    Resources,
+)
+from pyecs.models.service import (
+    CircuitBreaker,
+    Deployment,
+    DeploymentConfiguration,
+)
+from pyecs.models.task import (
+    Container,
+    NetworkBinding,
+    Task,
+)
+from pyecs.placement import (
+    BinPack,
+    DistinctInstance,
+    MemberOf,
+    Random,
+    Spread,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BackendError",
+    "BinPack",
     "Capabilities",
+    "CircuitBreaker",
     "Cluster",
+    "ClusterClosedError",
+    "Container",
     "ContainerDefinition",
     "ContainerDependency",
+    "ContainerInstance",
     "DeleteTaskDefinitionsResult",
+    "Deployment",
+    "DeploymentConfiguration",
+    "DescribeServicesResult",
+    "DescribeTasksResult",
+    "DistinctInstance",
     "DockerVolumeConfiguration",
     "EnvironmentFile",
     "HealthCheck",
     "HostEntry",
     "HostVolumeProperties",
+    "InstanceSpec",
+    "InvalidParameterError",
     "InvalidTaskDefinitionError",
     "KeyValuePair",
     "LinuxParameters",
     "LogConfiguration",
+    "MemberOf",
     "MountPoint",
+    "NetworkBinding",
+    "PlacementError",
     "PortMapping",
     "PyecsError",
+    "QuerySyntaxError",
+    "Random",
+    "Resources",
     "RestartPolicy",
+    "RunTaskResult",
     "Secret",
+    "Service",
+    "ServiceEvent",
+    "ServiceNotFoundError",
+    "Spread",
     "Tag",
+    "Task",
     "TaskDefinition",
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskFailure",
+    "TaskNotFoundError",
+    "TaskStateChange",
+    "TimeoutError",
     "Tmpfs",
     "Ulimit",
     "Volume",

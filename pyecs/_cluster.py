@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
+import attrs
 
 from pyecs._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs._events import ClusterEvent, EventHub
+from pyecs._overrides import apply_overrides
 from pyecs._registry import (
     DeleteTaskDefinitionsResult,
     TaskDefinitionRegistry,
     TaskDefinitionSource,
 )
-from pyecs.exceptions import ClusterClosedError, InvalidParameterError
+from pyecs._service import Service, _check_count, _check_daemon_config, _check_grace
+from pyecs._tasks import (
+    DescribeServicesResult,
+    DescribeTasksResult,
+    RunTaskResult,
+    TaskFailure,
+    TaskManager,
+    owner_labels,
+)
+from pyecs.abc import Backend, ClusterContext
+from pyecs.exceptions import (
+    ClusterClosedError,
+    InvalidParameterError,
+    ServiceNotFoundError,
+    TimeoutError,
+)
+from pyecs.models.instance import ContainerInstance, InstanceSpec
+from pyecs.models.service import DeploymentConfiguration
+from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
+from pyecs.placement._scheduler import PlacementState
 
 __all__ = ["Cluster"]
 
@@ -37,18 +60,25 @@ class Cluster:
 
     Args:
         name: The cluster name, 1-255 letters, digits, ``-`` or ``_``.
+        backend: Runs the tasks' containers (``DockerBackend``, ``ProcessBackend``,
+            ``SimulatedBackend`` or your own); without one the cluster only keeps task
+            definitions.
         region: The region written into ARNs (default ``local``).
         account: The account written into ARNs (default ``000000000000``).
         clock: Returns the current UTC time; tests may pass their own.
+        task_healthy_delay: Seconds a service task without health checks must be RUNNING
+            before it counts as healthy (ECS: 40; tests use less).
     """
 
     def __init__(
         self,
         name: str = "default",
         *,
+        backend: Backend | None = None,
         region: str = DEFAULT_REGION,
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        task_healthy_delay: float = 40.0,
     ) -> None:
         if not isinstance(name, str) or not _CLUSTER_NAME.match(name):
             raise InvalidParameterError(
@@ -58,7 +88,23 @@ class Cluster:
         self._arns = ArnFactory(name, region=region, account=account)
         self._clock = clock
         self._registry = TaskDefinitionRegistry(self._arns, clock=clock)
+        self.backend = backend
+        self._placement = PlacementState(name, region=region, account=account)
+        self._events = EventHub()
+        self._tasks = TaskManager(self._arns, self._placement, self._events, clock)
+        self._tasks.watch(self._route_task)
+        self._services: dict[str, Service] = {}
+        if (
+            isinstance(task_healthy_delay, bool)
+            or not isinstance(task_healthy_delay, int | float)
+            or task_healthy_delay < 0
+        ):
+            raise InvalidParameterError(
+                f"task_healthy_delay must be seconds >= 0, got {task_healthy_delay!r}"
+            )
+        self.task_healthy_delay = float(task_healthy_delay)
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
         self._state: Literal["new", "open", "closed"] = "new"
 
     def __repr__(self) -> str:
@@ -81,11 +127,35 @@ class Cluster:
             raise ClusterClosedError(
                 f"cluster {self.name!r} was already {self._state}; create a new Cluster"
             )
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
+        # Contexts are entered and left in strict LIFO order (anyio cancel scopes need it):
+        # the backend session, then the cluster's task group, then the shutdown callback,
+        # which therefore runs first on the way out, while both are still alive.
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            if self.backend is not None:
+                await stack.enter_async_context(self._backend_session(self.backend))
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.push_async_callback(self._shutdown, tg)
+        except BaseException as exc:
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tasks.attach(self.backend, tg)
         self._task_group = tg
+        self._stack = stack
         self._state = "open"
         return self
+
+    @asynccontextmanager
+    async def _backend_session(self, backend: Backend) -> AsyncIterator[None]:
+        context = ClusterContext(self.name, self.arn, owner_labels(self.name))
+        specs = await backend.open(context)
+        try:
+            for spec in specs:
+                self._placement.add_instance(spec, registered_at=self._clock())
+            yield
+        finally:
+            await backend.aclose()
 
     async def __aexit__(
         self,
@@ -93,18 +163,31 @@ class Cluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        try:
-            await self.aclose()
-        finally:
-            tg, self._task_group = self._task_group, None
-            if tg is not None:
-                tg.cancel_scope.cancel()
-                await tg.__aexit__(exc_type, exc, tb)
+        stack, self._stack = self._stack, None
+        self._state = "closed"
+        if stack is not None:
+            # The caller's exception is not the task group's business: closing cleanly
+            # keeps it from being wrapped in an ExceptionGroup; it propagates as it is.
+            await stack.__aexit__(None, None, None)
         return None
 
-    async def aclose(self) -> None:
-        """Stop everything this cluster started. Idempotent."""
+    async def _shutdown(self, tg: anyio.abc.TaskGroup) -> None:
+        """Stop every task (shielded, bounded), then end the cluster's background work."""
         self._state = "closed"
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._tasks.stop_all("Cluster closed")
+            finally:
+                self._events.close()
+                tg.cancel_scope.cancel()
+
+    async def aclose(self) -> None:
+        """Leave the cluster as ``async with`` does: stop and remove everything. Idempotent.
+
+        Stopping is shielded from cancellation (and bounded by a timeout), so leaving the
+        block on an exception or a cancellation cleans up too.
+        """
+        await self.__aexit__(None, None, None)
 
     def _require_open(self) -> None:
         if self._state != "open":
@@ -166,3 +249,439 @@ class Cluster:
     ) -> list[str]:
         """Family names (ACTIVE: those with at least one ACTIVE revision)."""
         return self._registry.list_families(family_prefix=family_prefix, status=status)
+
+    # -- container instances ---------------------------------------------------------------
+
+    def list_container_instances(
+        self, *, filter: str | None = None, status: str | None = None
+    ) -> list[ContainerInstance]:
+        """The cluster's container instances, optionally filtered.
+
+        Args:
+            filter: A cluster query language expression, such as
+                ``attribute:ecs.availability-zone == us-east-1a``.
+            status: Only instances with this status (ACTIVE, DRAINING...).
+
+        Raises:
+            QuerySyntaxError: pointing at the column of a malformed ``filter``.
+        """
+        from pyecs.placement.query import parse
+
+        expression = parse(filter) if filter is not None else None
+        return [
+            ci
+            for ci in self._placement.instances()
+            if (status is None or ci.status == status)
+            and (expression is None or expression.evaluate(ci))
+        ]
+
+    def describe_container_instance(self, instance: str) -> ContainerInstance:
+        """One container instance by id or ARN."""
+        return self._placement.instance(self._instance_id(instance))
+
+    def _instance_id(self, instance: str) -> str:
+        return instance.rsplit("/", 1)[-1] if instance.startswith("arn:") else instance
+
+    async def register_container_instance(self, spec: InstanceSpec) -> ContainerInstance:
+        """Add an instance (simulated capacity, or an engine the backend serves)."""
+        self._require_open()
+        ci = self._placement.add_instance(spec, registered_at=self._clock())
+        self.instances_changed()
+        return ci
+
+    async def deregister_container_instance(
+        self, instance: str, *, force: bool = False
+    ) -> ContainerInstance:
+        """Remove an instance. With tasks on it, ``force=True`` is needed; they keep running.
+
+        Raises:
+            InvalidParameterError: when tasks run on it and ``force`` is False.
+        """
+        self._require_open()
+        instance_id = self._instance_id(instance)
+        ci = self._placement.instance(instance_id)
+        if self._placement.tasks_on(instance_id) and not force:
+            raise InvalidParameterError(
+                f"container instance {instance_id} has {len(self._placement.tasks_on(instance_id))}"
+                " tasks; stop them first, or pass force=True to leave them running orphaned"
+            )
+        self._placement.remove_instance(instance_id)
+        self.instances_changed()
+        return attrs.evolve(ci, status="INACTIVE")
+
+    async def update_container_instances_state(
+        self, instances: Iterable[str], status: Literal["ACTIVE", "DRAINING"]
+    ) -> list[ContainerInstance]:
+        """Set instances ACTIVE or DRAINING (DRAINING: nothing new is placed there)."""
+        self._require_open()
+        if status not in ("ACTIVE", "DRAINING"):
+            raise InvalidParameterError(f"status must be 'ACTIVE' or 'DRAINING', got {status!r}")
+        out = []
+        for ref in instances:
+            instance_id = self._instance_id(ref)
+            self._placement.set_status(instance_id, status)
+            out.append(self._placement.instance(instance_id))
+        self.instances_changed()
+        return out
+
+    async def put_attributes(
+        self, instance: str, attributes: Mapping[str, str | None]
+    ) -> ContainerInstance:
+        """Add or change custom attributes of an instance."""
+        self._require_open()
+        instance_id = self._instance_id(instance)
+        self._placement.put_attributes(instance_id, attributes)
+        self.instances_changed()
+        return self._placement.instance(instance_id)
+
+    async def delete_attributes(self, instance: str, names: Iterable[str]) -> ContainerInstance:
+        """Remove attributes of an instance."""
+        self._require_open()
+        instance_id = self._instance_id(instance)
+        self._placement.delete_attributes(instance_id, list(names))
+        self.instances_changed()
+        return self._placement.instance(instance_id)
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    async def run_task(
+        self,
+        task_definition: str | TaskDefinition,
+        *,
+        count: int = 1,
+        placement_strategy: Sequence[object] | None = None,
+        placement_constraints: Sequence[object] | None = None,
+        group: str | None = None,
+        started_by: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> RunTaskResult:
+        """Place and start ``count`` standalone tasks (ECS RunTask).
+
+        ECS allows 10 per call; pyecs lifts that limit locally (up to 1,000 per call).
+        Copies that cannot be placed come back in ``failures`` with the ECS reason
+        (``RESOURCE:MEMORY``...) and a detail naming the closest instance. The tasks start
+        in the background: ``wait_tasks_running`` waits for them.
+
+        Args:
+            task_definition: ``family``, ``family:revision``, an ARN, or a registered
+                :class:`TaskDefinition`; it must be ACTIVE.
+            count: How many copies.
+            placement_strategy: Up to 5 strategies (``pyecs.BinPack("memory")`` or the
+                ECS dict form).
+            placement_constraints: Up to 10 constraints, besides the task definition's.
+            group: The task group (default ``family:<family>``).
+            started_by: Recorded on the tasks, for ``list_tasks(started_by=...)``.
+            overrides: ECS TaskOverride: ``containerOverrides`` (command, environment,
+                cpu, memory, memoryReservation), task ``cpu`` and ``memory``.
+            tags: Key/value tags recorded on the tasks.
+
+        Raises:
+            TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
+            InvalidParameterError: a bad count, group, or overrides.
+            PlacementError: a malformed strategy or constraint.
+            BackendError: the cluster has no backend.
+        """
+        self._require_open()
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise InvalidParameterError(f"count must be from 1 to 1000, got {count!r}")
+        td = self._resolve(task_definition)
+        td = apply_overrides(td, overrides)
+        if group is not None and (not isinstance(group, str) or not group or len(group) > 255):
+            raise InvalidParameterError(f"group must be 1-255 characters, got {group!r}")
+        result, _ = self._tasks.launch(
+            td,
+            count,
+            group=group or f"family:{td.family}",
+            started_by=started_by,
+            strategies=placement_strategy,
+            constraints=placement_constraints,
+            tags=tags,
+        )
+        return result
+
+    def _resolve(self, task_definition: str | TaskDefinition) -> TaskDefinition:
+        if isinstance(task_definition, TaskDefinition):
+            if task_definition.task_definition_arn is None:
+                raise InvalidParameterError(
+                    "this TaskDefinition is not registered: pass the result of "
+                    "register_task_definition(), or its 'family:revision'"
+                )
+            return self._registry.resolve_active(str(task_definition.task_definition_arn))
+        return self._registry.resolve_active(task_definition)
+
+    async def stop_task(self, task: str, *, reason: str | None = None) -> Task:
+        """Stop a task (ECS StopTask): stopCode UserInitiated, reason as given.
+
+        Returns at once with the task's snapshot; ``wait_tasks_stopped`` waits.
+
+        Raises:
+            TaskNotFoundError: when the ARN or id is unknown.
+        """
+        self._require_open()
+        return self._tasks.stop(task, "UserInitiated", reason or "Task stopped by user")
+
+    def describe_tasks(self, tasks: Sequence[str]) -> DescribeTasksResult:
+        """Snapshots of tasks by ARN or id; unknown ones are ``MISSING`` failures."""
+        return self._tasks.describe(list(tasks))
+
+    def describe_task(self, task: str) -> Task:
+        """The latest snapshot of one task.
+
+        Raises:
+            TaskNotFoundError: when the ARN or id is unknown.
+        """
+        return self._tasks.get(task)
+
+    def list_tasks(
+        self,
+        *,
+        family: str | None = None,
+        service_name: str | None = None,
+        desired_status: Literal["RUNNING", "STOPPED"] = "RUNNING",
+        container_instance: str | None = None,
+        started_by: str | None = None,
+    ) -> list[str]:
+        """ARNs of the tasks that match every filter given (desired RUNNING by default)."""
+        return self._tasks.list_arns(
+            family=family,
+            service_name=service_name,
+            desired_status=desired_status,
+            container_instance=container_instance,
+            started_by=started_by,
+        )
+
+    async def wait_tasks_running(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
+        """Wait until every task is RUNNING (ECS waiter ``tasks-running``).
+
+        Raises:
+            TimeoutError: naming the tasks not RUNNING yet and their status.
+            PyecsError: when a task stopped instead (with its stoppedReason).
+        """
+        return await self._wait_tasks(tasks, timeout, "RUNNING")
+
+    async def wait_tasks_stopped(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
+        """Wait until every task is STOPPED (ECS waiter ``tasks-stopped``).
+
+        Raises:
+            TimeoutError: naming the tasks not STOPPED yet and their status.
+        """
+        return await self._wait_tasks(tasks, timeout, "STOPPED")
+
+    async def _wait_tasks(self, arns: Sequence[str], timeout: float, want: str) -> list[Task]:
+        from pyecs.exceptions import PyecsError
+
+        arns = [self._tasks.get(a).arn for a in arns]
+
+        def done() -> bool:
+            for arn in arns:
+                t = self._tasks.get(arn)
+                if t.last_status == "STOPPED" and want == "RUNNING":
+                    raise PyecsError(
+                        f"task {t.id} stopped before it was RUNNING: {t.stop_code}: "
+                        f"{t.stopped_reason}"
+                    )
+                if t.last_status != want:
+                    return False
+            return True
+
+        async with self._events.subscribe() as events:
+            with anyio.move_on_after(timeout):
+                if done():
+                    return [self._tasks.get(a) for a in arns]
+                async for _ in events:
+                    if done():
+                        return [self._tasks.get(a) for a in arns]
+        pending = [
+            f"{t.id} ({t.last_status})"
+            for t in (self._tasks.get(a) for a in arns)
+            if t.last_status != want
+        ]
+        raise TimeoutError(
+            f"{len(pending)} task(s) not {want} after {timeout} s: {', '.join(pending)}; "
+            "look at describe_tasks() for their containers' status and reasons"
+        )
+
+    def task_logs(self, task: str, container: str, *, follow: bool = False) -> AsyncIterator[str]:
+        """Output lines of one container of a task (while it exists on the backend)."""
+        snapshot = self._tasks.get(task)
+        runtime_id = snapshot.container(container).runtime_id
+        if runtime_id is None or self.backend is None:
+            raise InvalidParameterError(
+                f"container {container!r} of task {snapshot.id} has not been created"
+            )
+        return self.backend.logs(runtime_id, follow=follow)
+
+    # -- events ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[AsyncIterator[ClusterEvent]]:
+        """Events from now on, for one consumer: ``async with cluster.subscribe() as ev:``."""
+        async with self._events.subscribe() as events:
+            yield events
+
+    async def events(self) -> AsyncIterator[ClusterEvent]:
+        """Iterate task state changes and service events from now on (until close)."""
+        async with self._events.subscribe() as events:
+            async for event in events:
+                yield event
+
+    # -- services --------------------------------------------------------------------------
+
+    async def create_service(
+        self,
+        name: str,
+        *,
+        task_definition: str | TaskDefinition,
+        desired_count: int = 1,
+        scheduling_strategy: Literal["REPLICA", "DAEMON"] = "REPLICA",
+        placement_strategy: Sequence[object] | None = None,
+        placement_constraints: Sequence[object] | None = None,
+        deployment_configuration: DeploymentConfiguration | None = None,
+        health_check_grace_period: float = 0,
+        healthy_delay: float | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Service:
+        """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
+
+        Every argument is checked before anything starts.
+
+        Args:
+            name: 1-255 letters, digits, ``-`` or ``_``; unique in the cluster while the
+                service is ACTIVE or DRAINING.
+            task_definition: ``family``, ``family:revision``, ARN or a registered model.
+            desired_count: Tasks to keep (ignored for DAEMON: one per instance).
+            scheduling_strategy: ``REPLICA`` or ``DAEMON``.
+            placement_strategy: Up to 5 strategies; none means ECS's default (spread over
+                availability zones, then instances). Not allowed for DAEMON.
+            placement_constraints: Up to 10 constraints.
+            deployment_configuration: Deployment bounds and circuit breaker (ECS defaults:
+                100% / 200%; DAEMON: 0% / 100%).
+            health_check_grace_period: Seconds after a task starts during which failing
+                health checks are ignored.
+            healthy_delay: Seconds a task without health checks must run to count as
+                healthy; default the cluster's ``task_healthy_delay``.
+            tags: Tags for the service and its tasks.
+
+        Raises:
+            InvalidParameterError: a bad argument or a duplicate name.
+            TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
+            PlacementError: a malformed strategy or constraint.
+        """
+        self._require_open()
+        if not isinstance(name, str) or not _CLUSTER_NAME.match(name):
+            raise InvalidParameterError(
+                f"service name {name!r} must be 1-255 letters, digits, '-' or '_'"
+            )
+        existing = self._services.get(name)
+        if existing is not None and existing.status != "INACTIVE":
+            raise InvalidParameterError(
+                f"service {name!r} already exists ({existing.status}) in cluster "
+                f"{self.name!r}; update it, or delete it and wait until it is INACTIVE"
+            )
+        if scheduling_strategy not in ("REPLICA", "DAEMON"):
+            raise InvalidParameterError(
+                f"scheduling_strategy must be 'REPLICA' or 'DAEMON', got {scheduling_strategy!r}"
+            )
+        td = self._resolve(task_definition)
+        _check_count(desired_count)
+        if deployment_configuration is None:
+            deployment_configuration = (
+                DeploymentConfiguration(minimum_healthy_percent=0, maximum_percent=100)
+                if scheduling_strategy == "DAEMON"
+                else DeploymentConfiguration()
+            )
+        if not isinstance(deployment_configuration, DeploymentConfiguration):
+            raise InvalidParameterError(
+                "deployment_configuration must be a pyecs.DeploymentConfiguration"
+            )
+        _check_daemon_config(scheduling_strategy, deployment_configuration)
+        strategies = self._check_placement(
+            placement_strategy, placement_constraints, scheduling_strategy
+        )
+        _check_grace(health_check_grace_period)
+        delay = self.task_healthy_delay if healthy_delay is None else healthy_delay
+        _check_grace(delay)
+        svc = Service(
+            self,
+            name,
+            td,
+            desired_count=desired_count,
+            scheduling_strategy=scheduling_strategy,
+            placement_strategy=strategies,
+            placement_constraints=list(placement_constraints or ()),
+            deployment_configuration=deployment_configuration,
+            health_check_grace_period=health_check_grace_period,
+            healthy_delay=delay,
+            tags=dict(tags or {}),
+        )
+        self._services[name] = svc
+        assert self._task_group is not None
+        self._task_group.start_soon(svc.run)
+        return svc
+
+    def _check_placement(
+        self,
+        strategies: Sequence[object] | None,
+        constraints: Sequence[object] | None,
+        scheduling_strategy: str,
+    ) -> list[object]:
+        from pyecs.placement import constraint_from, strategy_from
+
+        out: list[object] = [strategy_from(s) for s in strategies or ()]
+        if out and scheduling_strategy == "DAEMON":
+            raise InvalidParameterError("a DAEMON service takes no placement_strategy")
+        if len(out) > 5:
+            raise InvalidParameterError(f"at most 5 placement strategies, got {len(out)}")
+        checked = [constraint_from(c) for c in constraints or ()]
+        if len(checked) > 10:
+            raise InvalidParameterError(f"at most 10 placement constraints, got {len(checked)}")
+        return out
+
+    def _route_task(self, task: Task) -> None:
+        if task.group.startswith("service:"):
+            svc = self._services.get(task.group[len("service:") :])
+            if svc is not None:
+                svc.on_task(task)
+        if task.last_status == "STOPPED":
+            for svc in self._services.values():
+                svc.wake()  # capacity freed: retry what could not be placed
+
+    def service(self, name: str) -> Service:
+        """The service called ``name`` (ACTIVE, DRAINING or recently INACTIVE).
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist.
+        """
+        svc = self._services.get(name)
+        if svc is None:
+            known = ", ".join(sorted(self._services)) or "none"
+            raise ServiceNotFoundError(
+                f"no service {name!r} in cluster {self.name!r} (services: {known})"
+            )
+        return svc
+
+    def list_services(self) -> list[str]:
+        """ARNs of the services that are ACTIVE or DRAINING."""
+        return [s.arn for s in self._services.values() if s.status != "INACTIVE"]
+
+    def describe_services(self, names: Sequence[str]) -> DescribeServicesResult:
+        """Services by name or ARN; unknown ones are ``MISSING`` failures."""
+        found, failures = [], []
+        for ref in names:
+            svc = self._services.get(ref.rsplit("/", 1)[-1])
+            if svc is None:
+                failures.append(TaskFailure(self._arns.service(ref.rsplit("/", 1)[-1]), "MISSING"))
+            else:
+                found.append(svc)
+        return DescribeServicesResult(tuple(found), tuple(failures))
+
+    async def delete_service(self, name: str, *, force: bool = False) -> Service:
+        """Delete a service (see :meth:`Service.delete`)."""
+        self._require_open()
+        return await self.service(name).delete(force=force)
+
+    def instances_changed(self) -> None:
+        """Tell the services that capacity changed (instances added, drained...)."""
+        for svc in self._services.values():
+            svc.wake()

@@ -1,0 +1,508 @@
+"""``Service``: the ECS service scheduler for one service, running in-process.
+
+The reconcile loop keeps ``desired_count`` tasks RUNNING and healthy, replaces tasks that
+stop or turn UNHEALTHY, runs rolling deployments within ECS's bounds, trips the circuit
+breaker, throttles tasks that never start, and writes ECS's service event messages. The
+decisions are in :mod:`pyecs._service_plan` (pure, synchronous); this module holds the
+state, the public API and the loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+import attrs
+
+from pyecs._events import ServiceEvent
+from pyecs._service_plan import Plan, ServiceView, make_plan
+from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
+from pyecs.models.service import (
+    Deployment,
+    DeploymentConfiguration,
+    circuit_breaker_threshold,
+)
+from pyecs.models.task import Task
+from pyecs.models.task_definition import TaskDefinition
+
+if TYPE_CHECKING:
+    from pyecs._cluster import Cluster
+
+__all__ = ["Service"]
+
+#: Start throttling: delay after the first tasks that never reached RUNNING, doubling
+#: with each further one, up to ECS's 15 minutes.
+THROTTLE_BASE = 5.0
+THROTTLE_MAX = 900.0
+#: Tasks that never start in a row before throttling kicks in.
+THROTTLE_AFTER = 3
+#: How often an unplaceable task is retried when nothing else wakes the service.
+PLACEMENT_RETRY = 5.0
+
+
+def _deployment_id() -> str:
+    return "ecs-svc/" + "".join(str(secrets.randbelow(10)) for _ in range(19))
+
+
+@attrs.define
+class _Deployment:
+    id: str
+    task_definition: TaskDefinition
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    status: Literal["PRIMARY", "ACTIVE", "INACTIVE"] = "PRIMARY"
+    rollout_state: Literal["IN_PROGRESS", "COMPLETED", "FAILED"] = "IN_PROGRESS"
+    rollout_state_reason: str = ""
+    failed_tasks: int = 0
+    seen_running: bool = False
+    rollback_of: str | None = None
+
+
+class Service:
+    """One ECS service. Create it with ``await cluster.create_service(...)``.
+
+    Reads (``running_count``, ``tasks``, ``deployments``, ``events``) are plain properties of
+    in-memory state; ``update``, ``delete`` and ``wait_stable`` are async.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        name: str,
+        task_definition: TaskDefinition,
+        *,
+        desired_count: int,
+        scheduling_strategy: Literal["REPLICA", "DAEMON"],
+        placement_strategy: Sequence[object],
+        placement_constraints: Sequence[object],
+        deployment_configuration: DeploymentConfiguration,
+        health_check_grace_period: float,
+        healthy_delay: float,
+        tags: Mapping[str, str],
+    ) -> None:
+        self._cluster = cluster
+        self.name = name
+        self.arn = cluster._arns.service(name)
+        self.status: Literal["ACTIVE", "DRAINING", "INACTIVE"] = "ACTIVE"
+        self.scheduling_strategy = scheduling_strategy
+        self._desired = desired_count
+        self.placement_strategy = list(placement_strategy)
+        self.placement_constraints = list(placement_constraints)
+        self.deployment_configuration = deployment_configuration
+        self.health_check_grace_period = health_check_grace_period
+        self.healthy_delay = healthy_delay
+        self.tags = dict(tags)
+        self.created_at = cluster._clock()
+        now = cluster._clock()
+        self._deployments = [_Deployment(_deployment_id(), task_definition, now, now)]
+        self._arns: list[str] = []
+        self._running_since: dict[str, float] = {}
+        self._events: collections.deque[ServiceEvent] = collections.deque(maxlen=100)
+        self._wake = anyio.Event()
+        self._changed = anyio.Event()
+        self._throttle_failures = 0
+        self._next_launch_at = 0.0
+        self._steady_reported = False
+        self._last_place_event: str | None = None
+        self._stuck_reported = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<Service {self.name!r} {self.status} desired={self.desired_count} "
+            f"running={self.running_count} pending={self.pending_count}>"
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @property
+    def desired_count(self) -> int:
+        """Tasks the service keeps (for DAEMON: one per eligible instance)."""
+        if self.scheduling_strategy == "DAEMON" and self.status == "ACTIVE":
+            return len(self._plan_view(anyio.current_time()).daemon_instances)
+        return self._desired
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The service's tasks that are not STOPPED, oldest first."""
+        out = []
+        for arn in self._arns:
+            t = self._cluster._tasks.get(arn)
+            if t.last_status != "STOPPED":
+                out.append(t)
+        return out
+
+    @property
+    def running_count(self) -> int:
+        """Tasks in the RUNNING state."""
+        return sum(1 for t in self.tasks if t.last_status == "RUNNING")
+
+    @property
+    def pending_count(self) -> int:
+        """Tasks placed but not RUNNING yet."""
+        return sum(
+            1 for t in self.tasks if t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING")
+        )
+
+    @property
+    def task_definition(self) -> TaskDefinition:
+        """The PRIMARY deployment's task definition."""
+        return self._deployments[0].task_definition
+
+    @property
+    def deployments(self) -> list[Deployment]:
+        """PRIMARY first, then ACTIVE ones that still have tasks."""
+        tasks = self.tasks
+        out = []
+        for d in self._deployments:
+            mine = [t for t in tasks if t.started_by == d.id]
+            out.append(
+                Deployment(
+                    id=d.id,
+                    status=d.status,
+                    task_definition=str(d.task_definition.task_definition_arn),
+                    desired_count=self.desired_count if d.status == "PRIMARY" else 0,
+                    created_at=d.created_at,
+                    updated_at=d.updated_at,
+                    pending_count=sum(1 for t in mine if t.last_status != "RUNNING"),
+                    running_count=sum(1 for t in mine if t.last_status == "RUNNING"),
+                    failed_tasks=d.failed_tasks,
+                    rollout_state=d.rollout_state,
+                    rollout_state_reason=d.rollout_state_reason,
+                )
+            )
+        return out
+
+    @property
+    def events(self) -> list[ServiceEvent]:
+        """The latest 100 service events, newest first (as ECS lists them)."""
+        return list(reversed(self._events))
+
+    def is_stable(self) -> bool:
+        """One deployment, running == desired, nothing pending, every task healthy."""
+        if self.status != "ACTIVE" or len(self._deployments) != 1:
+            return False
+        view = self._plan_view(anyio.current_time())
+        tasks = self.tasks
+        return (
+            self._deployments[0].rollout_state == "COMPLETED"
+            and len(tasks) == self.desired_count
+            and all(view.is_healthy(t) for t in tasks)
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def update(
+        self,
+        *,
+        desired_count: int | None = None,
+        task_definition: str | TaskDefinition | None = None,
+        force_new_deployment: bool = False,
+        deployment_configuration: DeploymentConfiguration | None = None,
+        placement_strategy: Sequence[object] | None = None,
+        placement_constraints: Sequence[object] | None = None,
+        health_check_grace_period: float | None = None,
+    ) -> Service:
+        """Change the service (ECS UpdateService).
+
+        A new task definition or ``force_new_deployment`` starts a rolling deployment; the
+        other changes don't.
+
+        Raises:
+            InvalidParameterError: bad values (nothing is changed then).
+            TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
+        """
+        if self.status != "ACTIVE":
+            raise InvalidParameterError(
+                f"service {self.name!r} is {self.status}: it cannot be updated"
+            )
+        new_td = None
+        if task_definition is not None:
+            new_td = self._cluster._resolve(task_definition)
+        config = deployment_configuration or self.deployment_configuration
+        if desired_count is not None:
+            _check_count(desired_count)
+            if self.scheduling_strategy == "DAEMON":
+                raise InvalidParameterError("a DAEMON service has no desired_count to set")
+        _check_daemon_config(self.scheduling_strategy, config)
+        strategies = self._cluster._check_placement(
+            placement_strategy, placement_constraints, self.scheduling_strategy
+        )
+        if health_check_grace_period is not None:
+            _check_grace(health_check_grace_period)
+        # Everything is valid: apply.
+        if desired_count is not None:
+            self._desired = desired_count
+        self.deployment_configuration = config
+        if placement_strategy is not None:
+            self.placement_strategy = strategies
+        if placement_constraints is not None:
+            self.placement_constraints = list(placement_constraints)
+        if health_check_grace_period is not None:
+            self.health_check_grace_period = health_check_grace_period
+        if new_td is not None or force_new_deployment:
+            td = new_td or self.task_definition
+            if new_td is not None and new_td.task_definition_arn != (
+                self.task_definition.task_definition_arn
+            ):
+                self._throttle_failures = 0
+                self._next_launch_at = 0.0
+            self._new_deployment(td)
+        self._steady_reported = False
+        self.wake()
+        return self
+
+    def _new_deployment(self, td: TaskDefinition, rollback_of: str | None = None) -> None:
+        now = self._cluster._clock()
+        for d in self._deployments:
+            d.status = "ACTIVE"
+            d.updated_at = now
+        self._deployments.insert(
+            0, _Deployment(_deployment_id(), td, now, now, rollback_of=rollback_of)
+        )
+        self._stuck_reported = False
+        self._last_place_event = None
+
+    async def delete(self, *, force: bool = False) -> Service:
+        """Delete the service (ECS DeleteService): DRAINING, then INACTIVE.
+
+        Raises:
+            InvalidParameterError: when desired_count > 0 and not ``force``.
+        """
+        if self.status != "ACTIVE":
+            return self
+        if self._desired > 0 and not force and self.scheduling_strategy == "REPLICA":
+            raise InvalidParameterError(
+                f"service {self.name!r} has desired_count {self._desired}: scale it to 0 "
+                "first, or delete with force=True"
+            )
+        self.status = "DRAINING"
+        self._desired = 0
+        self.wake()
+        return self
+
+    async def wait_stable(self, timeout: float) -> Service:
+        """Wait for a steady state: one deployment, running == desired, all healthy.
+
+        Raises:
+            TimeoutError: with the last service events, when it doesn't get there.
+            PyecsError: when the service is deleted meanwhile.
+        """
+        with anyio.move_on_after(timeout):
+            while True:
+                if self.status != "ACTIVE":
+                    raise PyecsError(f"service {self.name!r} is {self.status}")
+                if self.is_stable():
+                    return self
+                await self._changed.wait()
+        last = "\n  ".join(f"{e.created_at:%H:%M:%S} {e.message}" for e in self.events[:10])
+        raise TimeoutError(
+            f"service {self.name!r} not stable after {timeout} s (desired "
+            f"{self.desired_count}, running {self.running_count}, pending "
+            f"{self.pending_count}, deployments {len(self._deployments)}); last events:\n  "
+            + (last or "(none)")
+        )
+
+    async def wait_inactive(self, timeout: float) -> Service:
+        """Wait until a deleted service is INACTIVE (all its tasks stopped)."""
+        with anyio.fail_after(timeout):
+            while self.status != "INACTIVE":
+                await self._changed.wait()
+        return self
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Make the loop reconcile now (a task changed, an instance changed...)."""
+        self._wake.set()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def on_task(self, task: Task) -> None:
+        """Called with every snapshot of one of this service's tasks."""
+        now = anyio.current_time()
+        d = next((d for d in self._deployments if d.id == task.started_by), None)
+        if task.last_status == "RUNNING" and task.arn not in self._running_since:
+            self._running_since[task.arn] = now
+            self._throttle_failures = 0
+            if d is not None and not d.seen_running:
+                d.seen_running = True
+                d.failed_tasks = 0  # stage 2 of the circuit breaker begins
+        if task.last_status == "STOPPED":
+            self._running_since.pop(task.arn, None)
+            if task.stop_code != "ServiceSchedulerInitiated":
+                self._steady_reported = False  # lost a task we did not choose to stop
+            ours = task.stop_code in ("ServiceSchedulerInitiated",) and not (
+                task.stopped_reason or ""
+            ).startswith("Task failed")
+            if task.started_at is None and not ours and task.stop_code != "UserInitiated":
+                self._throttle_failures += 1
+                if self._throttle_failures >= THROTTLE_AFTER:
+                    exp = self._throttle_failures - THROTTLE_AFTER
+                    delay = min(THROTTLE_MAX, THROTTLE_BASE * 2**exp)
+                    self._next_launch_at = now + delay
+                    self._event(
+                        f"(service {self.name}) is unable to consistently start tasks successfully."
+                    )
+                if d is not None:
+                    self._count_failure(d)
+            elif (task.stopped_reason or "").startswith("Task failed") and d is not None:
+                self._count_failure(d)
+        self.wake()
+        self._notify()
+
+    def _count_failure(self, d: _Deployment) -> None:
+        d.failed_tasks += 1
+        breaker = self.deployment_configuration.circuit_breaker
+        if (
+            not breaker.enable
+            or d.status != "PRIMARY"
+            or d.rollout_state != "IN_PROGRESS"
+            or d.failed_tasks < circuit_breaker_threshold(self._desired)
+        ):
+            return
+        d.rollout_state = "FAILED"
+        d.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
+        d.updated_at = self._cluster._clock()
+        self._event(
+            f"(service {self.name}) (deployment {d.id}) deployment failed: tasks failed to start."
+        )
+        if breaker.rollback:
+            target = next(
+                (o for o in self._deployments[1:] if o.rollout_state == "COMPLETED"), None
+            )
+            if target is not None:
+                d.rollout_state_reason = (
+                    f"ECS deployment circuit breaker: rolling back to deploymentId {target.id}."
+                )
+                self._event(f"(service {self.name}) {d.rollout_state_reason}")
+                self._new_deployment(target.task_definition, rollback_of=target.id)
+                self._throttle_failures = 0
+                self._next_launch_at = 0.0
+
+    async def run(self) -> None:
+        """The reconcile loop; ends when the service is INACTIVE."""
+        while self.status != "INACTIVE":
+            self._wake = anyio.Event()
+            deadline = self._reconcile()
+            wait = math.inf if deadline is None else max(0.0, deadline - anyio.current_time())
+            with anyio.move_on_after(wait):
+                await self._wake.wait()
+        self._notify()
+
+    def _plan_view(self, now: float) -> ServiceView:
+        return ServiceView(
+            service=self,
+            now=now,
+            instances=self._cluster._placement.instances(),
+        )
+
+    def _reconcile(self) -> float | None:
+        now = anyio.current_time()
+        view = self._plan_view(now)
+        plan = make_plan(view)
+        self._apply(plan, view)
+        return plan.next_check
+
+    def _apply(self, plan: Plan, view: ServiceView) -> None:
+        tasks_mgr = self._cluster._tasks
+        for arn in plan.unhealthy:
+            task = tasks_mgr.get(arn)
+            self._event(f"(service {self.name}) (task {task.id}) failed container health checks.")
+            tasks_mgr.stop(arn, "ServiceSchedulerInitiated", "Task failed container health checks")
+        if plan.stop:
+            for arn, reason in plan.stop:
+                tasks_mgr.stop(arn, "ServiceSchedulerInitiated", reason)
+            ids = " ".join(f"(task {tasks_mgr.get(a).id})" for a, _ in plan.stop)
+            self._event(f"(service {self.name}) has stopped {len(plan.stop)} running tasks: {ids}.")
+            self._steady_reported = False
+        primary = self._deployments[0]
+        started: list[Task] = []
+        for constraints, count in plan.start:
+            result, failures = tasks_mgr.launch(
+                primary.task_definition,
+                count,
+                group=f"service:{self.name}",
+                started_by=primary.id,
+                strategies=self.placement_strategy or view.default_strategy,
+                constraints=list(self.placement_constraints) + list(constraints),
+                tags=self.tags,
+            )
+            for t in result.tasks:
+                self._arns.append(t.arn)
+            started.extend(result.tasks)
+            if failures:
+                message = failures[0].service_event(self.name)
+                if message != self._last_place_event:
+                    self._event(message)
+                    self._last_place_event = message
+                plan.next_check = min(plan.next_check or math.inf, view.now + PLACEMENT_RETRY)
+        if started:
+            self._last_place_event = None
+            ids = " ".join(f"(task {t.id})" for t in started)
+            self._event(f"(service {self.name}) has started {len(started)} tasks: {ids}.")
+            self._steady_reported = False
+        if plan.stuck and not self._stuck_reported:
+            self._stuck_reported = True
+            self._event(
+                f"service {self.name} was unable to stop or start tasks during a deployment "
+                "because of the service deployment configuration. Update the "
+                "minimumHealthyPercent or maximumPercent value and try again."
+            )
+        if plan.drop_deployments:
+            self._deployments = [d for d in self._deployments if d.id not in plan.drop_deployments]
+        if plan.completed and primary.rollout_state == "IN_PROGRESS":
+            primary.rollout_state = "COMPLETED"
+            primary.rollout_state_reason = "ECS deployment completed."
+            primary.updated_at = self._cluster._clock()
+            self._event(f"(service {self.name}) (deployment {primary.id}) deployment completed.")
+        if plan.steady and not self._steady_reported:
+            self._steady_reported = True
+            self._event(f"(service {self.name}) has reached a steady state.")
+        if self.status == "DRAINING" and not self.tasks:
+            self.status = "INACTIVE"
+        self._prune()
+        self._notify()
+
+    def _prune(self) -> None:
+        keep = []
+        for arn in self._arns:
+            t = self._cluster._tasks.get(arn)
+            if t.last_status != "STOPPED":
+                keep.append(arn)
+        self._arns = keep
+
+    def _event(self, message: str) -> None:
+        event = ServiceEvent(self.name, secrets.token_hex(16), message, self._cluster._clock())
+        self._events.append(event)
+        self._cluster._events.publish(event)
+
+
+def _check_count(count: object) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InvalidParameterError(f"desired_count must be an integer >= 0, got {count!r}")
+
+
+def _check_grace(value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= 2147483647
+    ):
+        raise InvalidParameterError(
+            f"health_check_grace_period must be seconds from 0, got {value!r}"
+        )
+
+
+def _check_daemon_config(strategy: str, config: DeploymentConfiguration) -> None:
+    if strategy == "DAEMON" and config.maximum_percent != 100:
+        raise InvalidParameterError(
+            "a DAEMON service needs deployment_configuration.maximum_percent == 100 "
+            f"(got {config.maximum_percent}): it runs one task per instance"
+        )

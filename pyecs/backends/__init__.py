@@ -1,0 +1,34 @@
+"""The backends that run a cluster's containers.
+
+- :class:`DockerBackend`: real containers on one or more Docker engines.
+- :class:`ProcessBackend`: each container's ``entryPoint`` + ``command`` as a local process.
+- :class:`SimulatedBackend`: in-memory instances and containers, deterministic, for tests
+  and scale.
+
+Names are imported on first use, so ``import pyecs.backends`` does not import the docker
+SDK until ``DockerBackend`` is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyecs.backends.docker import DockerBackend
+    from pyecs.backends.process import ProcessBackend
+    from pyecs.backends.simulated import SimulatedBackend
+
+__all__ = ["DockerBackend", "ProcessBackend", "SimulatedBackend"]
+
+_WHERE = {
+    "DockerBackend": "pyecs.backends.docker",
+    "ProcessBackend": "pyecs.backends.process",
+    "SimulatedBackend": "pyecs.backends.simulated",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'pyecs.backends' has no attribute {name!r}")

@@ -1,0 +1,307 @@
+"""``SimulatedBackend``: in-memory instances and containers, no processes, deterministic.
+
+For scheduler and service tests without Docker, and for scale (thousands of instances).
+Containers run until stopped unless a :class:`Behavior` says otherwise; behaviours are
+chosen by image or by container name, so a test can say "image ``bad:2`` cannot be
+pulled" or "container ``worker`` exits with 3 after 2 s". Time is anyio time: under trio's
+``MockClock(autojump_threshold=0)`` a simulated minute passes at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
+import anyio.abc
+import attrs
+
+from pyecs.abc import (
+    Backend,
+    BackendCapabilities,
+    ClusterContext,
+    ContainerExit,
+    ContainerLaunch,
+    ContainerStartError,
+    StartedContainer,
+    TaskLaunch,
+)
+from pyecs.exceptions import BackendError, InvalidParameterError
+from pyecs.models.instance import InstanceSpec, uniform_instances
+from pyecs.models.task import HealthStatus, NetworkBinding
+
+__all__ = ["Behavior", "SimulatedBackend"]
+
+
+@attrs.frozen
+class Behavior:
+    """What a simulated container does.
+
+    Attributes:
+        exit_code: Exit with this code after ``exit_after`` seconds; None runs until stopped.
+        exit_after: Seconds after start before the exit.
+        pull_error: Fail the task's image pull with this message (CannotPullContainerError).
+        start_error: Fail the container start with this message (CannotStartContainerError).
+        start_delay: Seconds ``start_container`` takes.
+        health: ``(seconds after start, status)`` transitions for containers with a health
+            check; the default turns HEALTHY at once.
+        ignore_sigterm: On stop, keep running until the stop timeout, then exit 137.
+        stop_exit_code: The exit code after a graceful stop.
+        oom_after: Be OOM-killed (exit 137) this many seconds after start.
+        logs: Lines the container prints at start.
+    """
+
+    exit_code: int | None = None
+    exit_after: float = 0.0
+    pull_error: str | None = None
+    start_error: str | None = None
+    start_delay: float = 0.0
+    health: tuple[tuple[float, HealthStatus], ...] = ((0.0, "HEALTHY"),)
+    ignore_sigterm: bool = False
+    stop_exit_code: int = 0
+    oom_after: float | None = None
+    logs: tuple[str, ...] = ()
+
+
+@attrs.define
+class _Container:
+    launch: ContainerLaunch
+    behavior: Behavior
+    exited: anyio.Event = attrs.field(factory=anyio.Event)
+    result: ContainerExit | None = None
+    started: bool = False
+    health: list[HealthStatus] = attrs.field(factory=list)
+    health_changed: anyio.Event = attrs.field(factory=anyio.Event)
+    logs: list[str] = attrs.field(factory=list)
+    scope: anyio.CancelScope | None = None
+
+
+class SimulatedBackend(Backend):
+    """In-memory instances and containers.
+
+    Args:
+        instances: The instances, or a count of uniform instances spread over ``zones``.
+        zones: Availability zones for a count of instances.
+        seed: Seeds the dynamic host ports and anything else random.
+        behaviors: By image or container name (container name wins).
+        default: The behaviour of everything else.
+        pull_delay: Seconds every task's image pull takes.
+    """
+
+    name = "simulated"
+    capabilities = BackendCapabilities(
+        health_checks=True, memory_limit=False, images=False, logs=True, real_processes=False
+    )
+
+    def __init__(
+        self,
+        instances: Sequence[InstanceSpec] | int = 1,
+        *,
+        zones: int = 3,
+        seed: int = 0,
+        behaviors: dict[str, Behavior] | None = None,
+        default: Behavior | None = None,
+        pull_delay: float = 0.0,
+    ) -> None:
+        if isinstance(instances, int):
+            if instances < 1:
+                raise InvalidParameterError(f"instances must be 1 or more, got {instances}")
+            instances = uniform_instances(instances, zones=zones)
+        self._specs = list(instances)
+        self.behaviors: dict[str, Behavior] = dict(behaviors or {})
+        self.default = default or Behavior()
+        self.pull_delay = pull_delay
+        self._random = random.Random(seed)
+        self._ids = itertools.count(1)
+        self._containers: dict[str, _Container] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._next_port = 32768 + self._random.randrange(1024)
+
+    # -- test hooks ------------------------------------------------------------------------
+
+    def set_behavior(self, key: str, behavior: Behavior) -> None:
+        """Make containers with this image or container name behave like ``behavior``."""
+        self.behaviors[key] = behavior
+
+    def kill(self, runtime_id: str, exit_code: int = 137) -> None:
+        """Kill a running container from outside (like ``docker kill``)."""
+        self._exit(self._get(runtime_id), ContainerExit(exit_code))
+
+    def set_health(self, runtime_id: str, status: HealthStatus) -> None:
+        """Change a running container's health at once."""
+        c = self._get(runtime_id)
+        c.health.append(status)
+        c.health_changed.set()
+        c.health_changed = anyio.Event()
+
+    @property
+    def running(self) -> list[str]:
+        """Runtime ids of containers that started and have not exited."""
+        return [rid for rid, c in self._containers.items() if c.started and c.result is None]
+
+    # -- Backend ---------------------------------------------------------------------------
+
+    async def open(self, context: ClusterContext) -> Sequence[InstanceSpec]:
+        """Start the timers' task group and return the instances."""
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return list(self._specs)
+
+    async def aclose(self) -> None:
+        """Stop every timer; containers still present are dropped."""
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
+        self._containers.clear()
+
+    def _behavior(self, launch: ContainerLaunch) -> Behavior:
+        by_name = self.behaviors.get(launch.name)
+        if by_name is not None:
+            return by_name
+        return self.behaviors.get(str(launch.definition.image), self.default)
+
+    async def setup_task(self, task: TaskLaunch) -> None:
+        """Simulate the image pulls (``pull_delay``; ``pull_error`` fails them)."""
+        if self.pull_delay:
+            await anyio.sleep(self.pull_delay)
+        for c in task.task_definition.containers:
+            b = self.behaviors.get(str(c.name)) or self.behaviors.get(str(c.image))
+            if b is not None and b.pull_error is not None:
+                raise ContainerStartError(
+                    "CannotPullContainerError", f"pull image {c.image!r}: {b.pull_error}"
+                )
+
+    async def create_container(self, container: ContainerLaunch) -> str:
+        """Record the container; nothing runs yet."""
+        rid = f"sim-{next(self._ids):08d}"
+        self._containers[rid] = _Container(container, self._behavior(container))
+        return rid
+
+    async def start_container(self, runtime_id: str) -> StartedContainer:
+        """Start the behaviour's timers and report ports (dynamic ones from 32768)."""
+        c = self._get(runtime_id)
+        b = c.behavior
+        if b.start_delay:
+            await anyio.sleep(b.start_delay)
+        if b.start_error is not None:
+            raise ContainerStartError("CannotStartContainerError", b.start_error)
+        c.started = True
+        c.logs.extend(b.logs)
+        bindings = []
+        for pm in c.launch.definition.port_mappings or ():
+            port = pm.host_port
+            if not port:
+                port = self._next_port
+                self._next_port += 1
+            bindings.append(
+                NetworkBinding(
+                    "127.0.0.1", int(pm.container_port or 0), port, pm.effective_protocol
+                )
+            )
+        if self._tg is None:
+            raise BackendError("the simulated backend is not open")
+        self._tg.start_soon(self._lifetime, c)
+        return StartedContainer(tuple(bindings))
+
+    async def _lifetime(self, c: _Container) -> None:
+        b = c.behavior
+        with anyio.CancelScope() as scope:
+            c.scope = scope
+            async with anyio.create_task_group() as tg:
+                if c.launch.definition.health_check is not None:
+                    tg.start_soon(self._health_script, c)
+                ends: list[tuple[float, ContainerExit]] = []
+                if b.exit_code is not None:
+                    ends.append((b.exit_after, ContainerExit(b.exit_code)))
+                if b.oom_after is not None:
+                    reason = "OutOfMemoryError: Container killed due to memory usage"
+                    ends.append((b.oom_after, ContainerExit(137, reason, oom_killed=True)))
+                if ends:
+                    delay, result = min(ends, key=lambda e: e[0])
+                    await anyio.sleep(delay)
+                    self._exit(c, result)
+                else:
+                    await c.exited.wait()
+
+    async def _health_script(self, c: _Container) -> None:
+        start = anyio.current_time()
+        for at, status in c.behavior.health:
+            await anyio.sleep(max(0.0, start + at - anyio.current_time()))
+            c.health.append(status)
+            c.health_changed.set()
+            c.health_changed = anyio.Event()
+
+    def _exit(self, c: _Container, result: ContainerExit) -> None:
+        if c.result is not None:
+            return
+        c.result = result
+        c.exited.set()
+        if c.scope is not None:
+            c.scope.cancel()
+
+    async def wait_container(self, runtime_id: str) -> ContainerExit:
+        """Wait for the simulated exit."""
+        c = self._get(runtime_id)
+        await c.exited.wait()
+        assert c.result is not None
+        return c.result
+
+    async def stop_container(self, runtime_id: str, timeout: float) -> None:
+        """Exit gracefully, or after ``timeout`` with 137 when SIGTERM is ignored."""
+        c = self._containers.get(runtime_id)
+        if c is None or c.result is not None:
+            return
+        if not c.started:
+            self._exit(c, ContainerExit(None))
+            return
+        if c.behavior.ignore_sigterm:
+            with anyio.move_on_after(timeout):
+                await c.exited.wait()
+            self._exit(c, ContainerExit(137))
+        else:
+            self._exit(c, ContainerExit(c.behavior.stop_exit_code))
+
+    async def remove_container(self, runtime_id: str) -> None:
+        """Forget the container."""
+        c = self._containers.pop(runtime_id, None)
+        if c is not None:
+            self._exit(c, ContainerExit(None))
+
+    async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
+        """Yield the scripted health changes."""
+        c = self._get(runtime_id)
+        seen = 0
+        last: HealthStatus | None = None
+        while c.result is None:
+            while seen < len(c.health):
+                status = c.health[seen]
+                seen += 1
+                if status != last:
+                    last = status
+                    yield status
+            changed = c.health_changed
+            await _first_of(changed, c.exited)
+
+    async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
+        """Yield the behaviour's log lines."""
+        for line in self._get(runtime_id).logs:
+            yield line
+
+    def _get(self, runtime_id: str) -> _Container:
+        try:
+            return self._containers[runtime_id]
+        except KeyError:
+            raise BackendError(f"no simulated container {runtime_id!r}") from None
+
+
+async def _first_of(a: anyio.Event, b: anyio.Event) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def wait(e: anyio.Event) -> None:
+            await e.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait, a)
+        tg.start_soon(wait, b)

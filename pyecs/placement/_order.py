@@ -1,0 +1,344 @@
+"""Choosing the instance for one copy: fit → constraints → the strategy chain → select.
+
+The chain defines a total order on instances: by the first strategy's key, ties by the
+next one's, the remaining ties by instance id. The selector walks instances lazily in that
+order and takes the first that fits and meets every constraint, so it touches only the
+instances that rank ahead of the winner (and those it rules out on the way):
+
+- ``binpack`` walks a sorted ``(remaining, id)`` list from the requested amount upwards;
+- ``spread`` over an attribute ranks the attribute's values by the group's task counts and
+  walks the best value's instances (several tied values are merged in order);
+- ``spread`` over instances walks the instances without a task of the group first, then
+  the few that have some, by count;
+- ``random`` samples, then shuffles lazily.
+
+A *scope* is either an indexed set of instances (attribute names and their values, the
+root scope ``((), ())`` holding every placeable instance) or a plain list of instances. A
+user's strategy, or a built-in one over a plain list, sorts the scope's fitting instances
+with the whole remaining chain: a scan, which is fine for them.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Container, Iterable, Iterator
+from operator import itemgetter
+from typing import TypeAlias
+
+from pyecs.placement._constraints import DistinctInstance, MemberOf
+from pyecs.placement._index import GroupStats, Indexes, Values, amount
+from pyecs.placement._node import InstanceNode
+from pyecs.placement._protocols import PlacementConstraint, PlacementStrategy, PlacementView
+from pyecs.placement._strategies import BinPack, Random, Spread
+from pyecs.placement._types import PlacementRequest
+
+__all__ = ["ROOT", "Selector", "value_counts"]
+
+Indexed: TypeAlias = tuple[tuple[str, ...], Values]
+Scope: TypeAlias = Indexed | list[InstanceNode]
+Ids: TypeAlias = Container[str]
+Levels = tuple[PlacementStrategy, ...]
+KeyFn = Callable[[InstanceNode], object]
+ROOT: Scope = ((), ())
+_FIRST = itemgetter(0)
+_NONE: frozenset[str] = frozenset()
+_SAMPLES = 8
+
+
+def _node_id(node: InstanceNode) -> str:
+    return node.id
+
+
+def value_counts(
+    groups: dict[str, GroupStats], nodes: dict[str, InstanceNode], group: str, attribute: str
+) -> dict[str | None, int]:
+    """Tasks of ``group`` per value of ``attribute``, tracked from the first request on."""
+    stats = groups.get(group)
+    if stats is None:
+        stats = groups[group] = GroupStats()
+    counts = stats.by_attr.get(attribute)
+    if counts is None:
+        counts = stats.by_attr[attribute] = {}
+        for node_id, count in stats.hosts.items():
+            value = nodes[node_id].attributes.get(attribute)
+            counts[value] = counts.get(value, 0) + count
+    return counts
+
+
+class Selector:
+    """Picks instances for copies of one request, one copy at a time.
+
+    Build it once per ``place`` call; between copies the caller reserves the chosen
+    instance, and the indexes and counts the selector reads move with it.
+    """
+
+    def __init__(
+        self,
+        indexes: Indexes,
+        groups: dict[str, GroupStats],
+        view: PlacementView,
+        request: PlacementRequest,
+        strategies: Levels,
+        constraints: tuple[PlacementConstraint, ...],
+    ) -> None:
+        self.indexes = indexes
+        self.nodes = indexes.nodes
+        self.groups = groups
+        self.view = view
+        self.request = request
+        self.levels = strategies
+        self._random_keys: dict[tuple[int, str], float] = {}
+        stats = groups.get(request.group)
+        if stats is None:
+            stats = groups[request.group] = GroupStats()
+        #: The instances with a task of the group (live: it follows each placement).
+        self._hosts = stats.hosts
+        distinct = any(isinstance(c, DistinctInstance) for c in constraints)
+        self._exclude: Ids = self._hosts if distinct else _NONE
+        self._key_fns = {id(level): self._key_fn(level) for level in strategies}
+        ranked = sorted(constraints, key=_constraint_cost)
+        #: Each constraint with its check, cheapest first.
+        self.checks = [(c, self._check_fn(c)) for c in ranked]
+        self._checks = [check for _, check in self.checks]
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def _check_fn(self, constraint: PlacementConstraint) -> Callable[[InstanceNode], bool]:
+        group, request, view = self.request.group, self.request, self.view
+        if isinstance(constraint, DistinctInstance):
+            return lambda node: group not in node.groups
+        if isinstance(constraint, MemberOf):
+            parsed, reads_tasks = constraint.parsed, constraint.reads_tasks
+
+            def member(node: InstanceNode) -> bool:
+                stamp = node.version if reads_tasks else node.attr_version
+                hit = node.memo.get(constraint)
+                if hit is not None and hit[0] == stamp:
+                    return hit[1]
+                result = parsed.evaluate(node)
+                node.memo[constraint] = (stamp, result)
+                return result
+
+            return member
+        return lambda node: constraint.allows(node, request, view)
+
+    def fits(self, node: InstanceNode) -> bool:
+        """Whether a copy may go to the (placeable) ``node``: resources, then constraints."""
+        request = self.request
+        if node.remaining_cpu < request.cpu or node.remaining_memory < request.memory:
+            return False
+        if request.tcp_ports and not request.tcp_ports.isdisjoint(node.used_tcp_ports):
+            return False
+        if request.udp_ports and not request.udp_ports.isdisjoint(node.used_udp_ports):
+            return False
+        return all(check(node) for check in self._checks)
+
+    def select(self) -> InstanceNode | None:
+        """The best instance for the next copy, or None when no instance may take it."""
+        self._random_keys.clear()
+        fits = self.fits
+        for node in self._order(self.levels, ROOT, False, self._exclude):
+            if fits(node):
+                return node
+        return None
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def _key_fn(self, level: PlacementStrategy) -> KeyFn:
+        group = self.request.group
+        if isinstance(level, BinPack):
+            field = level.field
+            return lambda node: amount(node, field)
+        if isinstance(level, Spread):
+            name = level.attribute
+            if name is None:
+                return lambda node: node.groups.get(group, 0)
+            counts = value_counts(self.groups, self.nodes, group, name)
+            return lambda node: counts.get(node.attributes.get(name), 0)
+        if isinstance(level, Random):
+            rng, memo, tag = level.rng, self._random_keys, id(level)
+
+            def random_key(node: InstanceNode) -> float:
+                key = memo.get((tag, node.id))
+                if key is None:
+                    key = memo[(tag, node.id)] = rng.random()
+                return key
+
+            return random_key
+        request, view = self.request, self.view
+        return lambda node: level.placement_key(node, request, view)
+
+    def _sort_key(self, levels: Levels) -> Callable[[InstanceNode], tuple[object, ...]]:
+        fns = [self._key_fns[id(level)] for level in levels]
+        if len(fns) == 1:
+            first = fns[0]
+            return lambda node: (first(node), node.id)
+        if len(fns) == 2:
+            first, second = fns
+            return lambda node: (first(node), second(node), node.id)
+        return lambda node: (*(fn(node) for fn in fns), node.id)
+
+    # -- walking -------------------------------------------------------------------------
+
+    def _scope_nodes(self, scope: Scope) -> list[InstanceNode]:
+        if isinstance(scope, list):
+            return scope
+        bucket = self.indexes.bucket(*scope)
+        nodes = self.nodes
+        return [nodes[i] for i in bucket.ids] if bucket is not None else []
+
+    def _walk(self, scope: Indexed, field: str, low: int, exclude: Ids) -> Iterator[InstanceNode]:
+        """The scope's instances with room, from ``low`` of ``field`` up (id order for
+        ``id``), skipping ``exclude``."""
+        bucket = self.indexes.bucket(*scope)
+        if bucket is None:
+            return iter(())
+        entries = self.indexes.field_entries(bucket, field)
+        request = self.request
+        return entries.walk((low, ""), request.cpu, request.memory, self.nodes, exclude)
+
+    def _generic(
+        self, levels: Levels, nodes: Iterable[InstanceNode], exclude: Ids
+    ) -> Iterator[InstanceNode]:
+        fits = self.fits
+        ranked = [node for node in nodes if node.id not in exclude and fits(node)]
+        ranked.sort(key=self._sort_key(levels) if levels else _node_id)
+        return iter(ranked)
+
+    def _order(
+        self, levels: Levels, scope: Scope, keyed: bool, exclude: Ids
+    ) -> Iterator[InstanceNode]:
+        """The instances of ``scope`` in chain order; some that cannot fit may be left out,
+        and those in ``exclude`` are.
+
+        ``keyed`` asks for the exact order of the chain's keys even where the chain leaves
+        a choice (``random`` then shuffles by its memoized keys rather than by sampling),
+        for merging several streams.
+        """
+        if not levels:
+            if isinstance(scope, list):
+                return self._generic((), scope, exclude)
+            return self._walk(scope, "id", 0, exclude)
+        level, rest = levels[0], levels[1:]
+        if isinstance(level, Random) and not keyed:
+            return self._shuffled(level, scope, exclude)
+        if isinstance(scope, list) or not isinstance(level, BinPack | Spread):
+            return self._generic(levels, self._scope_nodes(scope), exclude)
+        if isinstance(level, BinPack):
+            return self._binpack(level, rest, scope, exclude)
+        if level.attribute is None:
+            return self._spread_instances(rest, scope, keyed, exclude)
+        return self._spread_values(level.attribute, rest, scope, keyed, exclude)
+
+    def _binpack(
+        self, level: BinPack, rest: Levels, scope: Indexed, exclude: Ids
+    ) -> Iterator[InstanceNode]:
+        field = level.field
+        need = self.request.cpu if field == "cpu" else self.request.memory
+        walk = self._walk(scope, field, need, exclude)
+        if not rest:
+            yield from walk
+            return
+        run: list[InstanceNode] = []
+        run_value = -1
+        for node in walk:
+            value = amount(node, field)
+            if value != run_value:
+                if run:
+                    yield from self._generic(rest, run, exclude)
+                run, run_value = [], value
+            run.append(node)
+        if run:
+            yield from self._generic(rest, run, exclude)
+
+    def _in_scope(self, node: InstanceNode, scope: Indexed) -> bool:
+        attrs, values = scope
+        if not node.buckets:  # not placeable
+            return False
+        get = node.attributes.get
+        return all(get(name) == value for name, value in zip(attrs, values, strict=True))
+
+    def _spread_instances(
+        self, rest: Levels, scope: Indexed, keyed: bool, exclude: Ids
+    ) -> Iterator[InstanceNode]:
+        hosts = self._hosts
+        bucket = self.indexes.bucket(*scope)
+        size = len(bucket.ids) if bucket is not None else 0
+        if not size:
+            return
+        nodes = self.nodes
+        in_scope: list[InstanceNode] | None = None
+        if hosts and len(hosts) >= size:  # maybe every instance has a task of the group
+            in_scope = [n for n in map(nodes.__getitem__, hosts) if self._in_scope(n, scope)]
+        if in_scope is None or len(in_scope) < size:
+            yield from self._order(rest, scope, keyed, hosts)  # those without a task first
+        if not hosts or exclude is hosts:  # distinctInstance: the others are out anyway
+            return
+        if in_scope is None:
+            in_scope = [n for n in map(nodes.__getitem__, hosts) if self._in_scope(n, scope)]
+        by_count: dict[int, list[InstanceNode]] = {}
+        for node in in_scope:
+            by_count.setdefault(hosts[node.id], []).append(node)
+        for count in sorted(by_count):
+            yield from self._generic(rest, by_count[count], exclude)
+
+    def _spread_values(
+        self, name: str, rest: Levels, scope: Indexed, keyed: bool, exclude: Ids
+    ) -> Iterator[InstanceNode]:
+        attrs, values = scope
+        sub_attrs = (*attrs, name)
+        present = self.indexes.partition(sub_attrs).children.get(values)
+        if not present:
+            return
+        counts = value_counts(self.groups, self.nodes, self.request.group, name)
+        tiers: dict[int, list[str | None]] = {}
+        for value in sorted(present, key=_value_order):
+            tiers.setdefault(counts.get(value, 0), []).append(value)
+        for count in sorted(tiers):
+            tied = tiers[count]
+            if len(tied) == 1:
+                yield from self._order(rest, (sub_attrs, (*values, tied[0])), keyed, exclude)
+            elif rest and not isinstance(rest[0], BinPack | Spread):
+                union: list[InstanceNode] = []
+                for value in tied:
+                    union.extend(self._scope_nodes((sub_attrs, (*values, value))))
+                yield from self._order(rest, union, keyed, exclude)
+            else:
+                sort_key = self._sort_key(rest)
+                streams = [
+                    ((sort_key(node), node) for node in self._order(rest, sub, True, exclude))
+                    for sub in ((sub_attrs, (*values, value)) for value in tied)
+                ]
+                for _, node in heapq.merge(*streams, key=_FIRST):
+                    yield node
+
+    def _shuffled(self, level: Random, scope: Scope, exclude: Ids) -> Iterator[InstanceNode]:
+        """A uniformly random order: a few samples first (usually enough), then a shuffle
+        of the instances with room."""
+        rng = level.rng
+        if not isinstance(scope, list):
+            bucket = self.indexes.bucket(*scope)
+            if bucket is None:
+                return
+            ids, nodes = bucket.ids, self.nodes
+            for _ in range(min(_SAMPLES, len(ids))):
+                node = nodes[ids[rng.randrange(len(ids))]]
+                if node.id not in exclude:
+                    yield node
+            scope = list(self._walk(scope, "id", 0, exclude))
+        pool = [node for node in scope if node.id not in exclude]
+        size = len(pool)
+        for i in range(size):
+            j = rng.randrange(i, size)
+            pool[i], pool[j] = pool[j], pool[i]
+            yield pool[i]
+
+
+def _value_order(value: str | None) -> tuple[bool, str]:
+    return (value is not None, value or "")
+
+
+def _constraint_cost(constraint: PlacementConstraint) -> int:
+    if isinstance(constraint, DistinctInstance):
+        return 0
+    return 1 if isinstance(constraint, MemberOf) else 2

@@ -1,0 +1,428 @@
+"""The scheduler's state: instances, what they have left, and the tasks placed on them."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+
+from pyecs.exceptions import InvalidParameterError
+from pyecs.models.instance import (
+    INSTANCE_STATUSES,
+    ContainerInstance,
+    InstanceSpec,
+    container_instance_arn,
+)
+from pyecs.placement._constraints import constraints_from
+from pyecs.placement._diagnose import diagnose
+from pyecs.placement._index import GroupStats, Indexes
+from pyecs.placement._node import InstanceNode
+from pyecs.placement._order import Selector, value_counts
+from pyecs.placement._protocols import CandidateInstance
+from pyecs.placement._scale_in import choose_victims
+from pyecs.placement._strategies import DEFAULT_SERVICE_STRATEGY, strategies_from
+from pyecs.placement._types import (
+    PlacedTask,
+    Placement,
+    PlacementFailure,
+    PlacementRequest,
+    PlacementResult,
+)
+
+__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_REGION", "PlacementState"]
+
+#: The region and account in ARNs when the caller names none: plainly not AWS's.
+DEFAULT_REGION = "local"
+DEFAULT_ACCOUNT = "000000000000"
+
+
+def _sequence(task: PlacedTask) -> int:
+    return task.sequence
+
+
+class PlacementState:
+    """The scheduler of one cluster: pure, synchronous, and owned by the cluster.
+
+    It tracks the registered container instances, the resources and ports each has left
+    and the tasks placed on them, with the indexes that make a placement cost far less
+    than a look at every instance. ``place`` decides and reserves; ``release`` gives back.
+    It also serves as the :class:`~pyecs.placement.PlacementView` that strategies and
+    constraints receive.
+
+    Args:
+        cluster: The cluster name, for instance ARNs.
+        region: The region in ARNs.
+        account: The account in ARNs.
+    """
+
+    def __init__(
+        self,
+        cluster: str = "default",
+        *,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
+        self.cluster = cluster
+        self.region = region
+        self.account = account
+        self._nodes: dict[str, InstanceNode] = {}
+        self._indexes = Indexes(self._nodes)
+        self._groups: dict[str, GroupStats] = {}
+        self._tasks: dict[str, PlacedTask] = {}
+        self._running: set[str] = set()
+        self._sequence = 0
+        self._instance_counter = 0
+
+    # -- instances -----------------------------------------------------------------------
+
+    def add_instance(
+        self, spec: InstanceSpec, *, registered_at: datetime.datetime | None = None
+    ) -> ContainerInstance:
+        """Register an instance.
+
+        Args:
+            spec: What the instance offers; an id is made up when ``spec.id`` is None.
+            registered_at: Registration time (timezone-aware); now when None.
+
+        Raises:
+            InvalidParameterError: The id is taken, or ``registered_at`` is naive.
+        """
+        instance_id = spec.id
+        if instance_id is None:
+            while instance_id is None or instance_id in self._nodes:
+                self._instance_counter += 1
+                instance_id = f"i-{self._instance_counter:017x}"
+        elif instance_id in self._nodes:
+            raise InvalidParameterError(
+                f"container instance {instance_id!r} is already registered in cluster "
+                f"{self.cluster!r}; remove it first or give another id"
+            )
+        if registered_at is None:
+            registered_at = datetime.datetime.now(datetime.UTC)
+        elif registered_at.tzinfo is None:
+            raise InvalidParameterError(
+                "registered_at must be timezone-aware: pass datetime.datetime.now(datetime.UTC)"
+            )
+        node = InstanceNode(instance_id, spec, registered_at)
+        self._nodes[instance_id] = node
+        if node.placeable:
+            self._indexes.insert(node)
+        return node.snapshot(self.instance_arn(instance_id))
+
+    def add_instances(self, specs: Iterable[InstanceSpec]) -> list[ContainerInstance]:
+        """Register several instances; see :meth:`add_instance`."""
+        return [self.add_instance(spec) for spec in specs]
+
+    def remove_instance(self, instance_id: str) -> list[str]:
+        """Deregister an instance (with force): its tasks are forgotten, not stopped.
+
+        Returns:
+            The keys of the tasks that were on it, which now run orphaned.
+        """
+        node = self._node(instance_id)
+        keys = self.tasks_on(instance_id)
+        for key in keys:
+            self.release(key)
+        self._indexes.delete(node)
+        del self._nodes[instance_id]
+        return keys
+
+    def set_status(self, instance_id: str, status: str) -> None:
+        """Change an instance's status (ACTIVE, DRAINING...); only ACTIVE takes new tasks."""
+        if status not in INSTANCE_STATUSES:
+            raise InvalidParameterError(
+                f"status {status!r} is not a container instance status; expected one of "
+                + ", ".join(INSTANCE_STATUSES)
+            )
+        node = self._node(instance_id)
+        self._reindex(node, lambda: setattr(node, "status", status))
+
+    def set_agent_connected(self, instance_id: str, connected: bool) -> None:
+        """Record the agent connecting or disconnecting; disconnected instances take none."""
+        node = self._node(instance_id)
+
+        def change() -> None:
+            node.agent_connected = connected
+            node.touch_static()
+
+        self._reindex(node, change)
+
+    def put_attributes(self, instance_id: str, attributes: Mapping[str, str | None]) -> None:
+        """Add or change attributes of an instance (ECS PutAttributes)."""
+        for name, value in attributes.items():
+            if not isinstance(name, str) or not name:
+                raise InvalidParameterError(f"attribute name {name!r} must be a non-empty string")
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterError(f"attribute {name!r} value must be a string or None")
+        node = self._node(instance_id)
+        self._change_attributes(node, dict(attributes), ())
+
+    def delete_attributes(self, instance_id: str, names: Iterable[str]) -> None:
+        """Remove attributes of an instance (ECS DeleteAttributes); absent ones are ignored."""
+        node = self._node(instance_id)
+        self._change_attributes(node, {}, tuple(names))
+
+    def instance(self, instance_id: str) -> ContainerInstance:
+        """A snapshot of one instance."""
+        return self._node(instance_id).snapshot(self.instance_arn(instance_id))
+
+    def instances(self) -> list[ContainerInstance]:
+        """Snapshots of every registered instance, in id order."""
+        return [self.instance(i) for i in sorted(self._nodes)]
+
+    def instance_ids(self) -> list[str]:
+        """The ids of every registered instance, in id order."""
+        return sorted(self._nodes)
+
+    def instance_arn(self, instance_id: str) -> str:
+        """The ARN of an instance of this cluster."""
+        return container_instance_arn(self.region, self.account, self.cluster, instance_id)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, instance_id: object) -> bool:
+        return instance_id in self._nodes
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def place(
+        self,
+        request: PlacementRequest,
+        count: int = 1,
+        strategies: Iterable[object] | None = (),
+        constraints: Iterable[object] | None = (),
+        *,
+        task_keys: Sequence[str] | None = None,
+    ) -> PlacementResult:
+        """Place ``count`` copies of a task, one after the other, and reserve what they take.
+
+        Each copy sees the ones placed before it. No strategy means the lowest instance id
+        that fits; a service with none should pass :data:`DEFAULT_SERVICE_STRATEGY`.
+
+        Args:
+            request: A :class:`PlacementRequest`.
+            count: How many copies (ECS RunTask allows 10 per call; this allows more).
+            strategies: Up to 5, in any form :func:`strategy_from` accepts.
+            constraints: Up to 10 (the task definition's included), in any form
+                :func:`constraint_from` accepts.
+            task_keys: The key (ARN) of each copy, for :meth:`release`; made up when None.
+
+        Returns:
+            The placements and, for copies that found no instance, failures with the ECS
+            reason; once one copy fails the rest fail the same way.
+
+        Raises:
+            PlacementError: A strategy or constraint is invalid, or there are too many.
+            InvalidParameterError: ``count`` below 1, or keys missing or already in use.
+        """
+        if not isinstance(request, PlacementRequest):
+            raise InvalidParameterError(f"request must be a PlacementRequest, not {request!r}")
+        chain = strategies_from(strategies)
+        rules = constraints_from(constraints)
+        keys = self._task_keys(count, task_keys)
+        selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+        placements: list[Placement] = []
+        for index, key in enumerate(keys):
+            node = selector.select()
+            if node is None:
+                nodes = [self._nodes[i] for i in sorted(self._nodes)]
+                found = diagnose(nodes, request, selector.checks)
+                failures = tuple(
+                    PlacementFailure(i, found.reason, found.detail, found.closest)
+                    for i in range(index, count)
+                )
+                return PlacementResult(tuple(placements), failures)
+            self._sequence += 1
+            task = PlacedTask(key, node.id, request, self._sequence)
+            self._reserve(node, task)
+            placements.append(Placement(index, node.id, key))
+        return PlacementResult(tuple(placements), ())
+
+    def release(self, task_key: str) -> bool:
+        """Give back what a stopped task held. Returns False for an unknown (or released) key."""
+        task = self._tasks.get(task_key)
+        if task is None:
+            return False
+        self._unreserve(task)
+        self._running.discard(task_key)
+        return True
+
+    def mark_running(self, task_key: str) -> bool:
+        """Count a placed task as RUNNING rather than pending (``runningTasksCount``).
+
+        Returns False for an unknown key or a task already counted as running.
+        """
+        task = self._tasks.get(task_key)
+        if task is None or task_key in self._running:
+            return False
+        node = self._nodes[task.instance_id]
+        self._running.add(task_key)
+        node.pending_tasks_count -= 1
+        node.running_tasks_count += 1
+        node.version += 1
+        return True
+
+    def task(self, task_key: str) -> PlacedTask | None:
+        """The placed task with that key, if it holds resources."""
+        return self._tasks.get(task_key)
+
+    def tasks_on(self, instance_id: str) -> list[str]:
+        """The keys of the tasks placed on an instance, in placement order."""
+        return [t.key for t in sorted(self._node(instance_id).tasks.values(), key=_sequence)]
+
+    def victims(
+        self,
+        group: str,
+        count: int,
+        strategies: Iterable[object] | None = None,
+        *,
+        candidates: Collection[str] | None = None,
+    ) -> list[str]:
+        """Choose which tasks of ``group`` to stop on scale-in; nothing is changed.
+
+        Args:
+            group: The task group, such as ``service:web``.
+            count: How many to stop (fewer come back if the group has fewer).
+            strategies: The group's strategy chain; None or empty uses the ECS default
+                for services (spread over zones, then instances): most tasks first.
+            candidates: Restrict the choice to these task keys (say, the old deployment's
+                or only the RUNNING ones); the balance still counts the whole group.
+
+        Returns:
+            Task keys in the order to stop them.
+        """
+        chain = strategies_from(strategies) or DEFAULT_SERVICE_STRATEGY
+        stats = self._groups.get(group)
+        if stats is None or count <= 0:
+            return []
+        pool = [t for t in stats.tasks.values() if candidates is None or t.key in candidates]
+        pool.sort(key=_sequence)
+        return choose_victims(
+            pool, count, chain, self._nodes, self._groups, self, self._unreserve, self._reserve
+        )
+
+    # -- the PlacementView protocol --------------------------------------------------------
+
+    def tasks_in_group(
+        self, group: str, attribute: str | None = None, value: str | None = None
+    ) -> int:
+        """How many placed tasks ``group`` has, in all or where ``attribute`` is ``value``."""
+        if attribute is None:
+            stats = self._groups.get(group)
+            return stats.total if stats is not None else 0
+        return value_counts(self._groups, self._nodes, group, attribute).get(value, 0)
+
+    def candidates(self) -> list[CandidateInstance]:
+        """Live views of every registered instance, in id order."""
+        return [self._nodes[i] for i in sorted(self._nodes)]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _node(self, instance_id: str) -> InstanceNode:
+        node = self._nodes.get(instance_id)
+        if node is None:
+            raise InvalidParameterError(
+                f"container instance {instance_id!r} is not registered in cluster "
+                f"{self.cluster!r}; registered: {len(self._nodes)} instance(s)"
+            )
+        return node
+
+    def _task_keys(self, count: int, task_keys: Sequence[str] | None) -> list[str]:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise InvalidParameterError(f"count must be a whole number of at least 1, not {count}")
+        if task_keys is None:
+            first = self._sequence
+            return [f"task-{first + i + 1}" for i in range(count)]
+        keys = list(task_keys)
+        if len(keys) != count:
+            raise InvalidParameterError(f"{len(keys)} task keys given for {count} copies")
+        if len(set(keys)) != count or any(k in self._tasks for k in keys):
+            raise InvalidParameterError("task keys must be unique and not already placed")
+        return keys
+
+    def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
+        if node.placeable:
+            self._indexes.delete(node)
+        change()
+        if node.placeable:
+            self._indexes.insert(node)
+
+    def _change_attributes(
+        self, node: InstanceNode, changes: dict[str, str | None], removed: tuple[str, ...]
+    ) -> None:
+        self._shift_values(node, -1)
+        self._reindex(node, lambda: node.set_attributes(changes, removed))
+        self._shift_values(node, +1)
+
+    def _shift_values(self, node: InstanceNode, sign: int) -> None:
+        """Move the node's tasks in or out of the per-value counts of their groups."""
+        get = node.attributes.get
+        for group, count in node.groups.items():
+            for name, counts in self._groups[group].by_attr.items():
+                value = get(name)
+                counts[value] = counts.get(value, 0) + sign * count
+
+    def _reserve(self, node: InstanceNode, task: PlacedTask) -> None:
+        request = task.request
+        if request.cpu or request.memory:
+            self._indexes.set_amounts(
+                node, node.remaining_cpu - request.cpu, node.remaining_memory - request.memory
+            )
+        if request.tcp_ports:
+            node.used_tcp_ports |= request.tcp_ports
+        if request.udp_ports:
+            node.used_udp_ports |= request.udp_ports
+        group = request.group
+        node.groups[group] = node.groups.get(group, 0) + 1
+        node.tasks[task.key] = task
+        if task.key in self._running:
+            node.running_tasks_count += 1
+        else:
+            node.pending_tasks_count += 1
+        node.version += 1
+        stats = self._groups.get(group)
+        if stats is None:
+            stats = self._groups[group] = GroupStats()
+        stats.total += 1
+        stats.tasks[task.key] = task
+        stats.hosts[node.id] = stats.hosts.get(node.id, 0) + 1
+        if stats.by_attr:
+            get = node.attributes.get
+            for name, counts in stats.by_attr.items():
+                value = get(name)
+                counts[value] = counts.get(value, 0) + 1
+        self._tasks[task.key] = task
+
+    def _unreserve(self, task: PlacedTask) -> None:
+        node = self._nodes[task.instance_id]
+        request = task.request
+        if request.cpu or request.memory:
+            self._indexes.set_amounts(
+                node, node.remaining_cpu + request.cpu, node.remaining_memory + request.memory
+            )
+        node.used_tcp_ports -= request.tcp_ports
+        node.used_udp_ports -= request.udp_ports
+        group = request.group
+        left = node.groups[group] - 1
+        if left:
+            node.groups[group] = left
+        else:
+            del node.groups[group]
+        del node.tasks[task.key]
+        if task.key in self._running:
+            node.running_tasks_count -= 1
+        else:
+            node.pending_tasks_count -= 1
+        node.version += 1
+        stats = self._groups[group]
+        stats.total -= 1
+        del stats.tasks[task.key]
+        if left:
+            stats.hosts[node.id] = left
+        else:
+            del stats.hosts[node.id]
+        get = node.attributes.get
+        for name, counts in stats.by_attr.items():
+            value = get(name)
+            counts[value] -= 1
+        del self._tasks[task.key]
