@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -64,6 +64,8 @@ class TaskRunner:
         task: The first snapshot (PROVISIONING).
         publish: Called with every new snapshot (the cluster stores and broadcasts it).
         clock: The cluster's clock, for timestamps.
+        deactivate: Awaited in the DEACTIVATING step, before any container is stopped
+            (a load balancer deregisters the task and drains its connections there).
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class TaskRunner:
         task: Task,
         publish: Callable[[Task], None],
         clock: Callable[[], datetime.datetime],
+        deactivate: Callable[[Task], Awaitable[None]] | None = None,
     ) -> None:
         self.backend = backend
+        self._deactivate = deactivate
         self.launch = launch
         self.task = task
         self._publish = publish
@@ -264,6 +268,8 @@ class TaskRunner:
     async def _stop_containers(self) -> None:
         if self.task.last_status in ("PENDING", "ACTIVATING", "RUNNING"):
             self._update(last_status="DEACTIVATING")
+            if self._deactivate is not None:
+                await self._deactivate(self.task)
         self._update(last_status="STOPPING", stopping_at=self._clock())
         dependents: dict[str, list[_Slot]] = {name: [] for name in self._slots}
         for slot in self._slots.values():

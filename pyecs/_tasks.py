@@ -6,7 +6,7 @@ import datetime
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -130,8 +130,13 @@ class TaskManager:
         strategies: Iterable[object] | None,
         constraints: Iterable[object] | None,
         tags: Mapping[str, str] | None = None,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None = None,
     ) -> tuple[RunTaskResult, tuple[PlacementFailure, ...]]:
         """Place ``count`` tasks of ``td`` and start them in the background.
+
+        Args:
+            on_deactivate: Awaited when a task enters DEACTIVATING, before its containers
+                are stopped (load-balancer draining).
 
         Returns:
             The ECS-shaped result, and the scheduler's failures (for service events).
@@ -162,13 +167,22 @@ class TaskManager:
         tasks = []
         for p in result.placements:
             task = self._new_task(
-                td, p.task_key, ids[p.copy_index], p.instance_id, group, started_by, request, tags
+                on_deactivate,
+                td,
+                p.task_key,
+                ids[p.copy_index],
+                p.instance_id,
+                group,
+                started_by,
+                request,
+                tags,
             )
             tasks.append(task)
         return RunTaskResult(tuple(tasks), failures), result.failures
 
     def _new_task(
         self,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None,
         td: TaskDefinition,
         arn: str,
         task_id: str,
@@ -204,7 +218,9 @@ class TaskManager:
         )
         labels = {**owner_labels(self._arns.cluster), "pyecs.task-arn": arn}
         launch = TaskLaunch(arn, task_id, instance_id, td, labels)
-        runner = TaskRunner(self.backend, launch, task, self._record, self._clock)
+        runner = TaskRunner(
+            self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate
+        )
         self._runners[arn] = runner
         self._record(task)
         self._tg.start_soon(self._run, runner)
