@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -261,7 +262,7 @@ class TaskDefinitionRegistry:
         family, sep, rev = reference.partition(":")
         if not sep:
             return family, None
-        if not rev.isdigit() or int(rev) < 1:
+        if not re.fullmatch(r"[0-9]{1,9}", rev) or int(rev) < 1:
             raise InvalidParameterError(
                 f"{reference!r}: the revision after ':' must be a number from 1"
             )

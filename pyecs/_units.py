@@ -10,8 +10,8 @@ import re
 
 __all__ = ["parse_cpu", "parse_memory"]
 
-_CPU = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(vcpus?)?\s*$", re.IGNORECASE)
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
+_CPU = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(vcpus?)?\s*$", re.IGNORECASE)
+_MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
 
 
 def parse_cpu(value: str | int) -> int:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["validate_task_definition"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_PORT_RANGE_RE = re.compile(r"^(\d+)-(\d+)$")
+_PORT_RANGE_RE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})$")
 _ULIMIT_NAMES = frozenset(
     "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
     "sigpending stack".split()
@@ -46,7 +46,13 @@ def validate_task_definition(td: TaskDefinition) -> None:
     Raises:
         InvalidTaskDefinitionError: when any rule fails.
     """
-    problems = list(_task_problems(td))
+    from pyecs.serialization import check_model_types
+
+    # A definition built in Python may hold values of any type: report them, as a JSON
+    # document's would be, before the rules below (which rely on the types) run.
+    problems = check_model_types(td)
+    if not problems:
+        problems = list(_task_problems(td))
     if problems:
         raise InvalidTaskDefinitionError(problems)
 
@@ -71,13 +77,9 @@ def _task_problems(td: TaskDefinition) -> Iterator[Problem]:
     task_cpu = _parse_task_value(td.cpu, "cpu", parse_cpu, out)
     task_memory = _parse_task_value(td.memory, "memory", parse_memory, out)
     if "FARGATE" in (td.requires_compatibilities or ()):
-        if td.cpu is None or td.memory is None:
-            out.append(
-                Problem(
-                    "cpu" if td.cpu is None else "memory",
-                    "is required at task level for FARGATE compatibility",
-                )
-            )
+        for key, value in (("cpu", td.cpu), ("memory", td.memory)):
+            if value is None:
+                out.append(Problem(key, "is required at task level for FARGATE compatibility"))
         if mode != "awsvpc":
             out.append(Problem("networkMode", "must be 'awsvpc' for FARGATE compatibility"))
     for key, value in (("pidMode", td.pid_mode), ("ipcMode", td.ipc_mode)):
@@ -136,6 +138,9 @@ def _parse_task_value(value: str | None, key: str, parse: object, out: list[Prob
         return parse(value)  # type: ignore[operator, no-any-return]
     except ValueError as exc:
         out.append(Problem(key, str(exc)))
+        return None
+    except OverflowError:
+        out.append(Problem(key, f"is too large ({len(value)} characters)"))
         return None
 
 
@@ -507,28 +512,26 @@ def _dependency_problems(td: TaskDefinition, names: dict[str, int], out: list[Pr
 
 
 def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    # Depth-first, with an explicit stack: a definition may have any number of containers
+    # before the limit is reported, and recursion would overflow on a long chain.
     state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in edges.get(node, ()):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
     for start in sorted(edges):
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
+        if start in state:
+            continue
+        state[start] = 1
+        path = [start]
+        todo = [iter(edges.get(start, ()))]
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                todo.pop()
+                state[path.pop()] = 2
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append(iter(edges.get(nxt, ())))
     return None
 
 
@@ -546,6 +549,8 @@ def _constraint_and_tag_problems(td: TaskDefinition, out: list[Problem]) -> None
                     "(give distinctInstance to run_task or create_service instead)",
                 )
             )
+        if pc.type != "memberOf" and not pc.expression:
+            continue
         if not pc.expression:
             out.append(Problem(f"{cp}.expression", "is required for memberOf"))
         elif len(pc.expression) > 2000:
@@ -566,8 +571,12 @@ def _constraint_and_tag_problems(td: TaskDefinition, out: list[Problem]) -> None
         out.append(Problem("tags", f"has {len(tags)} tags; at most 50 are allowed"))
     keys: set[str] = set()
     for i, tag in enumerate(tags):
-        if tag.key is None or not 1 <= len(tag.key) <= 128:
+        if not tag.key:
             out.append(Problem(f"tags[{i}].key", "is required: 1-128 characters"))
+        elif len(tag.key) > 128:
+            out.append(
+                Problem(f"tags[{i}].key", f"must be at most 128 characters, got {len(tag.key)}")
+            )
         elif tag.key.lower().startswith("aws:"):
             out.append(Problem(f"tags[{i}].key", "the 'aws:' prefix is reserved for AWS"))
         elif tag.key in keys:

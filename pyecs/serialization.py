@@ -26,6 +26,7 @@ from pyecs.models import task_definition as m
 
 __all__ = [
     "RESPONSE_ONLY_FIELDS",
+    "check_model_types",
     "converter",
     "load_task_definition_file",
     "loads_task_definition",
@@ -102,7 +103,10 @@ def _describe(value: object) -> str:
     for t, name in _JSON_TYPE_NAMES.items():
         if isinstance(value, t):
             if isinstance(value, str | int | float):
-                shown = json.dumps(value)
+                try:
+                    shown = json.dumps(value)
+                except ValueError:  # an int too long to print
+                    return f"{name} (too large)"
                 return f"{name} ({shown[:40]}{'...' if len(shown) > 40 else ''})"
             return name
     return f"a Python {type(value).__name__}"
@@ -170,23 +174,81 @@ def _check_object(data: Mapping[Any, Any], cls: type, path: str, problems: list[
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
         if key not in schema:
-            close = difflib.get_close_matches(str(key), schema, n=1)
+            inputs = [k for k in schema if k not in RESPONSE_ONLY_FIELDS]
+            close = difflib.get_close_matches(str(key), inputs, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(Problem(where, f"unknown field {key!r}{hint}"))
             continue
         _check(value, schema[key][1], where, problems)
 
 
+def _check_python(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
+    """Like :func:`_check`, for a model built in Python: nested models are instances."""
+    if value is None:
+        return  # None is "unset" on a model
+    if tp is Any:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            problems.append(
+                Problem(path, "must be a JSON value (dicts, lists, strings, numbers, bools, None)")
+            )
+        return
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or isinstance(tp, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        _check_python(value, inner[0], path, problems)
+        return
+    if origin is tuple and isinstance(value, tuple):
+        item = typing.get_args(tp)[0]
+        for i, v in enumerate(value):
+            if v is None:
+                problems.append(Problem(f"{path}[{i}]", f"must be {_expected(item)}, not null"))
+            else:
+                _check_python(v, item, f"{path}[{i}]", problems)
+        return
+    if attrs.has(tp) and isinstance(value, tp):
+        check_model_types(value, path, problems)
+        return
+    if tp is str or tp is int or tp is bool or origin is dict:
+        _check(value, tp, path, problems)
+        return
+    if attrs.has(tp):
+        got = f"a {type(value).__name__}" if isinstance(value, dict | list) else _describe(value)
+        problems.append(Problem(path, f"must be a {tp.__name__}, not {got}"))
+    else:
+        problems.append(Problem(path, f"must be {_expected(tp)}, not {_describe(value)}"))
+
+
+def check_model_types(
+    obj: object, path: str = "", problems: list[Problem] | None = None
+) -> list[Problem]:
+    """Every field of a model (and the models it holds) whose value has the wrong type.
+
+    Models built from JSON are checked on the way in; this covers those built in Python,
+    such as ``ContainerDefinition(memory="512")``.
+    """
+    out: list[Problem] = [] if problems is None else problems
+    cls: type = type(obj)
+    for key, (name, tp) in _schema(cls).items():
+        where = f"{path}.{key}" if path else key
+        _check_python(getattr(obj, name), tp, where, out)
+    return out
+
+
 # -- the public edges ----------------------------------------------------------------------
 
 
 def _unwrap(data: object) -> object:
-    """Accept describe-task-definition output: ``{"taskDefinition": {...}, "tags": [...]}``."""
+    """Accept describe-task-definition output: ``{"taskDefinition": {...}, "tags": [...]}``.
+
+    boto3's response also carries ``ResponseMetadata``, which is dropped.
+    """
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         inner = dict(data["taskDefinition"])
         if "tags" in data and "tags" not in inner:
             inner["tags"] = data["tags"]
-        extra = set(data) - {"taskDefinition", "tags"}
+        extra = set(data) - {"taskDefinition", "tags", "ResponseMetadata"}
         if not extra:
             return inner
     return data
@@ -207,8 +269,14 @@ def structure_task_definition(data: object, *, source: str | None = None) -> m.T
     data = dict(data)
     # Task-level cpu and memory are strings in ECS, but numbers are common in the wild.
     for key in ("cpu", "memory"):
-        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
-            data[key] = str(data[key])
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                data[key] = str(value)
+            except ValueError:  # more digits than Python prints
+                raise InvalidTaskDefinitionError(
+                    [Problem(key, "is too large")], source=source
+                ) from None
     problems: list[Problem] = []
     _check_object(data, m.TaskDefinition, "", problems)
     if problems:
@@ -239,6 +307,14 @@ def loads_task_definition(text: str | bytes, *, source: str | None = None) -> m.
     except UnicodeDecodeError as exc:
         raise InvalidTaskDefinitionError(
             [Problem("", f"not UTF-8 text: {exc.reason}")], source=source
+        ) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise InvalidTaskDefinitionError(
+            [Problem("", f"unreadable JSON: {exc}")], source=source
+        ) from None
+    except RecursionError:
+        raise InvalidTaskDefinitionError(
+            [Problem("", "malformed JSON: nested too deeply")], source=source
         ) from None
     return structure_task_definition(data, source=source)
 

@@ -58,6 +58,13 @@ def _mapping_or_none(value: Any) -> Any:
     return dict(value) if isinstance(value, Mapping) else value
 
 
+def _str_or_none(value: Any) -> Any:
+    # Task-level cpu/memory are strings in ECS; accept numbers as the JSON loader does.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _opt_tuple() -> Any:
     return attrs.field(default=None, converter=_tuple_or_none, kw_only=True)
 
@@ -375,8 +382,8 @@ class TaskDefinition:
     volumes: tuple[Volume, ...] | None = _opt_tuple()
     placement_constraints: tuple[TaskDefinitionPlacementConstraint, ...] | None = _opt_tuple()
     requires_compatibilities: tuple[str, ...] | None = _opt_tuple()
-    cpu: str | None = _opt()
-    memory: str | None = _opt()
+    cpu: str | None = attrs.field(default=None, converter=_str_or_none, kw_only=True)
+    memory: str | None = attrs.field(default=None, converter=_str_or_none, kw_only=True)
     tags: tuple[Tag, ...] | None = _opt_tuple()
     pid_mode: str | None = _opt()
     ipc_mode: str | None = _opt()
