@@ -34,7 +34,7 @@ def choose_backend(wanted: str) -> tuple[Backend, Path, str]:
     if wanted in ("auto", "docker"):
         try:
             from pyecs.backends.docker import DockerBackend
-            from pyecs.testing.images import ensure_busybox_image, docker_client
+            from pyecs.testing.images import docker_client, ensure_busybox_image
 
             client = docker_client()
             try:
@@ -46,7 +46,7 @@ def choose_backend(wanted: str) -> tuple[Backend, Path, str]:
                 HERE / "web-app.docker.json",
                 "a Docker engine answered",
             )
-        except Exception as exc:  # noqa: BLE001 - any failure means: no usable engine
+        except Exception as exc:  # any failure means: no usable engine
             if wanted == "docker":
                 raise SystemExit(f"--backend docker: {exc}") from None
             reason = f"no usable Docker engine ({str(exc).splitlines()[0][:120]})"

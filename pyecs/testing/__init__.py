@@ -1,0 +1,1 @@
+"""Helpers for testing with pyecs: the pytest plugin and offline test images."""
