@@ -19,6 +19,12 @@ import attrs
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.task import HealthStatus, NetworkBinding
+from pyecs.placement._protocols import (
+    CandidateInstance,
+    PlacementConstraint,
+    PlacementStrategy,
+    PlacementView,
+)
 
 if TYPE_CHECKING:
     from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
@@ -26,10 +32,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Backend",
     "BackendCapabilities",
+    "CandidateInstance",
     "ClusterContext",
     "ContainerExit",
     "ContainerLaunch",
     "ContainerStartError",
+    "PlacementConstraint",
+    "PlacementStrategy",
+    "PlacementView",
     "StartedContainer",
     "TaskLaunch",
 ]
@@ -149,6 +159,11 @@ class Backend(abc.ABC):
     ``wait_container`` in a task of its own, ``stop_container`` when the task stops, then
     ``remove_container`` and ``teardown_task``. ``teardown_task`` must be safe to call
     after a partial setup.
+
+    A backend that owns background work (an anyio task group entered in ``open`` and
+    exited in ``aclose``) relies on the cluster calling both from the same task at the
+    same nesting level, which it does; call them the same way if you drive a backend by
+    hand (not from inside ``fail_after`` or another cancel scope opened between them).
     """
 
     #: What this backend does natively.

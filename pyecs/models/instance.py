@@ -192,7 +192,7 @@ def uniform_instances(
     zones: int | Sequence[str] = 3,
     cpu: int = 2048,
     memory: int = 3904,
-    instance_type: str = "m5.large",
+    instance_type: str = "t3.medium",
     region: str = "us-east-1",
     attributes: Mapping[str, str | None] | None = None,
     id_prefix: str = "i-",
@@ -205,8 +205,9 @@ def uniform_instances(
     Args:
         count: How many instances.
         zones: How many zones (named ``<region>a``, ``<region>b``...) or their names.
-        cpu: CPU units per instance (the default is an m5.large: 2 vCPUs).
-        memory: MiB per instance available to tasks (an m5.large's, less the agent's share).
+        cpu: CPU units per instance (the default is a t3.medium's 2 vCPUs).
+        memory: MiB per instance available to tasks (roughly what a t3.medium, 4 GiB,
+            registers once the OS and agent have their share).
         instance_type: The ``ecs.instance-type`` attribute.
         region: The region the zone names derive from.
         attributes: Extra attributes for every instance (they win over the built-ins).

@@ -107,19 +107,107 @@ class GroupStats:
 
     Attributes:
         total: Tasks of the group placed and not released.
-        tasks: Those tasks by key, in placement order.
+        tasks: Those tasks by key.
         hosts: Tasks per instance id (instances with none are absent).
         by_attr: For each attribute a spread asked about, tasks per value (None: the
             instance lacks the attribute); values with none may be absent or 0.
+        bucket_hosts: For each index bucket a spread over instances asked about, how many
+            of its instances hold a task of the group.
+        tiers: Once a spread over instances asks, the ids of the instances holding ``n``
+            tasks of the group, in id order, for every ``n`` of at least 1.
     """
 
-    __slots__ = ("by_attr", "hosts", "tasks", "total")
+    __slots__ = ("bucket_hosts", "by_attr", "hosts", "tasks", "tiers", "total")
 
     def __init__(self) -> None:
         self.total = 0
         self.tasks: dict[str, PlacedTask] = {}
         self.hosts: dict[str, int] = {}
         self.by_attr: dict[str, dict[str | None, int]] = {}
+        self.bucket_hosts: dict[Bucket, int] = {}
+        self.tiers: dict[int, list[str]] | None = None
+
+    def add_task(self, node: InstanceNode, task: PlacedTask) -> None:
+        """Count a task placed on ``node``."""
+        self.total += 1
+        self.tasks[task.key] = task
+        before = self.hosts.get(node.id, 0)
+        self.hosts[node.id] = before + 1
+        self._count_values(node, 1)
+        if not before:
+            self.enter_buckets(node)
+        if self.tiers is not None:
+            self._move(node.id, before, before + 1)
+
+    def remove_task(self, node: InstanceNode, task: PlacedTask) -> None:
+        """Stop counting a task of ``node``."""
+        self.total -= 1
+        del self.tasks[task.key]
+        before = self.hosts[node.id]
+        if before > 1:
+            self.hosts[node.id] = before - 1
+        else:
+            del self.hosts[node.id]
+            self.leave_buckets(node)
+        self._count_values(node, -1)
+        if self.tiers is not None:
+            self._move(node.id, before, before - 1)
+
+    def _count_values(self, node: InstanceNode, delta: int) -> None:
+        get = node.attributes.get
+        for name, counts in self.by_attr.items():
+            value = get(name)
+            counts[value] = counts.get(value, 0) + delta
+
+    def shift_values(self, node: InstanceNode, sign: int) -> None:
+        """Move the node's tasks out of (-1) or into (+1) the per-value counts."""
+        self._count_values(node, sign * self.hosts.get(node.id, 0))
+
+    def enter_buckets(self, node: InstanceNode) -> None:
+        """``node``, which holds a task of the group, joined its buckets (or got the task)."""
+        counts = self.bucket_hosts
+        if counts:
+            for bucket in node.buckets:
+                if bucket in counts:
+                    counts[bucket] += 1
+
+    def leave_buckets(self, node: InstanceNode) -> None:
+        """``node`` is leaving its buckets (or lost its last task of the group)."""
+        counts = self.bucket_hosts
+        if counts:
+            for bucket in node.buckets:
+                if bucket in counts:
+                    counts[bucket] -= 1
+
+    def hosts_in(self, bucket: Bucket, nodes: dict[str, InstanceNode]) -> int:
+        """How many instances of ``bucket`` hold a task of the group."""
+        count = self.bucket_hosts.get(bucket)
+        if count is None:
+            count = sum(1 for i in self.hosts if bucket in nodes[i].buckets)
+            self.bucket_hosts[bucket] = count
+        return count
+
+    def count_tiers(self) -> dict[int, list[str]]:
+        """The instance ids by task count (``tiers``), made on first use."""
+        if self.tiers is None:
+            tiers: dict[int, list[str]] = {}
+            for node_id, count in self.hosts.items():
+                tiers.setdefault(count, []).append(node_id)
+            for ids in tiers.values():
+                ids.sort()
+            self.tiers = tiers
+        return self.tiers
+
+    def _move(self, node_id: str, old: int, new: int) -> None:
+        tiers = self.tiers
+        assert tiers is not None
+        if old:
+            ids = tiers[old]
+            del ids[bisect_left(ids, node_id)]
+            if not ids:
+                del tiers[old]
+        if new:
+            insort(tiers.setdefault(new, []), node_id)
 
 
 class Indexes:

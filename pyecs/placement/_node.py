@@ -25,6 +25,7 @@ class InstanceNode:
 
     __slots__ = (
         "_attributes",
+        "_snapshot",
         "agent_connected",
         "agent_version",
         "attr_version",
@@ -74,10 +75,12 @@ class InstanceNode:
         self.tasks: dict[str, PlacedTask] = {}
         #: The index buckets holding this instance (one per partition), while placeable.
         self.buckets: list[Bucket] = []
-        #: Bumped on every change / on changes of attributes and agent only (memo stamps).
+        #: Bumped on every change (status included) / on changes of attributes and agent
+        #: only: the stamps of memos and of the cached snapshot.
         self.version = 0
         self.attr_version = 0
         self.memo: dict[object, tuple[int, bool]] = {}
+        self._snapshot: tuple[int, ContainerInstance] | None = None
 
     @property
     def placeable(self) -> bool:
@@ -106,8 +109,11 @@ class InstanceNode:
         self.attr_version += 1
 
     def snapshot(self, arn: str) -> ContainerInstance:
-        """A frozen :class:`ContainerInstance` of the current state."""
-        return ContainerInstance(
+        """A frozen :class:`ContainerInstance` of the current state (cached per version)."""
+        cached = self._snapshot
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        snap = ContainerInstance(
             id=self.id,
             arn=arn,
             ec2_instance_id=self.ec2_instance_id,
@@ -129,6 +135,8 @@ class InstanceNode:
             pending_tasks_count=self.pending_tasks_count,
             task_groups=frozenset(self.groups.keys()),
         )
+        self._snapshot = (self.version, snap)
+        return snap
 
     def __repr__(self) -> str:
         return (

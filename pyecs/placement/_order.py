@@ -92,7 +92,7 @@ class Selector:
         if stats is None:
             stats = groups[request.group] = GroupStats()
         #: The instances with a task of the group (live: it follows each placement).
-        self._hosts = stats.hosts
+        self._stats, self._hosts = stats, stats.hosts
         distinct = any(isinstance(c, DistinctInstance) for c in constraints)
         self._exclude: Ids = self._hosts if distinct else _NONE
         self._key_fns = {id(level): self._key_fn(level) for level in strategies}
@@ -261,26 +261,23 @@ class Selector:
     def _spread_instances(
         self, rest: Levels, scope: Indexed, keyed: bool, exclude: Ids
     ) -> Iterator[InstanceNode]:
-        hosts = self._hosts
+        stats, hosts, nodes = self._stats, self._hosts, self.nodes
         bucket = self.indexes.bucket(*scope)
-        size = len(bucket.ids) if bucket is not None else 0
-        if not size:
+        if bucket is None:
             return
-        nodes = self.nodes
-        in_scope: list[InstanceNode] | None = None
-        if hosts and len(hosts) >= size:  # maybe every instance has a task of the group
-            in_scope = [n for n in map(nodes.__getitem__, hosts) if self._in_scope(n, scope)]
-        if in_scope is None or len(in_scope) < size:
+        if not hosts or stats.hosts_in(bucket, nodes) < len(bucket.ids):
             yield from self._order(rest, scope, keyed, hosts)  # those without a task first
         if not hosts or exclude is hosts:  # distinctInstance: the others are out anyway
             return
-        if in_scope is None:
-            in_scope = [n for n in map(nodes.__getitem__, hosts) if self._in_scope(n, scope)]
-        by_count: dict[int, list[InstanceNode]] = {}
-        for node in in_scope:
-            by_count.setdefault(hosts[node.id], []).append(node)
-        for count in sorted(by_count):
-            yield from self._generic(rest, by_count[count], exclude)
+        tiers = stats.count_tiers()
+        for count in sorted(tiers):
+            members = (node for node in map(nodes.__getitem__, tiers[count]) if node.buckets)
+            if scope[0]:
+                members = (node for node in members if self._in_scope(node, scope))
+            if rest:
+                yield from self._generic(rest, members, exclude)
+            else:
+                yield from members
 
     def _spread_values(
         self, name: str, rest: Levels, scope: Indexed, keyed: bool, exclude: Ids

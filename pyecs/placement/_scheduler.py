@@ -134,7 +134,12 @@ class PlacementState:
                 + ", ".join(INSTANCE_STATUSES)
             )
         node = self._node(instance_id)
-        self._reindex(node, lambda: setattr(node, "status", status))
+
+        def change() -> None:
+            node.status = status
+            node.version += 1
+
+        self._reindex(node, change)
 
     def set_agent_connected(self, instance_id: str, connected: bool) -> None:
         """Record the agent connecting or disconnecting; disconnected instances take none."""
@@ -342,25 +347,23 @@ class PlacementState:
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
         if node.placeable:
+            for group in node.groups:
+                self._groups[group].leave_buckets(node)
             self._indexes.delete(node)
         change()
         if node.placeable:
             self._indexes.insert(node)
+            for group in node.groups:
+                self._groups[group].enter_buckets(node)
 
     def _change_attributes(
         self, node: InstanceNode, changes: dict[str, str | None], removed: tuple[str, ...]
     ) -> None:
-        self._shift_values(node, -1)
+        for group in node.groups:
+            self._groups[group].shift_values(node, -1)
         self._reindex(node, lambda: node.set_attributes(changes, removed))
-        self._shift_values(node, +1)
-
-    def _shift_values(self, node: InstanceNode, sign: int) -> None:
-        """Move the node's tasks in or out of the per-value counts of their groups."""
-        get = node.attributes.get
-        for group, count in node.groups.items():
-            for name, counts in self._groups[group].by_attr.items():
-                value = get(name)
-                counts[value] = counts.get(value, 0) + sign * count
+        for group in node.groups:
+            self._groups[group].shift_values(node, +1)
 
     def _reserve(self, node: InstanceNode, task: PlacedTask) -> None:
         request = task.request
@@ -383,14 +386,7 @@ class PlacementState:
         stats = self._groups.get(group)
         if stats is None:
             stats = self._groups[group] = GroupStats()
-        stats.total += 1
-        stats.tasks[task.key] = task
-        stats.hosts[node.id] = stats.hosts.get(node.id, 0) + 1
-        if stats.by_attr:
-            get = node.attributes.get
-            for name, counts in stats.by_attr.items():
-                value = get(name)
-                counts[value] = counts.get(value, 0) + 1
+        stats.add_task(node, task)
         self._tasks[task.key] = task
 
     def _unreserve(self, task: PlacedTask) -> None:
@@ -414,15 +410,5 @@ class PlacementState:
         else:
             node.pending_tasks_count -= 1
         node.version += 1
-        stats = self._groups[group]
-        stats.total -= 1
-        del stats.tasks[task.key]
-        if left:
-            stats.hosts[node.id] = left
-        else:
-            del stats.hosts[node.id]
-        get = node.attributes.get
-        for name, counts in stats.by_attr.items():
-            value = get(name)
-            counts[value] -= 1
+        self._groups[group].remove_task(node, task)
         del self._tasks[task.key]

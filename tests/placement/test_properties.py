@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -137,7 +137,7 @@ def oracle(
     world: World, rq: PlacementRequest, chain: Sequence[object], rules: Sequence[object]
 ) -> tuple[str | None, str]:
     """The instance the model picks, or None with the ECS reason."""
-    stages = [
+    stages: list[tuple[str, Callable[[Model], bool]]] = [
         ("INACTIVE", lambda m: m.status == "ACTIVE"),
         ("AGENT", lambda m: m.agent_connected),
         ("RESOURCE:CPU", lambda m: m.cpu >= rq.cpu),
@@ -186,10 +186,12 @@ def check_same(world: World) -> None:
         m = world.models[snap.id]
         remaining = snap.remaining_resources
         assert (remaining.cpu, remaining.memory) == (m.cpu, m.memory)
-        assert (remaining.ports, remaining.ports_udp) == (m.tcp, m.udp)
+        assert set(remaining.ports) == m.tcp and set(remaining.ports_udp) == m.udp
         assert remaining.cpu >= 0 and remaining.memory >= 0
         assert snap.task_groups == set(m.task_groups)
         assert snap.running_tasks_count == m.running_tasks_count
+        assert (snap.status, snap.agent_connected) == (m.status, m.agent_connected)
+        assert dict(snap.attributes) == m.attributes
         hosted = [rq for iid, rq in world.tasks.values() if iid == snap.id]
         assert sum(rq.cpu for rq in hosted) <= snap.registered_resources.cpu
         assert sum(rq.memory for rq in hosted) <= snap.registered_resources.memory
@@ -378,11 +380,12 @@ def test_spread_keeps_counts_within_one_when_capacity_allows(
     placed: list[str] = []
     for batch in batches:
         placed += state.place(rq, batch, [Spread(field_name), BinPack("memory")]).instance_ids
+        values: list[str | None]
         if field_name == ZONE:
             values = [state.instance(i).attributes["ecs.availability-zone"] for i in placed]
             every = {"abcd"[k % zones] for k in range(instances)}
         else:
-            values, every = placed, {f"i-{k:02d}" for k in range(instances)}
+            values, every = list(placed), {f"i-{k:02d}" for k in range(instances)}
         counts = Counter(values)
         assert max(counts.values()) - min(counts[v] for v in every) <= 1
 

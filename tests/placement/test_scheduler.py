@@ -116,7 +116,8 @@ def test_instances_without_an_id_get_one() -> None:
 def test_uniform_instances_spread_round_robin_over_zones() -> None:
     specs = uniform_instances(7, zones=["z1", "z2"], cpu=512, memory=1024)
     assert [s.attributes["ecs.availability-zone"] for s in specs] == ["z1", "z2"] * 3 + ["z1"]
-    assert [s.id for s in specs] == sorted(s.id for s in specs)
+    ids = [s.id or "" for s in specs]
+    assert ids == sorted(ids)
     assert {s.attributes["ecs.os-type"] for s in specs} == {"linux"}
     assert uniform_instances(1, zones=3)[0].attributes["ecs.availability-zone"] == "us-east-1a"
 
@@ -331,3 +332,23 @@ def test_a_full_cluster_takes_tasks_again_after_a_release() -> None:
     state.release(result.placements[3].task_key)
     assert state.place(web(memory=256), 1).instance_ids == ["i3"]
     assert state.place(web(memory=256), 1, [BinPack("memory")]).failures
+
+
+def test_spread_over_instances_finds_an_instance_emptied_by_a_release() -> None:
+    state = PlacementState()
+    state.add_instances([spec("a"), spec("b")])
+    keys = [p.task_key for p in state.place(web(), 3, [Spread("instanceId")]).placements]
+    assert [state.task(k).instance_id for k in keys] == ["a", "b", "a"]  # type: ignore[union-attr]
+    state.release(keys[1])
+    assert state.place(web(), 1, [Spread("instanceId")]).instance_ids == ["b"]
+
+
+def test_spread_over_instances_after_an_instance_drains_and_comes_back() -> None:
+    state = PlacementState()
+    state.add_instances([spec("a"), spec("b")])
+    keys = [p.task_key for p in state.place(web(), 2, [Spread("instanceId")]).placements]
+    state.set_status("b", "DRAINING")
+    assert state.place(web(), 1, [Spread("instanceId")]).instance_ids == ["a"]
+    state.set_status("b", "ACTIVE")
+    state.release(keys[1])
+    assert state.place(web(), 1, [Spread("instanceId")]).instance_ids == ["b"]

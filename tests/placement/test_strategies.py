@@ -142,7 +142,7 @@ def test_at_most_five_strategies_and_ten_constraints() -> None:
     with pytest.raises(PlacementError, match="11 placement constraints given"):
         constraints_from([DistinctInstance()] * 11)
     with pytest.raises(PlacementError, match="must be a list"):
-        strategies_from({"type": "random"})  # type: ignore[arg-type]
+        strategies_from({"type": "random"})
 
 
 def test_default_service_strategy_is_spread_over_zones_then_instances() -> None:
