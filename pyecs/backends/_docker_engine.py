@@ -1,0 +1,305 @@
+"""Docker engines as container instances: connecting, describing, labelling the owner.
+
+One :class:`DockerEngine` (a URL and how to describe it) becomes one connected
+:class:`Engine` (clients, limiters, the engine's ``docker info``) and one
+:class:`~pyecs.models.instance.InstanceSpec`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import hashlib
+import os
+import socket
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+import anyio
+import attrs
+import docker
+import docker.errors
+import requests
+
+from pyecs.abc import ContainerStartError
+from pyecs.exceptions import BackendError
+from pyecs.models.instance import InstanceSpec
+
+__all__ = [
+    "DEFAULT_SOCKET",
+    "LABEL_BACKEND",
+    "LABEL_CLUSTER",
+    "LABEL_CONTAINER",
+    "LABEL_OWNER",
+    "LABEL_OWNER_STARTED",
+    "LABEL_SCOPE",
+    "LABEL_TASK",
+    "DockerEngine",
+    "Engine",
+    "EngineLike",
+    "PendingPull",
+    "as_engines",
+    "check_distinct",
+    "connect",
+    "owner_labels",
+    "process_started",
+]
+
+T = TypeVar("T")
+
+DEFAULT_SOCKET: Final = "unix:///var/run/docker.sock"
+LABEL_CLUSTER: Final = "pyecs.cluster"
+LABEL_TASK: Final = "pyecs.task-arn"
+LABEL_CONTAINER: Final = "pyecs.container-name"
+LABEL_OWNER: Final = "pyecs.owner"
+LABEL_OWNER_STARTED: Final = "pyecs.owner-started"
+#: One value per DockerBackend instance: what its event filter and last-resort sweep use.
+LABEL_BACKEND: Final = "pyecs.backend"
+#: ``task`` or ``shared`` on volumes.
+LABEL_SCOPE: Final = "pyecs.scope"
+
+_ARCHITECTURES: Final = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+}
+
+
+def _attributes(value: Mapping[str, str | None]) -> Mapping[str, str | None]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class DockerEngine:
+    """One Docker engine to run tasks on: one container instance of the cluster.
+
+    Attributes:
+        url: ``unix:///var/run/docker.sock``, ``tcp://host:2375``, ``ssh://user@host`` (runs
+            the ``ssh`` program); None for the environment (``DOCKER_HOST``, else the
+            default socket).
+        cpu: CPU units to offer; default the engine's CPUs x 1,024.
+        memory: MiB to offer; default the engine's total memory.
+        availability_zone: The ``ecs.availability-zone`` attribute; default ``local-1a``
+            for the first engine, ``local-1b`` for the second...
+        attributes: Extra instance attributes (they win over the built-in ones).
+        bind_ip: The host address published ports bind to, and that tasks report in
+            their network bindings. Use the engine's address for a remote engine.
+    """
+
+    url: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    availability_zone: str | None = None
+    attributes: Mapping[str, str | None] = attrs.field(
+        factory=dict, converter=_attributes, hash=False
+    )
+    bind_ip: str = "127.0.0.1"
+
+    @property
+    def address(self) -> str:
+        """The address this engine is reached at, for messages."""
+        if self.url is not None:
+            return self.url
+        return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+EngineLike = str | DockerEngine | None
+
+
+def as_engines(engines: Iterable[EngineLike] | None) -> list[DockerEngine]:
+    """Normalize the ``engines`` argument: strings are URLs, None is the environment."""
+    if engines is None:
+        return [DockerEngine()]
+    out = [e if isinstance(e, DockerEngine) else DockerEngine(url=e) for e in engines]
+    if not out:
+        raise BackendError("engines is empty: pass at least one engine URL, or leave it out")
+    return out
+
+
+class PendingPull:
+    """An image pull in progress that other tasks wait for."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.finished = False
+        self.error: ContainerStartError | None = None
+
+
+class Engine:
+    """A connected engine: its clients, limiters, ``docker info`` and instance spec.
+
+    Every blocking SDK call goes through :meth:`call`, in a worker thread limited by
+    ``limiter``: at most ``pool_size - 1`` at once, since the event stream holds one
+    connection of the client's pool. Followed log streams use a client of their own.
+    """
+
+    def __init__(
+        self, spec: DockerEngine, index: int, client: docker.DockerClient, pool_size: int
+    ) -> None:
+        self.spec = spec
+        self.index = index
+        self.client = client
+        self.api = client.api
+        self.pool_size = pool_size
+        self.limiter = anyio.CapacityLimiter(max(1, pool_size - 1))
+        self.events_limiter = anyio.CapacityLimiter(1)
+        self.pulls = anyio.Semaphore(max(1, pool_size // 4))
+        self.pulls_in_flight: dict[str, PendingPull] = {}
+        self.info: dict[str, Any] = client.info()
+        self.log_drivers: frozenset[str] = frozenset(self.info.get("Plugins", {}).get("Log") or ())
+        self._log_client: docker.DockerClient | None = None
+        self.log_streams = anyio.Semaphore(pool_size)
+        self.log_limiter = anyio.CapacityLimiter(pool_size)
+
+    @property
+    def address(self) -> str:
+        """Where the engine was reached."""
+        return self.spec.address
+
+    @property
+    def engine_id(self) -> str:
+        """The engine's own ID (``docker info``)."""
+        return str(self.info.get("ID") or self.address)
+
+    @property
+    def instance_id(self) -> str:
+        """A stable container instance id derived from the engine ID: ``i-`` + 17 hex."""
+        return "i-" + hashlib.sha256(self.engine_id.encode()).hexdigest()[:17]
+
+    def instance_spec(self) -> InstanceSpec:
+        """The container instance this engine is."""
+        info = self.info
+        arch = str(info.get("Architecture") or "x86_64")
+        zone = self.spec.availability_zone or f"local-1{string.ascii_lowercase[self.index % 26]}"
+        attributes: dict[str, str | None] = {
+            "ecs.os-type": str(info.get("OSType") or "linux"),
+            "ecs.os-family": "LINUX" if info.get("OSType", "linux") == "linux" else "WINDOWS",
+            "ecs.cpu-architecture": _ARCHITECTURES.get(arch, arch),
+            "ecs.instance-type": "docker",
+            "ecs.availability-zone": zone,
+            "pyecs.docker-host": self.address,
+            "pyecs.docker-version": str(info.get("ServerVersion") or ""),
+        }
+        attributes.update(self.spec.attributes)
+        cpu = self.spec.cpu if self.spec.cpu is not None else int(info.get("NCPU") or 1) * 1024
+        memory = self.spec.memory
+        if memory is None:
+            memory = int(info.get("MemTotal") or 0) // (1024 * 1024)
+        return InstanceSpec(cpu=cpu, memory=memory, attributes=attributes, id=self.instance_id)
+
+    def log_client(self) -> docker.DockerClient:
+        """The client followed log streams use (connected on first use)."""
+        if self._log_client is None:
+            self._log_client = _client(self.spec, self.pool_size)
+        return self._log_client
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking SDK call in a worker thread, within the engine's limiter.
+
+        Raises:
+            BackendError: the connection to the engine failed (the engine's own errors,
+                ``docker.errors.APIError`` and kin, pass through for the caller to map).
+        """
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(fn, *args, **kwargs), limiter=self.limiter
+            )
+        except docker.errors.DockerException:
+            raise  # the engine answered (APIError derives from requests' HTTPError)
+        except (requests.RequestException, OSError) as exc:
+            raise BackendError(
+                f"lost the Docker engine at {self.address} ({exc}); is dockerd running?"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the clients' connection pools."""
+        for client in (self.client, self._log_client):
+            if client is not None:
+                with contextlib.suppress(Exception):  # closing is best effort
+                    client.close()
+
+
+def check_distinct(engines: Sequence[Engine]) -> None:
+    """Refuse two URLs of the same engine: it would count as two instances.
+
+    Raises:
+        BackendError: naming both addresses.
+    """
+    seen: dict[str, Engine] = {}
+    for engine in engines:
+        other = seen.setdefault(engine.engine_id, engine)
+        if other is not engine:
+            raise BackendError(
+                f"engines {other.address} and {engine.address} are the same Docker engine "
+                f"(ID {engine.engine_id}); list each engine once"
+            )
+
+
+def _client(spec: DockerEngine, pool_size: int, timeout: int = 120) -> docker.DockerClient:
+    if spec.url is None:
+        return docker.DockerClient.from_env(max_pool_size=pool_size, timeout=timeout)
+    return docker.DockerClient(
+        base_url=spec.url,
+        max_pool_size=pool_size,
+        timeout=timeout,
+        use_ssh_client=spec.url.startswith("ssh://"),
+    )
+
+
+def connect(spec: DockerEngine, index: int, pool_size: int) -> Engine:
+    """Connect to one engine (blocking: run it in a worker thread).
+
+    Raises:
+        BackendError: naming the address tried and how to start or point to an engine.
+    """
+    try:
+        client = _client(spec, pool_size)
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise _unreachable(spec, exc) from exc
+    try:
+        return Engine(spec, index, client, pool_size)
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        client.close()
+        raise _unreachable(spec, exc) from exc
+
+
+def _unreachable(spec: DockerEngine, exc: BaseException) -> BackendError:
+    return BackendError(
+        f"cannot reach the Docker engine at {spec.address} ({exc}); start dockerd "
+        "(scripts/docker-up.sh, or `systemctl start docker`), or set DOCKER_HOST / pass "
+        "DockerBackend(engines=[...]) to point to a running engine"
+    )
+
+
+# -- the owner of what pyecs creates --------------------------------------------------------
+
+
+def process_started(pid: int) -> datetime.datetime | None:
+    """When process ``pid`` started (Linux ``/proc``), or None when unknown or gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ticks = int(fields[19])  # field 22 of proc(5): starttime, in clock ticks after boot
+    seconds = boot + ticks / os.sysconf("SC_CLK_TCK")
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+
+@functools.cache
+def _owner(pid: int) -> tuple[str, str]:
+    started = process_started(pid) or datetime.datetime.now(datetime.UTC)
+    return f"{socket.gethostname()}:{pid}", started.isoformat(timespec="seconds")
+
+
+def owner_labels() -> dict[str, str]:
+    """``pyecs.owner`` (``hostname:pid``) and ``pyecs.owner-started`` of this process."""
+    owner, started = _owner(os.getpid())
+    return {LABEL_OWNER: owner, LABEL_OWNER_STARTED: started}

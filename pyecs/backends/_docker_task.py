@@ -1,0 +1,271 @@
+"""What the containers of a task share on an engine: images, its network, its volumes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import anyio
+import attrs
+import docker
+import docker.errors
+import requests
+
+from pyecs.abc import ContainerStartError, TaskLaunch
+from pyecs.backends._docker_cleanup import CleanupResult, sweep
+from pyecs.backends._docker_config import (
+    TaskPlan,
+    VolumeSource,
+    network_aliases,
+    plan_network,
+    resource_prefix,
+)
+from pyecs.backends._docker_engine import (
+    LABEL_BACKEND,
+    LABEL_CLUSTER,
+    LABEL_SCOPE,
+    LABEL_TASK,
+    Engine,
+    PendingPull,
+)
+from pyecs.exceptions import BackendError
+
+__all__ = [
+    "PullPolicy",
+    "TaskState",
+    "ensure_image",
+    "remove_backend_resources",
+    "remove_task_resources",
+    "setup_task_resources",
+]
+
+log = logging.getLogger("pyecs.backends.docker")
+
+PullPolicy = Literal["if-not-present", "always", "never"]
+
+
+@attrs.define(eq=False)
+class TaskState:
+    """A set-up task: its engine, plan, and the containers created so far."""
+
+    engine: Engine
+    plan: TaskPlan
+    prefix: str
+    created: dict[str, str] = attrs.field(factory=dict)
+    changed: anyio.Event = attrs.field(factory=anyio.Event)
+
+    def add(self, name: str, runtime_id: str) -> None:
+        """Record that container ``name`` was created."""
+        self.created[name] = runtime_id
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def sibling(self, name: str, timeout: float = 60.0) -> str:
+        """The runtime id of container ``name`` of this task, once it is created.
+
+        Raises:
+            ContainerStartError: CannotCreateContainerError when it is not created in time.
+        """
+        with anyio.move_on_after(timeout):
+            while name not in self.created:
+                await self.changed.wait()
+        if name not in self.created:
+            raise ContainerStartError(
+                "CannotCreateContainerError",
+                f"volumesFrom container {name!r} was not created within {timeout:.0f} s",
+            )
+        return self.created[name]
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return str(exc.explanation)
+    return str(exc)
+
+
+def _pull(api: docker.APIClient, image: str) -> None:
+    """Pull ``image``, raising on errors the engine reports inside the progress stream."""
+    for line in api.pull(image, stream=True, decode=True):
+        if isinstance(line, dict) and line.get("error"):
+            raise docker.errors.APIError(str(line["error"]), explanation=str(line["error"]))
+
+
+async def ensure_image(engine: Engine, image: str, policy: PullPolicy) -> None:
+    """Make ``image`` present on ``engine`` according to the pull policy.
+
+    Concurrent calls for one image share one pull, and its outcome.
+
+    Raises:
+        ContainerStartError: ``CannotPullContainerError`` when the image cannot be had.
+    """
+    if policy != "always":
+        try:
+            await engine.call(engine.api.inspect_image, image)
+            return
+        except docker.errors.ImageNotFound:
+            if policy == "never":
+                raise ContainerStartError(
+                    "CannotPullContainerError",
+                    f"image {image!r} is not on the Docker engine at {engine.address} and "
+                    "the pull policy is 'never'; build or load it there first, or use "
+                    "DockerBackend(pull='if-not-present')",
+                ) from None
+    pending = engine.pulls_in_flight.get(image)
+    if pending is None:
+        pending = engine.pulls_in_flight[image] = PendingPull()
+        try:
+            pending.error = await _pull_once(engine, image)
+            pending.finished = True
+        finally:
+            del engine.pulls_in_flight[image]
+            pending.done.set()
+    else:
+        await pending.done.wait()
+        if not pending.finished:  # the pulling task was cancelled: try again
+            await ensure_image(engine, image, "always")
+            return
+    if pending.error is not None:
+        raise ContainerStartError(pending.error.code, pending.error.detail)
+
+
+async def _pull_once(engine: Engine, image: str) -> ContainerStartError | None:
+    async with engine.pulls:
+        try:
+            await engine.call(_pull, engine.api, image)
+        except (docker.errors.DockerException, BackendError) as exc:
+            return ContainerStartError(
+                "CannotPullContainerError",
+                f"pulling image {image!r} on the Docker engine at {engine.address} failed: "
+                f"{_explain(exc)}; check the image name and that the registry is reachable, "
+                "or build the image on the engine",
+            )
+    return None
+
+
+async def _create_network(engine: Engine, name: str, labels: Mapping[str, str]) -> None:
+    try:
+        await engine.call(
+            engine.api.create_network,
+            name,
+            driver="bridge",
+            labels=dict(labels),
+            check_duplicate=True,
+        )
+    except docker.errors.APIError as exc:
+        hint = ""
+        if "address pool" in _explain(exc):
+            hint = (
+                "; Docker ran out of address pools for networks: stop other tasks, or give "
+                "dockerd a larger --default-address-pool"
+            )
+        raise ContainerStartError(
+            "CannotCreateContainerError",
+            f"cannot create the task network {name!r}: {_explain(exc)}{hint}",
+        ) from exc
+
+
+async def _volumes(
+    engine: Engine, task: TaskLaunch, cluster: str, prefix: str, labels: Mapping[str, str]
+) -> dict[str, VolumeSource]:
+    sources: dict[str, VolumeSource] = {}
+    for v in task.task_definition.volumes or ():
+        name = str(v.name)
+        if v.host is not None and v.host.source_path:
+            sources[name] = VolumeSource("bind", v.host.source_path)
+            continue
+        dvc = v.docker_volume_configuration
+        options: dict[str, Any] = {
+            "driver": (dvc.driver if dvc else None) or "local",
+            "driver_opts": dict(dvc.driver_opts or {}) if dvc else None,
+        }
+        user_labels = dict(dvc.labels or {}) if dvc else {}
+        if dvc is not None and dvc.scope == "shared":
+            try:
+                await engine.call(engine.api.inspect_volume, name)
+            except docker.errors.NotFound:
+                if not dvc.autoprovision:
+                    raise ContainerStartError(
+                        "CannotCreateContainerError",
+                        f"shared volume {name!r} does not exist on the Docker engine at "
+                        f"{engine.address}; create it (docker volume create {name}) or set "
+                        "autoprovision to true",
+                    ) from None
+                shared = {**user_labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "shared"}
+                await engine.call(engine.api.create_volume, name, labels=shared, **options)
+            sources[name] = VolumeSource("volume", name)
+            continue
+        # Task scope (also host volumes without a path, and cloud-only EFS/FSx volumes):
+        # a Docker volume of this task, removed with it.
+        volume = f"{prefix}-{name}"
+        task_labels = {**user_labels, **labels, LABEL_SCOPE: "task"}
+        try:
+            await engine.call(engine.api.create_volume, volume, labels=task_labels, **options)
+        except docker.errors.APIError as exc:
+            raise ContainerStartError(
+                "CannotCreateContainerError",
+                f"cannot create volume {volume!r} for task volume {name!r}: {_explain(exc)}",
+            ) from exc
+        sources[name] = VolumeSource("volume", volume)
+    return sources
+
+
+async def setup_task_resources(
+    engine: Engine,
+    task: TaskLaunch,
+    cluster: str,
+    labels: Mapping[str, str],
+    pull: PullPolicy,
+) -> TaskPlan:
+    """Pull the task's images, create its network and volumes; return the plan.
+
+    Raises:
+        ContainerStartError: CannotPullContainerError, CannotCreateContainerError.
+    """
+    td = task.task_definition
+    images = sorted({str(c.image) for c in td.containers})
+    failures: list[ContainerStartError] = []
+
+    async def one(image: str) -> None:
+        try:
+            await ensure_image(engine, image, pull)
+        except ContainerStartError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for image in images:
+            tg.start_soon(one, image)
+    if failures:
+        raise failures[0]
+    prefix = resource_prefix(cluster, task.task_id)
+    mode, docker_network, task_network = plan_network(td, prefix)
+    if task_network is not None:
+        await _create_network(engine, task_network, labels)
+    volumes = await _volumes(engine, task, cluster, prefix, labels)
+    return TaskPlan(mode, docker_network, task_network, network_aliases(td), volumes)
+
+
+async def remove_task_resources(engine: Engine, task_arn: str, token: str) -> CleanupResult:
+    """Remove every container, network and task volume of the task this backend made."""
+    filters = [f"{LABEL_TASK}={task_arn}", f"{LABEL_BACKEND}={token}"]
+    return await engine.call(sweep, engine.api, filters, _everything)
+
+
+async def remove_backend_resources(engine: Engine, token: str) -> None:
+    """Remove everything of one backend instance (the last resort of ``aclose``).
+
+    The worker thread is abandoned on cancellation, so a caller's timeout bounds it.
+    """
+    try:
+        await anyio.to_thread.run_sync(
+            functools.partial(sweep, engine.api, [f"{LABEL_BACKEND}={token}"], _everything),
+            limiter=engine.limiter,
+            abandon_on_cancel=True,
+        )
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        log.warning("removing leftovers on %s: %s", engine.address, exc)
+
+
+def _everything(labels: Mapping[str, str]) -> bool:
+    return True
