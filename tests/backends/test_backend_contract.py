@@ -168,7 +168,9 @@ async def test_health_turns_healthy_then_unhealthy(flavor: Flavor) -> None:
     if not flavor.backend.capabilities.health_checks:
         pytest.skip(f"{flavor.name} runs no health checks")
     async with cluster_for(flavor) as cluster:
-        task = await run_one(cluster, td(flavor.healthy_then_unhealthy("app", 1.0)))
+        # Healthy for longer than one check interval (Docker checks first after 5 s).
+        healthy_for = 7.0 * flavor.health_scale
+        task = await run_one(cluster, td(flavor.healthy_then_unhealthy("app", healthy_for)))
         seen: list[str] = []
         with anyio.fail_after(60):
             while "UNHEALTHY" not in seen:
