@@ -14,6 +14,7 @@ import anyio.abc
 import attrs
 
 from pyecs._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs._discovery import Endpoint, endpoints, watch_endpoints
 from pyecs._events import ClusterEvent, EventHub
 from pyecs._overrides import apply_overrides
 from pyecs._registry import (
@@ -37,6 +38,8 @@ from pyecs.exceptions import (
     ServiceNotFoundError,
     TimeoutError,
 )
+from pyecs.lb._config import LoadBalancer
+from pyecs.lb._service_lb import check_load_balancers
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.models.service import DeploymentConfiguration
 from pyecs.models.task import Task
@@ -512,6 +515,21 @@ class Cluster:
             )
         return self.backend.logs(runtime_id, follow=follow)
 
+    async def task_stats(self, task: str, container: str) -> dict[str, float]:
+        """One sample of a running container's resource use (Docker: ``cpu_percent``,
+        ``memory_mib``, ``memory_limit_mib``).
+
+        Raises:
+            BackendError: when the backend does not measure usage.
+        """
+        snapshot = self._tasks.get(task)
+        runtime_id = snapshot.container(container).runtime_id
+        if runtime_id is None or self.backend is None:
+            raise InvalidParameterError(
+                f"container {container!r} of task {snapshot.id} has not been created"
+            )
+        return await self.backend.stats(runtime_id)
+
     # -- events ----------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -541,6 +559,7 @@ class Cluster:
         health_check_grace_period: float = 0,
         healthy_delay: float | None = None,
         tags: Mapping[str, str] | None = None,
+        load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
     ) -> Service:
         """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
 
@@ -562,9 +581,17 @@ class Cluster:
             healthy_delay: Seconds a task without health checks must run to count as
                 healthy; default the cluster's ``task_healthy_delay``.
             tags: Tags for the service and its tasks.
+            load_balancers: Up to 5 in-process load balancers, each a
+                ``pyecs.LoadBalancer(container_name="web", container_port=80, ...)`` or the
+                ECS dict form ``{"containerName": "web", "containerPort": 80, ...}``. Each
+                listens on 127.0.0.1 (``svc.load_balancer.address``) before this returns
+                and spreads connections over the service's healthy tasks; see
+                ``docs/load-balancing.md``.
 
         Raises:
-            InvalidParameterError: a bad argument or a duplicate name.
+            InvalidParameterError: a bad argument or a duplicate name, or a load balancer
+                whose container or port the task definition lacks or whose listener port
+                is taken.
             TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
             PlacementError: a malformed strategy or constraint.
         """
@@ -602,6 +629,7 @@ class Cluster:
         _check_grace(health_check_grace_period)
         delay = self.task_healthy_delay if healthy_delay is None else healthy_delay
         _check_grace(delay)
+        balancers = check_load_balancers(load_balancers, td, name)
         svc = Service(
             self,
             name,
@@ -614,10 +642,19 @@ class Cluster:
             health_check_grace_period=health_check_grace_period,
             healthy_delay=delay,
             tags=dict(tags or {}),
+            load_balancers=balancers,
         )
         self._services[name] = svc
         assert self._task_group is not None
-        self._task_group.start_soon(svc.run)
+        try:
+            await self._task_group.start(svc.run)  # returns once its listeners are bound
+        except BaseException:
+            if self._services.get(name) is svc:
+                if existing is not None:
+                    self._services[name] = existing
+                else:
+                    del self._services[name]
+            raise
         return svc
 
     def _check_placement(
@@ -660,6 +697,29 @@ class Cluster:
                 f"no service {name!r} in cluster {self.name!r} (services: {known})"
             )
         return svc
+
+    def discover(self, name: str) -> list[Endpoint]:
+        """Where the healthy tasks of service ``name`` can be reached now.
+
+        One endpoint per healthy task that is not being stopped: for a service with a load
+        balancer its container and port, otherwise every published port of the first
+        essential container (``endpoint.address`` is ``"127.0.0.1:PORT"``).
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist.
+        """
+        return endpoints(self.service(name))
+
+    def watch_endpoints(self, name: str) -> AsyncIterator[list[Endpoint]]:
+        """Yield :meth:`discover`'s answer now and each time it changes.
+
+        ``async for eps in cluster.watch_endpoints("web-app"): ...``; ends (after an
+        empty list) when the service is INACTIVE or the cluster closes.
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist (on first iteration).
+        """
+        return watch_endpoints(self, name)
 
     def list_services(self) -> list[str]:
         """ARNs of the services that are ACTIVE or DRAINING."""

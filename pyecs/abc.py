@@ -236,6 +236,14 @@ class Backend(abc.ABC):
         """
         raise BackendError(f"the {self.name} backend keeps no container logs")
 
+    async def stats(self, runtime_id: str) -> dict[str, float]:
+        """One sample of the container's resource use (``cpu_percent``, ``memory_mib``...).
+
+        Raises:
+            BackendError: when the backend does not measure usage.
+        """
+        raise BackendError(f"the {self.name} backend does not report container stats")
+
 
 async def _no_health() -> AsyncIterator[HealthStatus]:
     return

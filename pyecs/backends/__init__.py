@@ -15,14 +15,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyecs.backends.docker import DockerBackend
+    from pyecs.backends.docker import DockerBackend, DockerEngine
     from pyecs.backends.process import ProcessBackend
     from pyecs.backends.simulated import SimulatedBackend
 
-__all__ = ["DockerBackend", "ProcessBackend", "SimulatedBackend"]
+__all__ = ["DockerBackend", "DockerEngine", "ProcessBackend", "SimulatedBackend"]
 
 _WHERE = {
     "DockerBackend": "pyecs.backends.docker",
+    "DockerEngine": "pyecs.backends.docker",
     "ProcessBackend": "pyecs.backends.process",
     "SimulatedBackend": "pyecs.backends.simulated",
 }

@@ -139,3 +139,17 @@ async def test_chaos_kills_are_always_repaired_and_nothing_leaks(busybox_image: 
         await svc.delete(force=True)
         await svc.wait_inactive(timeout=60)
     assert containers_of("svc-docker-chaos") == []
+
+
+async def test_task_stats_and_logs_of_a_running_task(busybox_image: str) -> None:
+    async with pyecs.Cluster("svc-docker-stats", backend=DockerBackend(pull="never")) as cluster:
+        await cluster.register_task_definition(
+            web(busybox_image, health=False, script=f"echo started; {SERVE}")
+        )
+        (task,) = (await cluster.run_task("web-app")).tasks
+        await cluster.wait_tasks_running([task.arn], timeout=30)
+        stats = await cluster.task_stats(task.arn, "web")
+        assert stats["memory_mib"] > 0
+        assert stats["memory_limit_mib"] == 32
+        lines = [line async for line in cluster.task_logs(task.arn, "web")]
+        assert "started" in lines
