@@ -8,6 +8,7 @@ onto the keyword arguments of the docker SDK's ``APIClient.create_container`` an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "host_bindings",
     "network_aliases",
     "read_env_files",
+    "read_secrets",
     "resource_prefix",
 ]
 
@@ -143,6 +145,29 @@ def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
     return env
 
 
+def read_secrets(definition: ContainerDefinition) -> dict[str, str]:
+    """The container's ``secrets``, each taken from the Python process's environment
+    variable of the same name (as the process backend does); never logged nor printed.
+
+    Raises:
+        ContainerStartError: CannotCreateContainerError naming the variable to set.
+    """
+    values: dict[str, str] = {}
+    for secret in definition.secrets or ():
+        if secret.name is None:
+            continue
+        value = os.environ.get(secret.name)
+        if value is None:
+            raise ContainerStartError(
+                "CannotCreateContainerError",
+                f"container {definition.name!r}: secret {secret.name!r} (valueFrom "
+                f"{secret.value_from!r}) cannot be fetched: the Docker backend takes secrets "
+                f"from the environment of the Python process; set {secret.name} there",
+            )
+        values[secret.name] = value
+    return values
+
+
 def _healthcheck(hc: HealthCheck | None) -> dict[str, Any]:
     if hc is None:
         # Only task-definition checks count: switch off the image's own HEALTHCHECK.
@@ -236,6 +261,7 @@ def create_args(
     labels: Mapping[str, str],
     bind_ip: str,
     env_from_files: Mapping[str, str],
+    secrets: Mapping[str, str],
     volumes_from: Iterable[str],
     log_drivers_supported: frozenset[str],
     log_drivers_allowed: frozenset[str],
@@ -244,7 +270,8 @@ def create_args(
     mode = plan.network_mode
     exposed, bindings = _ports(c, mode, bind_ip)
     env = dict(env_from_files)
-    env.update(c.environment_dict())  # explicit environment wins over the files
+    env.update(secrets)
+    env.update(c.environment_dict())  # explicit environment wins over files and secrets
     memory = c.memory
     task_memory = td.memory_mib
     if memory is None and task_memory and (c.memory_reservation or 0) < task_memory:

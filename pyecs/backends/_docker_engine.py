@@ -162,8 +162,15 @@ class Engine:
 
     @property
     def engine_id(self) -> str:
-        """The engine's own ID (``docker info``)."""
-        return str(self.info.get("ID") or self.address)
+        """The engine's identity: its ID and data root (``docker info``).
+
+        The ID alone is not enough: before Docker 23 it comes from ``/etc/docker/key.json``,
+        so every daemon of one host reports the same ID. Two URLs of one engine still
+        share both values; two daemons never share a data root.
+        """
+        engine = str(self.info.get("ID") or self.address)
+        root = self.info.get("DockerRootDir")
+        return f"{engine}:{root}" if root else engine
 
     @property
     def instance_id(self) -> str:

@@ -42,6 +42,7 @@ from pyecs.backends._docker_config import (
     create_args,
     host_bindings,
     read_env_files,
+    read_secrets,
     resource_prefix,
 )
 from pyecs.backends._docker_containers import (
@@ -271,6 +272,7 @@ class DockerBackend(Backend):
             labels=labels,
             bind_ip=state.engine.spec.bind_ip,
             env_from_files=await anyio.to_thread.run_sync(read_env_files, c),
+            secrets=read_secrets(c),
             volumes_from=volumes_from,
             log_drivers_supported=state.engine.log_drivers,
             log_drivers_allowed=self.log_drivers,

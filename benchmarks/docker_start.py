@@ -1,0 +1,223 @@
+"""Tasks RUNNING on Docker: ``cluster.run_task`` next to the raw docker SDK, and idle CPU.
+
+For N = 1, 10 and 30 single-container busybox tasks that sleep until stopped
+(``pull="never"``; with ``--port`` each publishes a dynamic host port), the wall time from
+``run_task`` to every task RUNNING, next to the docker SDK doing the same creates and
+starts (``APIClient.create_container`` + ``start``) from a thread pool as large as the
+backend's SDK concurrency (``max_pool_size - 1``: the event stream holds one connection).
+``--rounds`` rounds (default 5), alternating which goes first; median and best. Target:
+pyecs within 1.10x of the raw SDK. The engine's own create+start dominates and varies a
+lot on a busy machine: compare the medians.
+
+Then the CPU the Python process uses while 50 tasks run and nothing happens, over ~10 s
+(``time.process_time`` and ``resource.getrusage`` deltas over wall time). Target: under 2%
+of one core.
+
+Everything started is removed at the end (the cluster's containers by the cluster, the raw
+ones by their label), also on Ctrl-C.
+
+Run: ``.venv/bin/python benchmarks/docker_start.py [--quick] [--rounds 5] [--port]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import resource
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pyecs
+from pyecs.backends.docker import DockerBackend
+from pyecs.testing.images import ensure_busybox_image
+
+RUN = uuid.uuid4().hex[:8]
+RAW_LABEL = "pyecs-benchmark"
+SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
+MEMORY_MIB = 16
+#: Seconds to let the engine finish the previous round's removals before measuring.
+SETTLE = 0.5
+
+
+def task_definition(image: str, port: bool) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": image,
+        "memory": MEMORY_MIB,
+        "command": SLEEP,
+        "stopTimeout": 2,
+    }
+    if port:
+        container["portMappings"] = [{"containerPort": 8080}]
+    return {"family": "bench-sleep", "containerDefinitions": [container]}
+
+
+# -- the raw SDK ----------------------------------------------------------------------------
+
+
+class Raw:
+    """Creates and starts the same containers with the docker SDK from a thread pool."""
+
+    def __init__(self, image: str, threads: int, port: bool) -> None:
+        self.client = docker.DockerClient.from_env(max_pool_size=threads + 1)
+        self.api = self.client.api
+        self.image = image
+        self.port = port
+        self.pool = concurrent.futures.ThreadPoolExecutor(threads)
+        self.count = 0
+
+    def _one(self, index: int) -> str:
+        api = self.api
+        host_config = api.create_host_config(
+            mem_limit=MEMORY_MIB * 1024 * 1024,
+            port_bindings={"8080/tcp": ("127.0.0.1", None)} if self.port else None,
+        )
+        created = api.create_container(
+            self.image,
+            command=SLEEP,
+            name=f"pyecs-bench-raw-{RUN}-{index}",
+            labels={RAW_LABEL: RUN},
+            ports=[8080] if self.port else None,
+            host_config=host_config,
+            detach=True,
+        )
+        api.start(created["Id"])
+        return str(created["Id"])
+
+    def start(self, n: int) -> float:
+        """Create and start ``n`` containers; return the wall time, then remove them."""
+        first = self.count
+        self.count += n
+        began = time.perf_counter()
+        ids = list(self.pool.map(self._one, range(first, first + n)))
+        elapsed = time.perf_counter() - began
+        list(self.pool.map(lambda rid: self.api.remove_container(rid, force=True), ids))
+        return elapsed
+
+    def close(self) -> None:
+        """Remove whatever of this run is left, and close the client."""
+        try:
+            filters = {"label": f"{RAW_LABEL}={RUN}"}
+            for item in self.api.containers(all=True, filters=filters):
+                self.api.remove_container(item["Id"], force=True)
+        finally:
+            self.pool.shutdown()
+            self.client.close()
+
+
+# -- pyecs ----------------------------------------------------------------------------------
+
+
+async def run_tasks(cluster: pyecs.Cluster, n: int) -> tuple[float, list[str]]:
+    """``run_task`` ``n`` copies; return the time until all are RUNNING, and their ARNs."""
+    began = time.perf_counter()
+    result = await cluster.run_task("bench-sleep", count=n)
+    if result.failures:
+        raise RuntimeError(f"could not place every task: {result.failures}")
+    arns = [t.arn for t in result.tasks]
+    await cluster.wait_tasks_running(arns, timeout=300)
+    return time.perf_counter() - began, arns
+
+
+async def stop_tasks(cluster: pyecs.Cluster, arns: list[str]) -> None:
+    for arn in arns:
+        await cluster.stop_task(arn, reason="benchmark round done")
+    await cluster.wait_tasks_stopped(arns, timeout=300)
+
+
+async def idle_cpu(cluster: pyecs.Cluster, n: int, seconds: float) -> tuple[float, float]:
+    """CPU use (fraction of one core) by this process while ``n`` tasks run idle:
+    ``(process_time based, getrusage based)``."""
+    _, arns = await run_tasks(cluster, n)
+    try:
+        await anyio.sleep(1.0)  # let the last snapshots and events settle
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        await anyio.sleep(seconds)
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.perf_counter() - wall0
+        by_process_time = (time.process_time() - cpu0) / wall
+        by_rusage = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall
+        return by_process_time, by_rusage
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stop_tasks(cluster, arns)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:5.0f} ms"
+
+
+async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: float) -> None:
+    client = docker.from_env()
+    image = ensure_busybox_image(client)
+    client.close()
+    backend = DockerBackend(pull="never")
+    threads = backend.max_pool_size - 1
+    raw = Raw(image, threads, port)
+    try:
+        async with pyecs.Cluster(f"bench-start-{RUN}", backend=backend) as cluster:
+            await cluster.register_task_definition(task_definition(image, port))
+            # Warm up both paths (first use of the image, connections, thread pools).
+            await anyio.to_thread.run_sync(raw.start, 2)
+            _, arns = await run_tasks(cluster, 2)
+            await stop_tasks(cluster, arns)
+
+            what = "a dynamic host port each" if port else "no port"
+            print(
+                f"time to N tasks RUNNING (busybox sleep, {what}), {rounds} rounds; raw SDK "
+                f"with {threads} threads (the backend's max_pool_size {backend.max_pool_size}"
+                " - 1)"
+            )
+            print(
+                f"{'N':>4}  {'raw SDK create+start':^28}  {'pyecs run_task':^28}  "
+                "ratio (median, best)"
+            )
+            for n in sizes:
+                raws: list[float] = []
+                ours: list[float] = []
+                for r in range(rounds):
+                    for which in ("raw", "pyecs") if r % 2 == 0 else ("pyecs", "raw"):
+                        await anyio.sleep(SETTLE)
+                        if which == "raw":
+                            raws.append(await anyio.to_thread.run_sync(raw.start, n))
+                        else:
+                            elapsed, arns = await run_tasks(cluster, n)
+                            await stop_tasks(cluster, arns)
+                            ours.append(elapsed)
+                raw_m, ours_m = statistics.median(raws), statistics.median(ours)
+                print(
+                    f"{n:>4}  {ms(raw_m)} median {ms(min(raws))} best  "
+                    f"{ms(ours_m)} median {ms(min(ours))} best  "
+                    f"{ours_m / raw_m:.2f}x, {min(ours) / min(raws):.2f}x"
+                )
+
+            by_cpu, by_rusage = await idle_cpu(cluster, idle_n, idle_s)
+            print(
+                f"idle CPU of this process with {idle_n} tasks running, over {idle_s:.0f} s: "
+                f"{by_cpu * 100:.2f}% of one core (process_time), "
+                f"{by_rusage * 100:.2f}% (getrusage); target < 2%"
+            )
+    finally:
+        await anyio.to_thread.run_sync(raw.close)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1 and 10, one round, 3 s idle")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--port", action="store_true", help="publish a dynamic host port")
+    args = parser.parse_args()
+    if args.quick:
+        anyio.run(main, [1, 10], 1, args.port, 20, 3.0)
+    else:
+        anyio.run(main, [1, 10, 30], args.rounds, args.port, 50, 10.0)
