@@ -647,7 +647,10 @@ class Cluster:
         self._services[name] = svc
         assert self._task_group is not None
         try:
-            await self._task_group.start(svc.run)  # returns once its listeners are bound
+            if balancers:
+                await self._task_group.start(svc.run)  # returns once its listeners are bound
+            else:
+                self._task_group.start_soon(svc.run)
         except BaseException:
             if self._services.get(name) is svc:
                 if existing is not None:

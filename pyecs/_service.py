@@ -17,11 +17,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import anyio
+import anyio.abc
 import attrs
 
+from pyecs._discovery import with_discovery_environment
 from pyecs._events import ServiceEvent
 from pyecs._service_plan import Plan, ServiceView, make_plan
 from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
+from pyecs.lb._balancer import ServiceLoadBalancer
+from pyecs.lb._config import LoadBalancer
+from pyecs.lb._service_lb import BalancedView, ServiceBalancing, check_container_port
 from pyecs.models.service import (
     Deployment,
     DeploymentConfiguration,
@@ -84,6 +89,7 @@ class Service:
         health_check_grace_period: float,
         healthy_delay: float,
         tags: Mapping[str, str],
+        load_balancers: Sequence[LoadBalancer] = (),
     ) -> None:
         self._cluster = cluster
         self.name = name
@@ -110,6 +116,7 @@ class Service:
         self._steady_reported = False
         self._last_place_event: str | None = None
         self._stuck_reported = False
+        self._balancing = ServiceBalancing(self, load_balancers)
 
     def __repr__(self) -> str:
         return (
@@ -178,6 +185,25 @@ class Service:
         return out
 
     @property
+    def load_balancers(self) -> list[ServiceLoadBalancer]:
+        """The service's running load balancers (``load_balancers=`` of create_service)."""
+        return list(self._balancing.balancers)
+
+    @property
+    def load_balancer(self) -> ServiceLoadBalancer:
+        """The first load balancer: ``svc.load_balancer.address`` / ``.url``.
+
+        Raises:
+            InvalidParameterError: when the service has no load balancer.
+        """
+        if not self._balancing:
+            raise InvalidParameterError(
+                f"service {self.name!r} has no load balancer: create it with "
+                "load_balancers=[pyecs.LoadBalancer(container_name=..., container_port=...)]"
+            )
+        return self._balancing.balancers[0]
+
+    @property
     def events(self) -> list[ServiceEvent]:
         """The latest 100 service events, newest first (as ECS lists them)."""
         return list(reversed(self._events))
@@ -223,6 +249,8 @@ class Service:
         new_td = None
         if task_definition is not None:
             new_td = self._cluster._resolve(task_definition)
+            for lb in self._balancing.balancers:
+                check_container_port(lb.config, new_td)
         config = deployment_configuration or self.deployment_configuration
         if desired_count is not None:
             _check_count(desired_count)
@@ -327,6 +355,7 @@ class Service:
     def on_task(self, task: Task) -> None:
         """Called with every snapshot of one of this service's tasks."""
         now = anyio.current_time()
+        self._balancing.observe(task)
         d = next((d for d in self._deployments if d.id == task.started_by), None)
         if task.last_status == "RUNNING" and task.arn not in self._running_since:
             self._running_since[task.arn] = now
@@ -386,17 +415,46 @@ class Service:
                 self._throttle_failures = 0
                 self._next_launch_at = 0.0
 
-    async def run(self) -> None:
-        """The reconcile loop; ends when the service is INACTIVE."""
-        while self.status != "INACTIVE":
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The reconcile loop; ends when the service is INACTIVE.
+
+        Started with ``task_group.start``: it reports started once the load balancers
+        listen, and closes them when it ends.
+        """
+        try:
+            if not self._balancing:
+                task_status.started()
+                await self._loop()
+                return
+            async with self._balancing.listening():
+                task_status.started()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._balancing.serve)
+                    await self._loop()
+                    tg.cancel_scope.cancel()
+        finally:
+            self._notify()  # watchers see the end (also when the cluster closes)
+
+    async def _loop(self) -> None:
+        while True:
             self._wake = anyio.Event()
             deadline = self._reconcile()
+            if self.status == "INACTIVE":
+                return
             wait = math.inf if deadline is None else max(0.0, deadline - anyio.current_time())
             with anyio.move_on_after(wait):
                 await self._wake.wait()
-        self._notify()
 
     def _plan_view(self, now: float) -> ServiceView:
+        if self._balancing:
+            return BalancedView(
+                service=self,
+                now=now,
+                instances=self._cluster._placement.instances(),
+                balancing=self._balancing,
+            )
         return ServiceView(
             service=self,
             now=now,
@@ -406,7 +464,10 @@ class Service:
     def _reconcile(self) -> float | None:
         now = anyio.current_time()
         view = self._plan_view(now)
+        recheck = self._balancing.replace_failed(view) if self._balancing else None
         plan = make_plan(view)
+        if recheck is not None:
+            plan.check_at(recheck)
         self._apply(plan, view)
         return plan.next_check
 
@@ -422,17 +483,22 @@ class Service:
             ids = " ".join(f"(task {tasks_mgr.get(a).id})" for a, _ in plan.stop)
             self._event(f"(service {self.name}) has stopped {len(plan.stop)} running tasks: {ids}.")
             self._steady_reported = False
+        if self._balancing:  # deregister what is stopping now, so events come in ECS order
+            self._balancing.begin_draining(plan.unhealthy + [arn for arn, _ in plan.stop])
+            for message in self._balancing.take_messages():
+                self._event(message)
         primary = self._deployments[0]
         started: list[Task] = []
         for constraints, count in plan.start:
             result, failures = tasks_mgr.launch(
-                primary.task_definition,
+                with_discovery_environment(self._cluster, primary.task_definition),
                 count,
                 group=f"service:{self.name}",
                 started_by=primary.id,
                 strategies=self.placement_strategy or view.default_strategy,
                 constraints=list(self.placement_constraints) + list(constraints),
                 tags=self.tags,
+                on_deactivate=self._balancing.deactivate if self._balancing else None,
             )
             for t in result.tasks:
                 self._arns.append(t.arn)
@@ -465,6 +531,8 @@ class Service:
         if plan.steady and not self._steady_reported:
             self._steady_reported = True
             self._event(f"(service {self.name}) has reached a steady state.")
+        for message in self._balancing.take_messages():
+            self._event(message)
         if self.status == "DRAINING" and not self.tasks:
             self.status = "INACTIVE"
         self._prune()

@@ -217,6 +217,8 @@ class TaskManager:
             tags=tuple(sorted((tags or {}).items())),
         )
         labels = {**owner_labels(self._arns.cluster), "pyecs.task-arn": arn}
+        if group.startswith("service:"):  # the Docker backend aliases service tasks by it
+            labels["pyecs.service"] = group[len("service:") :]
         launch = TaskLaunch(arn, task_id, instance_id, td, labels)
         runner = TaskRunner(
             self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate

@@ -213,8 +213,10 @@ async def test_circuit_breaker_trips_at_threshold_and_rolls_back(
         assert {t.arn for t in svc.tasks} == old  # the running revision was never stopped
         assert len(svc.deployments) == 1
         stopped = cluster.describe_tasks(cluster.list_tasks(desired_status="STOPPED")).tasks
-        assert stopped
-        assert all(str(t.stopped_reason).startswith("CannotPullContainerError") for t in stopped)
+        pulls = [t for t in stopped if str(t.stopped_reason).startswith("CannotPull")]
+        assert len(pulls) >= 3
+        # Anything else is a revision-2 task the rollback stopped while it was pending.
+        assert all(t.stop_code == "ServiceSchedulerInitiated" for t in stopped if t not in pulls)
 
 
 async def test_start_throttling_grows_and_a_new_revision_resets_it(

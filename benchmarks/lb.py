@@ -1,0 +1,276 @@
+"""Throughput and latency through the in-process load balancer vs straight to one task.
+
+Two services of process-backend tasks behind round-robin load balancers: ``asyncio``, a
+bare asyncio HTTP/1.1 server that does nothing but answer (the worst case for a proxy:
+the balancer's own cost is all that shows), and ``http.server``, the standard library's
+threading server (an application that does a little work per request, like the tests'
+server). The load comes from another process: ``wrk`` when installed (``apt-get install
+-y wrk``), else this file's own ``--generate`` mode in a subprocess. Each case runs with
+keep-alive and with a new connection per request (``Connection: close``); direct and
+balanced runs alternate for ``--rounds`` rounds and the median is printed, with the socket
+errors wrk counted over all rounds (``http.server`` closes ``Connection: close`` sockets in
+a way wrk counts as read errors, directly as through the balancer).
+Target: with keep-alive, at least 70% of the direct requests/s.
+
+Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connections 64]
+[--tasks 1] [--loop asyncio|trio] [--generator wrk|python]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pyecs
+from pyecs.backends.process import ProcessBackend
+
+#: wrk threads: one leaves the other cores of a small machine to the server and balancer.
+WRK_THREADS = 1
+
+FAST = textwrap.dedent(
+    """
+    import asyncio, os
+    TASK = os.environ["PYECS_TASK_ARN"].rsplit("/", 1)[1].encode()
+
+    class Http(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.t, self.buf = transport, b""
+
+        def data_received(self, data):
+            self.buf += data
+            while b"\\r\\n\\r\\n" in self.buf:
+                head, self.buf = self.buf.split(b"\\r\\n\\r\\n", 1)
+                close = b"connection: close" in head.lower()
+                self.t.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n%s\\r\\n%s" % (
+                    len(TASK), b"Connection: close\\r\\n" if close else b"", TASK))
+                if close:
+                    self.t.close()
+                    return
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            Http, os.environ["PYECS_HOST"], int(os.environ["PORT"]), backlog=4096)
+        await server.serve_forever()
+
+    asyncio.run(main())
+    """
+)
+
+THREADED = textwrap.dedent(
+    """
+    import http.server, os
+    TASK = os.environ["PYECS_TASK_ARN"].rsplit("/", 1)[1].encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = 65536  # one send per response (no Nagle / delayed-ACK stall)
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(TASK)))
+            self.end_headers()
+            self.wfile.write(TASK)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 4096
+        daemon_threads = True
+
+    Server((os.environ["PYECS_HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+    """
+)
+
+SERVERS = {"asyncio": FAST, "http.server": THREADED}
+
+Result = tuple[float, float, float, float]  # requests/s, p50 ms, p99 ms, socket errors
+
+
+# -- load generators (other processes) ------------------------------------------------------
+
+
+def wrk(url: str, seconds: float, connections: int, close: bool) -> Result:
+    """One wrk run."""
+    cmd = ["wrk", "--latency", "-t", str(WRK_THREADS), "-c", str(connections)]
+    cmd += ["-d", f"{max(1, round(seconds))}s", url]
+    if close:
+        cmd[1:1] = ["-H", "Connection: close"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"unexpected wrk output:\n{out}")
+        return match
+
+    def percentile(p: str) -> float:
+        value, unit = find(rf"\s{p}%\s+([\d.]+)(us|ms|s)").groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(bad.group(1)) if bad else 0
+    rps = float(find(r"Requests/sec:\s+([\d.]+)").group(1))
+    return rps, percentile("50"), percentile("99"), errors
+
+
+async def _generate(host: str, port: int, seconds: float, connections: int, close: bool) -> None:
+    """The fallback generator (run in a subprocess): prints ``req/s p50 p99``."""
+    latencies: list[float] = []
+    header = "Connection: close\r\n" if close else ""
+    request = f"GET / HTTP/1.1\r\nHost: {host}\r\n{header}\r\n".encode()
+    end = time.perf_counter() + seconds
+
+    async def one_connection() -> None:
+        stream = None
+        while time.perf_counter() < end:
+            began = time.perf_counter()
+            if stream is None:
+                stream = await anyio.connect_tcp(host, port)
+            await stream.send(request)
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 32:
+                data += await stream.receive()
+            latencies.append((time.perf_counter() - began) * 1000)
+            if close:
+                await stream.aclose()
+                stream = None
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(connections):
+            tg.start_soon(one_connection)
+    q = statistics.quantiles(latencies, n=100)
+    print(len(latencies) / seconds, q[49], q[98], 0)
+
+
+def python_generator(url: str, seconds: float, connections: int, close: bool) -> Result:
+    """One run of this file's ``--generate`` mode, in another process."""
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    cmd = [sys.executable, __file__, "--generate", host, port, str(seconds), str(connections)]
+    out = subprocess.run(cmd + (["close"] if close else []), capture_output=True, text=True)
+    rps, p50, p99, errors = map(float, out.stdout.split())
+    return rps, p50, p99, errors
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+async def start(cluster: pyecs.Cluster, name: str, code: str, tasks: int) -> pyecs.Service:
+    """A service of ``tasks`` tasks running ``code``, behind a load balancer."""
+    family = name.replace(".", "-")
+    await cluster.register_task_definition(
+        {
+            "family": family,
+            "containerDefinitions": [
+                {
+                    "name": "web",
+                    "image": "local/web",
+                    "memory": 64,
+                    "entryPoint": [sys.executable, "-c", code],
+                    "portMappings": [{"containerPort": 8080}],
+                }
+            ],
+        }
+    )
+    check = pyecs.TargetGroupHealthCheck(interval=1, timeout=1, healthy_threshold=1)
+    return await cluster.create_service(
+        family,
+        task_definition=f"{family}:1",
+        desired_count=tasks,
+        load_balancers=[pyecs.LoadBalancer("web", 8080, health_check=check)],
+    )
+
+
+async def measure(args: argparse.Namespace, urls: dict[str, str], close: bool) -> dict[str, Result]:
+    """Median of ``args.rounds`` runs per URL, the URLs alternating (noise hits both)."""
+    run = wrk if args.generator == "wrk" else python_generator
+    runs: dict[str, list[Result]] = {path: [] for path in urls}
+    for _ in range(args.rounds):
+        for path, url in urls.items():
+            result = await anyio.to_thread.run_sync(
+                run, url, args.duration, args.connections, close
+            )
+            runs[path].append(result)
+    return {
+        path: (
+            statistics.median(r[0] for r in results),
+            statistics.median(r[1] for r in results),
+            statistics.median(r[2] for r in results),
+            sum(r[3] for r in results),
+        )
+        for path, results in runs.items()
+    }
+
+
+async def bench(args: argparse.Namespace) -> None:
+    async with pyecs.Cluster("bench", backend=ProcessBackend(), task_healthy_delay=0) as cluster:
+        services = {}
+        for name, code in SERVERS.items():
+            services[name] = await start(cluster, name, code, args.tasks)
+        for svc in services.values():
+            await svc.wait_stable(timeout=60)
+        print(
+            f"pyecs load balancer: {args.generator} ({WRK_THREADS} thread) with "
+            f"{args.connections} connections, {args.duration:g} s x {args.rounds} rounds per "
+            f"case (median), {args.loop}, {args.tasks} task(s) behind each balancer, "
+            f"{os.cpu_count()} CPUs"
+        )
+        print(
+            f"{'server':<13}{'mode':<14}{'path':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'vs direct':>11}{'sock err':>10}"
+        )
+        for name, svc in services.items():
+            urls = {
+                "direct": f"http://{svc.tasks[0].endpoint('web', 8080)}/",
+                "balancer": f"{svc.load_balancer.url}/",
+            }
+            for mode, close in (("keep-alive", False), ("new conn/req", True)):
+                medians = await measure(args, urls, close)
+                base = medians["direct"][0]
+                for path, (rps, p50, p99, errors) in medians.items():
+                    print(
+                        f"{name:<13}{mode:<14}{path:<10}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}"
+                        f"{rps / base:>10.0%}{errors:>10.0f}"
+                    )
+            stats = svc.load_balancer.stats
+            print(
+                f"{'':<13}(balancer: {stats.connections} connections, {stats.retried} "
+                f"retried, {stats.rejected} rejected)"
+            )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--generate":
+        host, port, seconds, connections = sys.argv[2:6]
+        close = "close" in sys.argv[6:]
+        anyio.run(_generate, host, int(port), float(seconds), int(connections), close)
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--tasks", type=int, default=1)
+    parser.add_argument("--loop", choices=["asyncio", "trio"], default="asyncio")
+    default = "wrk" if shutil.which("wrk") else "python"
+    parser.add_argument("--generator", choices=["wrk", "python"], default=default)
+    args = parser.parse_args()
+    anyio.run(bench, args, backend=args.loop)
+
+
+if __name__ == "__main__":
+    main()

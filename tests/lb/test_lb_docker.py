@@ -1,0 +1,84 @@
+"""The load balancer in front of Docker containers (busybox httpd), when an engine answers."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from lb_support import fast_lb, load
+
+import pyecs
+
+pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def busybox_image() -> Iterator[str]:
+    """The busybox test image, or a skip when no engine answers (a failure in CI)."""
+    import os
+
+    import docker
+    import docker.errors
+    import requests
+    from docker_support import ensure_busybox_image
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        if os.environ.get("PYECS_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"no Docker engine answers ({exc})")
+        pytest.skip(f"no Docker engine answers ({exc}); run scripts/docker-up.sh")
+    try:
+        yield ensure_busybox_image(client)
+    finally:
+        client.close()
+
+
+def httpd_td(image: str, rev: str) -> dict[str, Any]:
+    """busybox httpd on 8080 serving ``<hostname> <rev>`` (the hostname is the container id)."""
+    script = (
+        'mkdir -p /www && echo "$(hostname) $0" > /www/index.html && exec httpd -f -p 8080 -h /www'
+    )
+    return {
+        "family": "httpd",
+        "containerDefinitions": [
+            {
+                "name": "web",
+                "image": image,
+                "memory": 32,
+                "command": ["sh", "-c", script, rev],
+                "portMappings": [{"containerPort": 8080}],
+                "stopTimeout": 2,
+            }
+        ],
+    }
+
+
+async def test_docker_tasks_behind_the_balancer_through_a_deployment(busybox_image: str) -> None:
+    from pyecs.backends.docker import DockerBackend
+
+    backend = DockerBackend(reconcile_interval=1.0)
+    async with pyecs.Cluster("lb-docker", backend=backend, task_healthy_delay=0.5) as cluster:
+        await cluster.register_task_definition(httpd_td(busybox_image, "1"))
+        await cluster.register_task_definition(httpd_td(busybox_image, "2"))
+        lb = fast_lb(health_check={"path": "/index.html", "interval": 0.3, "timeout": 0.3})
+        svc = await cluster.create_service(
+            "web-app", task_definition="httpd:1", desired_count=2, load_balancers=[lb]
+        )
+        await svc.wait_stable(timeout=60)
+        hosts = {(t.container("web").runtime_id or "")[:12] for t in svc.tasks}
+        async with load(svc.load_balancer.address, workers=2) as seen:
+            await seen.more(40)
+            await svc.update(task_definition="httpd:2")
+            await svc.wait_stable(timeout=90)
+            await seen.more(40)
+        assert seen.errors == [], seen.errors[:5]
+        by_host = collections.Counter(body.split()[0] for body in seen.answers.elements())
+        assert hosts <= set(by_host)  # both first tasks answered
+        assert seen.revisions() == {"1", "2"}
+        with anyio.fail_after(10):
+            assert {e.task_arn for e in cluster.discover("web-app")} == {t.arn for t in svc.tasks}
