@@ -6,6 +6,9 @@ Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on dem
 from pyecs._cluster import (
     Cluster,
 )
+from pyecs._discovery import (
+    Endpoint,
+)
 from pyecs._events import (
     ServiceEvent,
     TaskStateChange,
@@ -35,6 +38,10 @@ from pyecs.exceptions import (
     TaskDefinitionNotFoundError,
     TaskNotFoundError,
     TimeoutError,
+)
+from pyecs.lb import (
+    LoadBalancer,
+    TargetGroupHealthCheck,
 )
 from pyecs.models import (
     Capabilities,
@@ -103,6 +110,7 @@ __all__ = [
     "DescribeTasksResult",
     "DistinctInstance",
     "DockerVolumeConfiguration",
+    "Endpoint",
     "EnvironmentFile",
     "HealthCheck",
     "HostEntry",
@@ -112,6 +120,7 @@ __all__ = [
     "InvalidTaskDefinitionError",
     "KeyValuePair",
     "LinuxParameters",
+    "LoadBalancer",
     "LogConfiguration",
     "MemberOf",
     "MountPoint",
@@ -130,6 +139,7 @@ __all__ = [
     "ServiceNotFoundError",
     "Spread",
     "Tag",
+    "TargetGroupHealthCheck",
     "Task",
     "TaskDefinition",
     "TaskDefinitionFailure",

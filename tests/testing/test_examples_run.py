@@ -1,0 +1,48 @@
+"""Every example runs, as a user would run it, on the process backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from plugin_support import owned_processes
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process backend: Linux")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+ENV.pop("PYECS_BACKEND", None)
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+
+
+@pytest.mark.parametrize("script", ["batch_jobs.py", "multi_container.py", "rolling_deployment.py"])
+def test_the_example_script_runs(script: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, script, "--backend", "process"],
+        cwd=EXAMPLES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out + err
+    assert out.splitlines()[-1] == "as expected", out
+    assert owned_processes(proc.pid) == []
+
+
+@pytest.mark.parametrize("extra", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_the_example_pytest_suite_passes(extra: list[str]) -> None:
+    proc = subprocess.run(
+        [*PYTEST, "--pyecs-backend=process", *extra],
+        cwd=EXAMPLES / "pytest_suite",
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=ENV,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 passed" in proc.stdout
