@@ -177,6 +177,8 @@ class Cluster:
     async def _shutdown(self, tg: anyio.abc.TaskGroup) -> None:
         """Stop every task (shielded, bounded), then end the cluster's background work."""
         self._state = "closed"
+        for svc in self._services.values():
+            svc.freeze()  # no replacements for the tasks we are about to stop
         with anyio.CancelScope(shield=True):
             try:
                 await self._tasks.stop_all("Cluster closed")

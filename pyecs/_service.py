@@ -116,6 +116,7 @@ class Service:
         self._steady_reported = False
         self._last_place_event: str | None = None
         self._stuck_reported = False
+        self._frozen = False
         self._balancing = ServiceBalancing(self, load_balancers)
 
     def __repr__(self) -> str:
@@ -461,7 +462,14 @@ class Service:
             instances=self._cluster._placement.instances(),
         )
 
+    def freeze(self) -> None:
+        """Stop reconciling: the cluster is closing and stops every task itself."""
+        self._frozen = True
+        self.wake()
+
     def _reconcile(self) -> float | None:
+        if self._frozen:
+            return None
         now = anyio.current_time()
         view = self._plan_view(now)
         recheck = self._balancing.replace_failed(view) if self._balancing else None

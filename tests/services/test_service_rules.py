@@ -366,3 +366,13 @@ async def test_cancellation_still_stops_everything() -> None:
             await svc.wait_stable(timeout=30)
             await anyio.sleep_forever()
     assert backend.running == []
+
+
+async def test_leaving_the_cluster_starts_no_replacements(sim_cluster: ClusterFactory) -> None:
+    backend = SimulatedBackend(2)
+    async with sim_cluster(backend) as cluster:
+        svc = await cluster.create_service("web-app", task_definition="web-app:1", desired_count=2)
+        await svc.wait_stable(timeout=30)
+        before = set(cluster.list_tasks())
+    after = set(cluster.list_tasks(desired_status="STOPPED"))
+    assert after == before  # the two tasks stopped, and nothing was started to replace them
