@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from pyecs._waits import first_completed
 from pyecs.abc import Backend, ContainerLaunch, ContainerStartError, TaskLaunch
 from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition
@@ -237,10 +238,10 @@ class TaskRunner:
         """Wait for ``other`` to reach ``condition``; return a problem if it never can."""
         stop = self._stop_requested
         if condition == "START":
-            await _first(other.started.wait, stop.wait)
+            await first_completed(other.started.wait, stop.wait)
             return None
         if condition in ("COMPLETE", "SUCCESS"):
-            await _first(other.exited.wait, stop.wait)
+            await first_completed(other.exited.wait, stop.wait)
             if condition == "SUCCESS" and other.exited.is_set() and other.exit_code != 0:
                 return (
                     f"dependency {other.name!r} exited with code {other.exit_code} "
@@ -248,7 +249,7 @@ class TaskRunner:
                 )
             return None
         # HEALTHY
-        await _first(other.healthy.wait, other.exited.wait, stop.wait)
+        await first_completed(other.healthy.wait, other.exited.wait, stop.wait)
         if not other.healthy.is_set() and other.exited.is_set():
             return f"dependency {other.name!r} exited before it was HEALTHY"
         return None
@@ -329,15 +330,3 @@ class TaskRunner:
             attrs.evolve(c, **changes) if c.name == name else c for c in self.task.containers
         )
         self._update(containers=containers)
-
-
-async def _first(*waits: Callable[[], Any]) -> None:
-    """Return as soon as any of the ``waits`` returns."""
-    async with anyio.create_task_group() as tg:
-
-        async def one(wait: Callable[[], Any]) -> None:
-            await wait()
-            tg.cancel_scope.cancel()
-
-        for w in waits:
-            tg.start_soon(one, w)

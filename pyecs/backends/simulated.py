@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from pyecs._waits import first_completed
 from pyecs.abc import (
     Backend,
     BackendCapabilities,
@@ -282,7 +283,7 @@ class SimulatedBackend(Backend):
                     last = status
                     yield status
             changed = c.health_changed
-            await _first_of(changed, c.exited)
+            await first_completed(changed.wait, c.exited.wait)
 
     async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
         """Yield the behaviour's log lines."""
@@ -294,14 +295,3 @@ class SimulatedBackend(Backend):
             return self._containers[runtime_id]
         except KeyError:
             raise BackendError(f"no simulated container {runtime_id!r}") from None
-
-
-async def _first_of(a: anyio.Event, b: anyio.Event) -> None:
-    async with anyio.create_task_group() as tg:
-
-        async def wait(e: anyio.Event) -> None:
-            await e.wait()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(wait, a)
-        tg.start_soon(wait, b)
