@@ -121,7 +121,7 @@ def sweep(
     """Remove containers, then networks, then non-shared volumes matching the filters.
 
     Blocking; run it in a worker thread. What vanishes meanwhile, or cannot be removed
-    (a network still in use...), is skipped.
+    (a network that containers still use...), is skipped.
     """
     filters = {"label": label_filters}
     containers: list[str] = []
@@ -132,6 +132,11 @@ def sweep(
     networks: list[str] = []
     for item in api.networks(filters=filters):
         if select(item.get("Labels") or {}):
+            if api.containers(all=True, filters={"network": [item["Id"]]}):
+                # Still used (the cluster network, by another open Cluster of the name):
+                # Docker would remove it even under containers that are created, not started.
+                log.debug("keeping network %s: containers use it", _name(item))
+                continue
             remove = functools.partial(api.remove_network, item["Id"])
             _remove("network", _name(item), remove, networks)
     volumes: list[str] = []

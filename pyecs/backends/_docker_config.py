@@ -27,12 +27,14 @@ __all__ = [
     "CreateArgs",
     "TaskPlan",
     "VolumeSource",
+    "cluster_network_name",
     "create_args",
     "host_bindings",
     "network_aliases",
     "read_env_files",
     "read_secrets",
     "resource_prefix",
+    "service_aliases",
 ]
 
 #: The ECS container ``reason`` of a container the memory limit killed.
@@ -46,6 +48,12 @@ _NS: Final = 1_000_000_000
 def resource_prefix(cluster: str, task_id: str) -> str:
     """``pyecs-<cluster>-<task id[:12]>``: the start of every Docker name of a task."""
     return f"pyecs-{cluster[:64]}-{task_id[:12]}"
+
+
+def cluster_network_name(cluster: str) -> str:
+    """``pyecs-<cluster>``: the network the cluster's bridge and awsvpc tasks share on an
+    engine, on which service tasks answer to their service's name."""
+    return f"pyecs-{cluster[:64]}"
 
 
 @attrs.frozen
@@ -62,11 +70,15 @@ class TaskPlan:
 
     Attributes:
         network_mode: The task's ECS network mode (bridge, host, none, awsvpc).
-        docker_network: ``HostConfig.NetworkMode``: a per-task network's name, ``bridge``
-            (Docker's default network, for single-container bridge tasks), ``host``, ``none``.
+        docker_network: ``HostConfig.NetworkMode``: the per-task network (several
+            containers), the cluster network (one container), ``host`` or ``none``.
         task_network: The per-task network pyecs creates, if any.
         aliases: Per container, the names it answers to on the task network.
         volumes: Per task volume name, its source on the engine.
+        cluster_network: The cluster's network that the containers join (bridge and
+            awsvpc tasks), if any.
+        service_aliases: Per container, the names it answers to on the cluster network
+            (the service name, for the containers of a service task that callers mean).
     """
 
     network_mode: str
@@ -74,6 +86,8 @@ class TaskPlan:
     task_network: str | None
     aliases: Mapping[str, tuple[str, ...]]
     volumes: Mapping[str, VolumeSource] = attrs.field(factory=dict)
+    cluster_network: str | None = None
+    service_aliases: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
 def network_aliases(td: TaskDefinition) -> dict[str, tuple[str, ...]]:
@@ -87,20 +101,38 @@ def network_aliases(td: TaskDefinition) -> dict[str, tuple[str, ...]]:
     return {name: tuple(names) for name, names in aliases.items()}
 
 
-def plan_network(td: TaskDefinition, prefix: str) -> tuple[str, str, str | None]:
+def service_aliases(td: TaskDefinition, service: str | None) -> dict[str, tuple[str, ...]]:
+    """Which containers of a task of ``service`` answer to the service name.
+
+    The essential containers that have ``portMappings`` (those a caller of the service
+    means); when no essential container has any, every essential container. Nothing for a
+    task that is not a service's.
+    """
+    if not service:
+        return {}
+    essential = [c for c in td.containers if c.is_essential]
+    serving = [c for c in essential if c.port_mappings] or essential
+    return {str(c.name): (service,) for c in serving}
+
+
+def plan_network(
+    td: TaskDefinition, prefix: str, cluster_network: str | None
+) -> tuple[str, str, str | None]:
     """``(network_mode, docker_network, task_network)`` for a task.
 
     bridge and awsvpc tasks of several containers get a network of their own, so that
-    they reach each other by container name without clashing with other tasks; a task of
-    one container joins Docker's default ``bridge`` (Docker has room for about 30
-    user-defined networks per engine with its default address pools).
+    they reach each other by container name without clashing with other tasks (they join
+    the cluster network too); a task of one container joins only the cluster network
+    (Docker has room for about 30 user-defined networks per engine with its default
+    address pools). ``cluster_network`` is the cluster network's name or id (None: Docker's
+    default ``bridge``).
     """
     mode = td.effective_network_mode
     if mode in ("host", "none"):
         return mode, mode, None
     if len(td.containers) > 1:
         return mode, prefix, prefix
-    return mode, "bridge", None
+    return mode, cluster_network or "bridge", None
 
 
 def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
@@ -250,6 +282,8 @@ class CreateArgs:
     host: dict[str, Any]
     network: str
     aliases: tuple[str, ...]
+    #: Further networks to connect the container to before it starts, with its aliases there.
+    connect: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def create_args(
@@ -345,9 +379,27 @@ def create_args(
         )
         if lp.max_swap is not None and memory:
             host["memswap_limit"] = (memory + lp.max_swap) * _MIB
+    aliases, connect = _networks(c, plan)
     return CreateArgs(
         config={k: v for k, v in config.items() if v is not None},
         host={k: v for k, v in host.items() if v is not None},
         network=plan.docker_network,
-        aliases=plan.aliases.get(str(c.name), ()) if plan.task_network else (),
+        aliases=aliases,
+        connect=connect,
     )
+
+
+def _networks(
+    c: ContainerDefinition, plan: TaskPlan
+) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The container's aliases on its first network, and the networks it joins besides."""
+    name = str(c.name)
+    service = plan.service_aliases.get(name, ())
+    if plan.task_network is not None:
+        connect: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        if plan.cluster_network is not None and not c.disable_networking:
+            connect = ((plan.cluster_network, service),)
+        return plan.aliases.get(name, ()), connect
+    if plan.cluster_network is not None and plan.docker_network == plan.cluster_network:
+        return service, ()
+    return (), ()

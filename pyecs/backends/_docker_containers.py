@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Final
@@ -47,11 +48,19 @@ def _create(api: docker.APIClient, args: CreateArgs) -> str:
     created = api.create_container(
         host_config=host_config, networking_config=networking, **args.config
     )
-    return str(created["Id"])
+    runtime_id = str(created["Id"])
+    try:
+        for network, aliases in args.connect:
+            api.connect_container_to_network(runtime_id, network, aliases=list(aliases) or None)
+    except BaseException:
+        with contextlib.suppress(docker.errors.DockerException):
+            api.remove_container(runtime_id, v=True, force=True)
+        raise
+    return runtime_id
 
 
 async def create(engine: Engine, args: CreateArgs) -> str:
-    """Create the container; return its id.
+    """Create the container (and connect it to its further networks); return its id.
 
     Raises:
         ContainerStartError: CannotPullContainerError (image missing) or
@@ -76,6 +85,8 @@ async def create(engine: Engine, args: CreateArgs) -> str:
         raise ContainerStartError(
             "CannotCreateContainerError", f"creating container {name!r}: {_explain(exc)}{hint}"
         ) from exc
+    except ContainerStartError:
+        raise
     except (docker.errors.DockerException, BackendError, ValueError, TypeError) as exc:
         raise ContainerStartError(
             "CannotCreateContainerError", f"creating container {name!r}: {exc}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,9 +20,11 @@ from pyecs.backends._docker_cleanup import CleanupResult, sweep
 from pyecs.backends._docker_config import (
     TaskPlan,
     VolumeSource,
+    cluster_network_name,
     network_aliases,
     plan_network,
     resource_prefix,
+    service_aliases,
 )
 from pyecs.backends._docker_engine import (
     LABEL_BACKEND,
@@ -33,6 +37,8 @@ from pyecs.backends._docker_engine import (
 from pyecs.exceptions import BackendError
 
 __all__ = [
+    "LABEL_SERVICE",
+    "ClusterNetworks",
     "PullPolicy",
     "TaskState",
     "ensure_image",
@@ -44,6 +50,9 @@ __all__ = [
 log = logging.getLogger("pyecs.backends.docker")
 
 PullPolicy = Literal["if-not-present", "always", "never"]
+
+#: The label the cluster puts on a service's tasks: its value is the service name.
+LABEL_SERVICE = "pyecs.service"
 
 
 @attrs.define(eq=False)
@@ -144,6 +153,18 @@ async def _pull_once(engine: Engine, image: str) -> ContainerStartError | None:
     return None
 
 
+def _network_error(kind: str, name: str, exc: docker.errors.APIError) -> ContainerStartError:
+    hint = ""
+    if "address pool" in _explain(exc):
+        hint = (
+            "; Docker ran out of address pools for networks: stop other tasks, or give "
+            "dockerd a larger --default-address-pool"
+        )
+    return ContainerStartError(
+        "CannotCreateContainerError", f"cannot create the {kind} {name!r}: {_explain(exc)}{hint}"
+    )
+
+
 async def _create_network(engine: Engine, name: str, labels: Mapping[str, str]) -> None:
     try:
         await engine.call(
@@ -154,16 +175,151 @@ async def _create_network(engine: Engine, name: str, labels: Mapping[str, str]) 
             check_duplicate=True,
         )
     except docker.errors.APIError as exc:
-        hint = ""
-        if "address pool" in _explain(exc):
-            hint = (
-                "; Docker ran out of address pools for networks: stop other tasks, or give "
-                "dockerd a larger --default-address-pool"
+        raise _network_error("task network", name, exc) from exc
+
+
+class ClusterNetworks:
+    """The cluster network ``pyecs-<cluster>`` on each engine, as one backend uses it.
+
+    Created on an engine when the first bridge or awsvpc task is set up there, labelled
+    like the other resources (cluster, owner); an existing one of the same cluster (another
+    open ``Cluster`` of that name, in this process or another) is used as it is. Every
+    ``Cluster`` of the name owns it while open: :meth:`release` removes it once no
+    container uses it.
+
+    Docker does not keep network names unique when two creates race, so creation is
+    serialized within the process, and of several networks of the name (two processes
+    raced) every user picks the same one, referring to it by id.
+    """
+
+    def __init__(self, cluster: str, labels: Mapping[str, str]) -> None:
+        self.cluster = cluster
+        self.name = cluster_network_name(cluster)
+        self.labels = {**labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "cluster"}
+        self._ids: dict[str, str] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+
+    async def ensure(self, engine: Engine, *, check: bool = False) -> str:
+        """The network's id, once it exists on ``engine``.
+
+        Args:
+            check: Make sure that the network known from before still exists (another
+                open ``Cluster`` of the name removes it when it closes while this one has
+                no container on the engine); find or make it again if not.
+
+        Raises:
+            ContainerStartError: CannotCreateContainerError (no address pool left, or a
+                network of that name that another cluster or someone else made).
+        """
+        key = engine.instance_id
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            known = self._ids.get(key)
+            if known is not None and check:
+                try:
+                    await engine.call(engine.api.inspect_network, known)
+                except docker.errors.NotFound:
+                    log.debug("network %s is gone from %s", self.name, engine.address)
+                    known = None
+            if known is None:
+                self._ids.pop(key, None)
+                known = self._ids[key] = await engine.call(
+                    _ensure, engine.api, f"{engine.engine_id}/{self.name}", self.name, self.labels
+                )
+            return known
+
+    @property
+    def engines(self) -> frozenset[str]:
+        """The instance ids of the engines this backend used the network on."""
+        return frozenset(self._ids)
+
+    async def release(self, engine: Engine) -> None:
+        """Remove the network from ``engine`` unless a container uses it.
+
+        The worker thread is abandoned on cancellation, so a caller's timeout bounds it.
+        """
+        self._ids.pop(engine.instance_id, None)
+        try:
+            await anyio.to_thread.run_sync(
+                functools.partial(_release, engine.api, self.name, self.cluster),
+                limiter=engine.limiter,
+                abandon_on_cancel=True,
             )
-        raise ContainerStartError(
-            "CannotCreateContainerError",
-            f"cannot create the task network {name!r}: {_explain(exc)}{hint}",
-        ) from exc
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            log.warning("removing network %s on %s: %s", self.name, engine.address, exc)
+
+
+#: Per engine and network name: creating a cluster network is one thread at a time.
+_ENSURE_LOCKS: dict[str, threading.Lock] = {}
+_ENSURE_LOCKS_LOCK = threading.Lock()
+
+
+def _named(api: docker.APIClient, name: str) -> list[dict[str, Any]]:
+    """The networks called exactly ``name`` (Docker's filter also matches parts of names)."""
+    return [n for n in api.networks(filters={"name": [name]}) if n.get("Name") == name]
+
+
+def _in_use(api: docker.APIClient, network_id: str) -> bool:
+    """True when a container, created or running, is on the network."""
+    return bool(api.containers(all=True, filters={"network": [network_id]}))
+
+
+def _ensure(api: docker.APIClient, key: str, name: str, labels: Mapping[str, str]) -> str:
+    """Find or create the cluster network; return its id (blocking)."""
+    with _ENSURE_LOCKS_LOCK:
+        lock = _ENSURE_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        found = _named(api, name)
+        if not found:
+            try:
+                api.create_network(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+                log.debug("created network %s", name)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: another process created it meanwhile
+                    raise _network_error("cluster network", name, exc) from exc
+            found = _named(api, name)
+        cluster = labels[LABEL_CLUSTER]
+        ours = [n for n in found if (n.get("Labels") or {}).get(LABEL_CLUSTER) == cluster]
+        if not ours:
+            if not found:
+                raise ContainerStartError(
+                    "CannotCreateContainerError",
+                    f"the cluster network {name!r} was removed while it was being created; "
+                    "try again",
+                )
+            theirs = (found[0].get("Labels") or {}).get(LABEL_CLUSTER)
+            whose = f"for cluster {theirs!r}" if theirs else "by something other than pyecs"
+            raise ContainerStartError(
+                "CannotCreateContainerError",
+                f"the Docker network {name!r} was made {whose}, not for cluster {cluster!r}; "
+                f"remove it (docker network rm {name}) or use another cluster name",
+            )
+        if len(ours) == 1:
+            return str(ours[0]["Id"])
+        # Two processes created it at once: all pick the one in use, else the lowest id.
+        ours.sort(key=lambda n: (not _in_use(api, n["Id"]), n["Id"]))
+        for extra in ours[1:]:
+            if not _in_use(api, extra["Id"]):
+                with contextlib.suppress(docker.errors.APIError):
+                    api.remove_network(extra["Id"])
+        return str(ours[0]["Id"])
+
+
+def _release(api: docker.APIClient, name: str, cluster: str) -> None:
+    """Remove the cluster network unless a container uses it (blocking)."""
+    if api.containers(all=True, filters={"label": [f"{LABEL_CLUSTER}={cluster}"]}):
+        return  # another open Cluster of this name (its task may not have joined yet)
+    for network in _named(api, name):
+        if (network.get("Labels") or {}).get(LABEL_CLUSTER) != cluster:
+            continue
+        if _in_use(api, network["Id"]):
+            continue  # created containers count: Docker would remove it under them
+        try:
+            api.remove_network(network["Id"])
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # joined meanwhile: its last user removes it
+            log.debug("keeping network %s: %s", name, _explain(exc))
 
 
 async def _volumes(
@@ -217,8 +373,12 @@ async def setup_task_resources(
     cluster: str,
     labels: Mapping[str, str],
     pull: PullPolicy,
+    networks: ClusterNetworks,
 ) -> TaskPlan:
     """Pull the task's images, create its network and volumes; return the plan.
+
+    bridge and awsvpc tasks also join the cluster network (created if need be), where the
+    containers of a service task answer to the service name.
 
     Raises:
         ContainerStartError: CannotPullContainerError, CannotCreateContainerError.
@@ -239,11 +399,22 @@ async def setup_task_resources(
     if failures:
         raise failures[0]
     prefix = resource_prefix(cluster, task.task_id)
-    mode, docker_network, task_network = plan_network(td, prefix)
+    cluster_network = None
+    if td.effective_network_mode in ("bridge", "awsvpc"):
+        cluster_network = await networks.ensure(engine)
+    mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:
         await _create_network(engine, task_network, labels)
     volumes = await _volumes(engine, task, cluster, prefix, labels)
-    return TaskPlan(mode, docker_network, task_network, network_aliases(td), volumes)
+    return TaskPlan(
+        mode,
+        docker_network,
+        task_network,
+        network_aliases(td),
+        volumes,
+        cluster_network,
+        service_aliases(td, task.labels.get(LABEL_SERVICE)),
+    )
 
 
 async def remove_task_resources(engine: Engine, task_arn: str, token: str) -> CleanupResult:

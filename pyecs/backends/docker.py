@@ -18,6 +18,7 @@ from typing import ClassVar, Literal, overload
 
 import anyio
 import anyio.abc
+import attrs
 import docker
 import docker.errors
 
@@ -69,6 +70,7 @@ from pyecs.backends._docker_engine import (
     owner_labels,
 )
 from pyecs.backends._docker_task import (
+    ClusterNetworks,
     PullPolicy,
     TaskState,
     remove_backend_resources,
@@ -137,6 +139,7 @@ class DockerBackend(Backend):
         self._connected: list[Engine] = []
         self._by_instance: dict[str, Engine] = {}
         self._tasks: dict[str, TaskState] = {}
+        self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
@@ -177,6 +180,8 @@ class DockerBackend(Backend):
             raise
         self.removed_leftovers = removed
         self._context = context
+        network_labels = {**context.labels, LABEL_CLUSTER: context.cluster, **owner_labels()}
+        self._networks = ClusterNetworks(context.cluster, network_labels)
         self._connected = connected
         self._by_instance = {e.instance_id: e for e in connected}
         self._tg = anyio.create_task_group()
@@ -194,6 +199,8 @@ class DockerBackend(Backend):
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
                 for engine in self._connected:
                     await remove_backend_resources(engine, self._token)
+                    if self._networks and engine.instance_id in self._networks.engines:
+                        await self._networks.release(engine)
             self._watch.close_streams()
             for t in self._watch.tracked.values():
                 t.set_removed()  # wake whoever still waits: nothing will report any more
@@ -220,14 +227,17 @@ class DockerBackend(Backend):
     # -- tasks ------------------------------------------------------------------------------
 
     async def setup_task(self, task: TaskLaunch) -> None:
-        """Pull the images, create the task network (bridge/awsvpc) and task volumes."""
+        """Pull the images, create the task network (bridge/awsvpc, several containers),
+        the cluster network if need be, and the task volumes."""
         if task.task_arn in self._tasks:
             return
         engine = self._engine(task.instance_id)
         ctx = self._require_open()
         labels = {**ctx.labels, **task.labels, **self._reserved(task.task_arn)}
         try:
-            plan = await setup_task_resources(engine, task, ctx.cluster, labels, self.pull)
+            plan = await setup_task_resources(
+                engine, task, ctx.cluster, labels, self.pull, self._require_networks()
+            )
         except ContainerStartError:
             raise
         except (BackendError, docker.errors.DockerException) as exc:
@@ -260,6 +270,7 @@ class DockerBackend(Backend):
         ctx = self._require_open()
         labels = {**(c.docker_labels or {}), **ctx.labels, **task.labels, **container.labels}
         labels.update(self._reserved(task.task_arn), **{LABEL_CONTAINER: container.name})
+        await self._check_cluster_network(state)
         volumes_from = [
             f"{await state.sibling(str(vf.source_container))}:{'ro' if vf.read_only else 'rw'}"
             for vf in c.volumes_from or ()
@@ -370,6 +381,23 @@ class DockerBackend(Backend):
                 f"the DockerBackend is {self._state}; it works between open() and aclose()"
             )
         return self._context
+
+    async def _check_cluster_network(self, state: TaskState) -> None:
+        """Point the task's plan to the cluster network as it is now (made again if
+        another open Cluster of the name removed it meanwhile): Docker creates, and even
+        connects, a container on a missing network without a word, and fails its start."""
+        old = state.plan.cluster_network
+        if old is None:
+            return
+        new = await self._require_networks().ensure(state.engine, check=True)
+        if new != old:
+            primary = new if state.plan.docker_network == old else state.plan.docker_network
+            state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
+
+    def _require_networks(self) -> ClusterNetworks:
+        self._require_open()
+        assert self._networks is not None
+        return self._networks
 
     def _reserved(self, task_arn: str) -> dict[str, str]:
         ctx = self._require_open()

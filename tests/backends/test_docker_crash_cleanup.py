@@ -1,9 +1,10 @@
 """A process killed with SIGKILL leaves its containers; pyecs removes them afterwards.
 
 A child Python process opens a cluster on Docker, runs two tasks of two containers each
-(so each task also has a network of its own) and is killed with SIGKILL once they run:
-nothing of its own cleanup runs. The next ``Cluster`` of that name removes the leftovers
-when it opens; ``pyecs.backends.docker.cleanup`` removes them on demand.
+(so each task also has a network of its own, besides the cluster network) and is killed
+with SIGKILL once they run: nothing of its own cleanup runs. The next ``Cluster`` of that
+name removes the leftovers when it opens; ``pyecs.backends.docker.cleanup`` removes them on
+demand.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class Crashed:
 
 @pytest.fixture
 def crashed(busybox_image: str, tmp_path: Path) -> Iterator[Crashed]:
-    """A child process running two tasks (four containers, two networks); tests kill it."""
+    """A child process running two tasks (four containers; two task networks and the
+    cluster network); tests kill it."""
     child = Crashed(f"crashy-{uuid.uuid4().hex[:8]}", busybox_image, tmp_path / "child.log")
     try:
         child.start()
@@ -157,7 +159,7 @@ async def test_next_cluster_of_that_name_removes_the_leftovers(crashed: Crashed)
     left = containers(crashed.cluster, running_only=True)
     assert len(left) == 4  # SIGKILL ran no cleanup: the containers still run
     left_networks = networks(crashed.cluster)
-    assert len(left_networks) == 2
+    assert len(left_networks) == 3  # the two tasks' networks and the cluster network
 
     backend = DockerBackend(pull="never")
     async with pyecs.Cluster(crashed.cluster, backend=backend):
@@ -178,6 +180,6 @@ async def test_cleanup_removes_the_leftovers_of_dead_owners_on_demand(crashed: C
     removed = await cleanup(cluster=crashed.cluster)
     assert sorted(removed.containers) == sorted(left)
     assert sorted(removed.networks) == sorted(left_networks)
-    assert len(removed.containers) == 4 and len(removed.networks) == 2
+    assert len(removed.containers) == 4 and len(removed.networks) == 3
     assert containers(crashed.cluster) == []
     assert networks(crashed.cluster) == []
