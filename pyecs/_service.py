@@ -462,7 +462,7 @@ class Service:
             instances=self._cluster._placement.instances(),
         )
 
-    def freeze(self) -> None:
+    def _freeze(self) -> None:
         """Stop reconciling: the cluster is closing and stops every task itself."""
         self._frozen = True
         self.wake()
