@@ -8,20 +8,21 @@ them from indexes; a user's object is asked about every candidate instance in tu
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Collection, Iterable, Mapping, Set
+from collections.abc import Iterable, Set
 from typing import Protocol, runtime_checkable
 
+from pyecs.placement._query_ast import QueryTarget
 from pyecs.placement._types import PlacedTask, PlacementRequest
 
 __all__ = ["CandidateInstance", "PlacementConstraint", "PlacementStrategy", "PlacementView"]
 
 
-class CandidateInstance(Protocol):
+class CandidateInstance(QueryTarget, Protocol):
     """A live, read-only view of a container instance, as the scheduler sees it.
 
-    It also satisfies the query language's ``QueryTarget``. Do not keep it past the call
-    it was given to; take a :class:`~pyecs.models.instance.ContainerInstance` snapshot
+    It extends the query language's ``QueryTarget`` (ec2_instance_id, agent_connected,
+    agent_version, registered_at, running_tasks_count, attributes, task_groups). Do not
+    keep it past the call it was given to; take a :class:`~pyecs.models.instance.ContainerInstance` snapshot
     (``state.instance(id)``) for that.
     """
 
@@ -30,28 +31,8 @@ class CandidateInstance(Protocol):
         """The container instance id."""
 
     @property
-    def ec2_instance_id(self) -> str:
-        """The EC2-style instance id."""
-
-    @property
     def status(self) -> str:
         """ACTIVE, DRAINING..."""
-
-    @property
-    def agent_connected(self) -> bool:
-        """Whether the agent is connected."""
-
-    @property
-    def agent_version(self) -> str:
-        """The agent version."""
-
-    @property
-    def registered_at(self) -> datetime.datetime:
-        """When the instance registered (UTC)."""
-
-    @property
-    def attributes(self) -> Mapping[str, str | None]:
-        """The instance attributes."""
 
     @property
     def registered_cpu(self) -> int:
@@ -78,16 +59,8 @@ class CandidateInstance(Protocol):
         """Reserved and taken UDP host ports."""
 
     @property
-    def running_tasks_count(self) -> int:
-        """Tasks RUNNING on the instance."""
-
-    @property
     def pending_tasks_count(self) -> int:
         """Tasks placed on the instance and not yet RUNNING."""
-
-    @property
-    def task_groups(self) -> Collection[str]:
-        """The groups of the tasks on the instance."""
 
     def group_task_count(self, group: str) -> int:
         """How many tasks of ``group`` the instance holds (pending or running)."""
