@@ -22,8 +22,9 @@ class CandidateInstance(QueryTarget, Protocol):
 
     It extends the query language's ``QueryTarget`` (ec2_instance_id, agent_connected,
     agent_version, registered_at, running_tasks_count, attributes, task_groups). Do not
-    keep it past the call it was given to; take a :class:`~pyecs.models.instance.ContainerInstance` snapshot
-    (``state.instance(id)``) for that.
+    keep it past the call it was given to; take a
+    :class:`~pyecs.models.instance.ContainerInstance` snapshot (``state.instance(id)``)
+    for that.
     """
 
     @property
