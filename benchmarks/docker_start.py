@@ -22,12 +22,10 @@ Run: ``.venv/bin/python benchmarks/docker_start.py [--quick] [--rounds 5] [--por
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import resource
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +34,12 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _raw_docker import RAW_LABEL, RUN, SLEEP, RawDocker
+
 import pyecs
 from pyecs.backends.docker import DockerBackend
 from pyecs.testing.images import ensure_busybox_image
 
-RUN = uuid.uuid4().hex[:8]
-RAW_LABEL = "pyecs-benchmark"
-SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
 MEMORY_MIB = 16
 #: Seconds to let the engine finish the previous round's removals before measuring.
 SETTLE = 0.5
@@ -62,58 +59,6 @@ def task_definition(image: str, port: bool) -> dict[str, Any]:
 
 
 # -- the raw SDK ----------------------------------------------------------------------------
-
-
-class Raw:
-    """Creates and starts the same containers with the docker SDK from a thread pool."""
-
-    def __init__(self, image: str, threads: int, port: bool, network: str | None = None) -> None:
-        self.network = network
-        self.client = docker.DockerClient.from_env(max_pool_size=threads + 1)
-        self.api = self.client.api
-        self.image = image
-        self.port = port
-        self.pool = concurrent.futures.ThreadPoolExecutor(threads)
-        self.count = 0
-
-    def _one(self, index: int) -> str:
-        api = self.api
-        host_config = api.create_host_config(
-            mem_limit=MEMORY_MIB * 1024 * 1024,
-            port_bindings={"8080/tcp": ("127.0.0.1", None)} if self.port else None,
-            network_mode=self.network,
-        )
-        created = api.create_container(
-            self.image,
-            command=SLEEP,
-            name=f"pyecs-bench-raw-{RUN}-{self.network or 'bridge'}-{index}",
-            labels={RAW_LABEL: RUN},
-            ports=[8080] if self.port else None,
-            host_config=host_config,
-            detach=True,
-        )
-        api.start(created["Id"])
-        return str(created["Id"])
-
-    def start(self, n: int) -> float:
-        """Create and start ``n`` containers; return the wall time, then remove them."""
-        first = self.count
-        self.count += n
-        began = time.perf_counter()
-        ids = list(self.pool.map(self._one, range(first, first + n)))
-        elapsed = time.perf_counter() - began
-        list(self.pool.map(lambda rid: self.api.remove_container(rid, force=True), ids))
-        return elapsed
-
-    def close(self) -> None:
-        """Remove whatever of this run is left, and close the client."""
-        try:
-            filters = {"label": f"{RAW_LABEL}={RUN}"}
-            for item in self.api.containers(all=True, filters=filters):
-                self.api.remove_container(item["Id"], force=True)
-        finally:
-            self.pool.shutdown()
-            self.client.close()
 
 
 # -- pyecs ----------------------------------------------------------------------------------
@@ -169,8 +114,8 @@ async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: f
     client.close()
     backend = DockerBackend(pull="never")
     threads = backend.max_pool_size - 1
-    raw = Raw(image, threads, port)
-    raw_net = Raw(image, threads, port, network=str(network.name))
+    raw = RawDocker(image, threads, memory_mib=MEMORY_MIB, port=port)
+    raw_net = RawDocker(image, threads, memory_mib=MEMORY_MIB, port=port, network=str(network.name))
     try:
         async with pyecs.Cluster(f"bench-start-{RUN}", backend=backend) as cluster:
             await cluster.register_task_definition(task_definition(image, port))

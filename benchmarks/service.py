@@ -25,12 +25,10 @@ Run: ``.venv/bin/python benchmarks/service.py [--quick] [--rounds 5] [--kills 5]
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import math
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +37,12 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _raw_docker import RUN, SLEEP, RawDocker
+
 import pyecs
 from pyecs.backends.docker import DockerBackend
 from pyecs.testing.images import ensure_busybox_image
 
-RUN = uuid.uuid4().hex[:8]
-RAW_LABEL = "pyecs-benchmark"
-SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
 MEMORY_MIB = 16
 FAMILY = "bench-svc"
 #: Seconds to let the engine finish the previous step's removals before measuring.
@@ -66,55 +63,6 @@ def task_definition(image: str, version: int) -> dict[str, Any]:
             }
         ],
     }
-
-
-class Raw:
-    """Creates and starts the same containers with the docker SDK from a thread pool."""
-
-    def __init__(self, image: str, threads: int) -> None:
-        self.client = docker.DockerClient.from_env(max_pool_size=threads + 1)
-        self.api = self.client.api
-        self.image = image
-        self.pool = concurrent.futures.ThreadPoolExecutor(threads)
-        self.count = 0
-
-    def _one(self, index: int) -> str:
-        api = self.api
-        created = api.create_container(
-            self.image,
-            command=SLEEP,
-            name=f"pyecs-bench-raw-{RUN}-{index}",
-            labels={RAW_LABEL: RUN},
-            environment={"VERSION": "0"},
-            host_config=api.create_host_config(mem_limit=MEMORY_MIB * 1024 * 1024),
-            detach=True,
-        )
-        api.start(created["Id"])
-        return str(created["Id"])
-
-    def start(self, n: int) -> float:
-        """Create and start ``n`` containers; return the wall time, then remove them."""
-        first = self.count
-        self.count += n
-        began = time.perf_counter()
-        ids = list(self.pool.map(self._one, range(first, first + n)))
-        elapsed = time.perf_counter() - began
-        list(self.pool.map(lambda rid: self.api.remove_container(rid, force=True), ids))
-        return elapsed
-
-    def kill(self, runtime_id: str) -> None:
-        """``docker kill``: SIGKILL."""
-        self.api.kill(runtime_id)
-
-    def close(self) -> None:
-        """Remove whatever of this run is left, and close the client."""
-        try:
-            filters = {"label": f"{RAW_LABEL}={RUN}"}
-            for item in self.api.containers(all=True, filters=filters):
-                self.api.remove_container(item["Id"], force=True)
-        finally:
-            self.pool.shutdown()
-            self.client.close()
 
 
 def ms(values: list[float]) -> str:
@@ -149,7 +97,7 @@ async def remove_service(svc: pyecs.Service) -> None:
 
 
 async def kill_to_replacement(
-    cluster: pyecs.Cluster, svc: pyecs.Service, raw: Raw
+    cluster: pyecs.Cluster, svc: pyecs.Service, raw: RawDocker
 ) -> tuple[float, float, float]:
     """SIGKILL one task's container; return the times until the killed task is STOPPED
     (exit noticed, container removed), until its replacement is placed, and until the
@@ -194,7 +142,7 @@ async def main(rounds: int, kills: int) -> None:
     client.close()
     backend = DockerBackend(pull="never")
     threads = backend.max_pool_size - 1
-    raw = Raw(image, threads)
+    raw = RawDocker(image, threads, memory_mib=MEMORY_MIB, environment={"VERSION": "0"})
     try:
         async with pyecs.Cluster(
             f"bench-svc-{RUN}", backend=backend, task_healthy_delay=0
