@@ -305,8 +305,8 @@ class Not(Expression):
 
 
 @attrs.frozen
-class And(Expression):
-    """``a and b and ...``, also written with ``&&``: every operand holds."""
+class _Junction(Expression):
+    """What ``and`` and ``or`` share: a flat tuple of operands."""
 
     operands: tuple[Expression, ...]
     source: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
@@ -319,6 +319,11 @@ class And(Expression):
     def subjects(self) -> frozenset[str]:
         """Every subject any operand reads."""
         return frozenset().union(*(o.subjects for o in self.operands))
+
+
+@attrs.frozen
+class And(_Junction):
+    """``a and b and ...``, also written with ``&&``: every operand holds."""
 
     def evaluate(self, target: QueryTarget) -> bool:
         """Whether ``target`` satisfies every operand."""
@@ -329,20 +334,8 @@ class And(Expression):
 
 
 @attrs.frozen
-class Or(Expression):
+class Or(_Junction):
     """``a or b or ...``, also written with ``||``: at least one operand holds."""
-
-    operands: tuple[Expression, ...]
-    source: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        if not self.source:
-            object.__setattr__(self, "source", str(self))
-
-    @property
-    def subjects(self) -> frozenset[str]:
-        """Every subject any operand reads."""
-        return frozenset().union(*(o.subjects for o in self.operands))
 
     def evaluate(self, target: QueryTarget) -> bool:
         """Whether ``target`` satisfies at least one operand."""
