@@ -6,13 +6,8 @@ import datetime
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
-import anyio.abc
 import attrs
 
-from pyecs._arn import ArnFactory
-from pyecs._events import EventHub
-from pyecs._service import Service
-from pyecs._tasks import TaskManager
 from pyecs.exceptions import InvalidParameterError
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.placement._scheduler import PlacementState
@@ -23,16 +18,9 @@ __all__ = ["ContainerInstancesMixin"]
 class ContainerInstancesMixin:
     """The container-instance half of :class:`pyecs.Cluster`."""
 
-    if TYPE_CHECKING:  # provided by Cluster
-        name: str
-        task_healthy_delay: float
-        _arns: ArnFactory
+    if TYPE_CHECKING:  # provided by Cluster and ServicesMixin
         _clock: Callable[[], datetime.datetime]
         _placement: PlacementState
-        _events: EventHub
-        _tasks: TaskManager
-        _services: dict[str, Service]
-        _task_group: anyio.abc.TaskGroup | None
 
         def _require_open(self) -> None: ...
 

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import datetime
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio.abc
 
 from pyecs._arn import ArnFactory
 from pyecs._discovery import Endpoint, endpoints, watch_endpoints
-from pyecs._events import EventHub
 from pyecs._service import Service, _check_count, _check_daemon_config, _check_grace
-from pyecs._tasks import DescribeServicesResult, TaskFailure, TaskManager
+from pyecs._tasks import DescribeServicesResult, TaskFailure
 from pyecs.exceptions import InvalidParameterError, ServiceNotFoundError
 from pyecs.lb._config import LoadBalancer
 from pyecs.lb._service_lb import check_load_balancers
 from pyecs.models.service import DeploymentConfiguration
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
-from pyecs.placement._scheduler import PlacementState
 
 if TYPE_CHECKING:
     from pyecs._cluster import Cluster
@@ -38,10 +35,6 @@ class ServicesMixin:
         name: str
         task_healthy_delay: float
         _arns: ArnFactory
-        _clock: Callable[[], datetime.datetime]
-        _placement: PlacementState
-        _events: EventHub
-        _tasks: TaskManager
         _services: dict[str, Service]
         _task_group: anyio.abc.TaskGroup | None
 
