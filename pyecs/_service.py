@@ -108,6 +108,7 @@ class Service:
         self._deployments = [_Deployment(_deployment_id(), task_definition, now, now)]
         self._arns: list[str] = []
         self._running_since: dict[str, float] = {}
+        self._serving: set[str] = set()
         self._events: collections.deque[ServiceEvent] = collections.deque(maxlen=100)
         self._wake = anyio.Event()
         self._changed = anyio.Event()
@@ -349,6 +350,21 @@ class Service:
         """Make the loop reconcile now (a task changed, an instance changed...)."""
         self._wake.set()
 
+    def _confirm_serving(self, arn: str) -> None:
+        """A caller saw RUNNING task ``arn`` answer on its port: it counts as healthy now.
+
+        The local stand-in for the load balancer health ECS would use: a task without
+        container health checks need not wait out ``healthy_delay`` once it has served.
+        Container health checks still decide for tasks that have them.
+        """
+        if arn in self._running_since and arn not in self._serving:
+            self._serving.add(arn)
+            self.wake()
+
+    async def _wait_changed(self) -> None:
+        """Return at the service's next change (a task snapshot, a reconcile pass)."""
+        await self._changed.wait()
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
@@ -366,6 +382,7 @@ class Service:
                 d.failed_tasks = 0  # stage 2 of the circuit breaker begins
         if task.last_status == "STOPPED":
             self._running_since.pop(task.arn, None)
+            self._serving.discard(task.arn)
             if task.stop_code != "ServiceSchedulerInitiated":
                 self._steady_reported = False  # lost a task we did not choose to stop
             ours = task.stop_code in ("ServiceSchedulerInitiated",) and not (

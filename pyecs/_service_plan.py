@@ -87,13 +87,16 @@ class ServiceView:
         return None if since is None else self.now - since
 
     def is_healthy(self, task: Task) -> bool:
-        """ECS: RUNNING and HEALTHY, or RUNNING for ``healthy_delay`` without health checks."""
+        """ECS: RUNNING and HEALTHY, or RUNNING for ``healthy_delay`` without health checks
+        (or, sooner, seen answering on its port: ``Service._confirm_serving``)."""
         if task.last_status != "RUNNING":
             return False
         if self.has_health_check(task):
             return task.health_status == "HEALTHY"
         ran = self.running_for(task)
-        return ran is not None and ran >= self.service.healthy_delay
+        if ran is None:
+            return False
+        return ran >= self.service.healthy_delay or task.arn in self.service._serving
 
 
 def make_plan(view: ServiceView) -> Plan:

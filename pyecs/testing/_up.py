@@ -9,11 +9,13 @@ service events, and each stopped task's stop code, reason, exit codes and last l
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
+import anyio.abc
 import attrs
 
 from pyecs._cluster import Cluster
@@ -192,7 +194,10 @@ async def bring_up(
     )
     deadline = anyio.current_time() + timeout
     try:
-        await svc.wait_stable(timeout=timeout)
+        if http_path is not None and container is not None and port is not None:
+            await _stable_and_serving(svc, container, port, http_path, timeout)
+        else:
+            await svc.wait_stable(timeout=timeout)
     except TimeoutError as exc:
         raise TimeoutError(f"{exc}{stopped_tasks_report(cluster, name, removed_logs)}") from None
     if http_path is not None and container is not None and port is not None:
@@ -201,6 +206,40 @@ async def bring_up(
         for endpoint in endpoints:
             await wait_http(endpoint, http_path, timeout=remaining)
     return svc, td, container, port
+
+
+async def _stable_and_serving(
+    svc: Service, container: str, port: int, path: str, timeout: float
+) -> None:
+    """``wait_stable``, while probing each RUNNING task's endpoint with ``GET path``.
+
+    A task that answers counts as healthy at once (``Service._confirm_serving``): an
+    answer is better evidence than the ``healthy_delay`` a task without health checks
+    otherwise has to run for. Tasks with health checks still need HEALTHY.
+    """
+
+    async def probe(task: Task) -> None:
+        try:
+            endpoint = task.endpoint(container, port)
+        except KeyError:
+            return  # not published (yet): the wait after the steady state covers it
+        with contextlib.suppress(TimeoutError):
+            await wait_http(endpoint, path, timeout=timeout)
+            svc._confirm_serving(task.arn)
+
+    async def watch(tg: anyio.abc.TaskGroup) -> None:
+        probing: set[str] = set()
+        while True:
+            for task in svc.tasks:
+                if task.last_status == "RUNNING" and task.arn not in probing:
+                    probing.add(task.arn)
+                    tg.start_soon(probe, task)
+            await svc._wait_changed()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg)
+        await svc.wait_stable(timeout=timeout)
+        tg.cancel_scope.cancel()
 
 
 def stopped_tasks_report(
@@ -230,6 +269,7 @@ async def wait_http(endpoint: str, path: str = "/", *, timeout: float = 30.0) ->
     """
     host, _, port_text = endpoint.rpartition(":")
     last = "no answer yet"
+    pause = 0.01  # a server that is nearly up gets found at once; then back off
     with anyio.move_on_after(timeout):
         while True:
             try:
@@ -239,7 +279,8 @@ async def wait_http(endpoint: str, path: str = "/", *, timeout: float = 30.0) ->
                 last = f"HTTP {status}"
             except (OSError, anyio.BrokenResourceError, anyio.EndOfStream, ValueError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
-            await anyio.sleep(0.05)
+            await anyio.sleep(pause)
+            pause = min(0.1, pause * 1.5)
     raise TimeoutError(
         f"http://{endpoint}{path} did not answer within {timeout:.1f} s (last: {last}); "
         "is the program listening on that port?"

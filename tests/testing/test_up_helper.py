@@ -101,3 +101,20 @@ def test_up_behind_a_load_balancer_hands_back_its_url() -> None:
         assert up.address not in up.endpoints
         with urllib.request.urlopen(up.url, timeout=5) as response:
             assert response.status == 200
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process backend: Linux")
+def test_an_answer_to_http_path_counts_as_healthy_before_the_healthy_delay() -> None:
+    # Without health checks a task counts as healthy after task_healthy_delay (an hour
+    # here); up(http_path=) sees it answer, so the service is stable long before that.
+    with SyncClusterFixture(
+        "up-serving", backend=make_backend("process"), task_healthy_delay=3600
+    ) as cluster:
+        up = cluster.up(web_td(), desired_count=2, http_path="/", timeout=30)
+        service = up.service
+        assert service.is_stable()
+        assert [d.rollout_state for d in service.deployments] == ["COMPLETED"]
+        assert any("has reached a steady state" in e.message for e in service.events)
+        # Without http_path nothing proves readiness: the delay applies.
+        with pytest.raises(pyecs.TimeoutError, match="not stable after 2"):
+            cluster.up(web_td(), timeout=2)
