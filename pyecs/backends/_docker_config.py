@@ -18,6 +18,7 @@ import attrs
 import docker.types
 
 from pyecs.abc import ContainerStartError
+from pyecs.backends._docker_engine import LABEL_DNS
 from pyecs.models.task import NetworkBinding
 from pyecs.models.task_definition import ContainerDefinition, HealthCheck, TaskDefinition
 
@@ -30,6 +31,7 @@ __all__ = [
     "cluster_network_name",
     "create_args",
     "host_bindings",
+    "joins_cluster_network",
     "network_aliases",
     "read_env_files",
     "read_secrets",
@@ -76,7 +78,8 @@ class TaskPlan:
         aliases: Per container, the names it answers to on the task network.
         volumes: Per task volume name, its source on the engine.
         cluster_network: The cluster's network that the containers join (bridge and
-            awsvpc tasks), if any.
+            awsvpc tasks), once the cluster has one on the engine: a task alone there
+            starts without it (see ``ClusterNetworks``) and is connected later.
         service_aliases: Per container, the names it answers to on the cluster network
             (the service name, for the containers of a service task that callers mean).
     """
@@ -380,6 +383,8 @@ def create_args(
         if lp.max_swap is not None and memory:
             host["memswap_limit"] = (memory + lp.max_swap) * _MIB
     aliases, connect = _networks(c, plan)
+    if joins_cluster_network(c, plan):
+        config["labels"][LABEL_DNS] = ",".join(plan.service_aliases.get(str(c.name), ()))
     return CreateArgs(
         config={k: v for k, v in config.items() if v is not None},
         host={k: v for k, v in host.items() if v is not None},
@@ -387,6 +392,11 @@ def create_args(
         aliases=aliases,
         connect=connect,
     )
+
+
+def joins_cluster_network(c: ContainerDefinition, plan: TaskPlan) -> bool:
+    """Whether the container belongs on the cluster network (bridge or awsvpc, networked)."""
+    return plan.network_mode in ("bridge", "awsvpc") and not c.disable_networking
 
 
 def _networks(

@@ -60,6 +60,9 @@ LABEL_OWNER_STARTED: Final = "pyecs.owner-started"
 LABEL_BACKEND: Final = "pyecs.backend"
 #: ``task`` or ``shared`` on volumes.
 LABEL_SCOPE: Final = "pyecs.scope"
+#: On a container that belongs on the cluster network: the names it answers to there
+#: (comma-separated, maybe none), so that whoever makes the network can connect it.
+LABEL_DNS: Final = "pyecs.cluster-aliases"
 
 _ARCHITECTURES: Final = {
     "x86_64": "x86_64",

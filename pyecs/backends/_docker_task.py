@@ -29,6 +29,7 @@ from pyecs.backends._docker_config import (
 from pyecs.backends._docker_engine import (
     LABEL_BACKEND,
     LABEL_CLUSTER,
+    LABEL_DNS,
     LABEL_SCOPE,
     LABEL_TASK,
     Engine,
@@ -181,11 +182,18 @@ async def _create_network(engine: Engine, name: str, labels: Mapping[str, str]) 
 class ClusterNetworks:
     """The cluster network ``pyecs-<cluster>`` on each engine, as one backend uses it.
 
-    Created on an engine when the first bridge or awsvpc task is set up there, labelled
-    like the other resources (cluster, owner); an existing one of the same cluster (another
-    open ``Cluster`` of that name, in this process or another) is used as it is. Every
-    ``Cluster`` of the name owns it while open: :meth:`release` removes it once no
-    container uses it.
+    Made on an engine only once the cluster has a second bridge or awsvpc task there: a
+    task alone needs no name service, and on Docker's default bridge it starts faster
+    (Docker sets up its DNS resolver in every container of a user-defined network) with
+    no network to make and remove. When a second task comes, the network is made and
+    every container already there is connected to it with its aliases (kept in the
+    ``pyecs.cluster-aliases`` label, so any process can); Docker then points the
+    connected container's resolver at the network's DNS. A backend that finds the
+    network made (another open ``Cluster`` of the name, in this process or another)
+    uses it as it is, and checks again after creating a container alone, so that two
+    first tasks that race each see the other. Labelled like the other resources
+    (cluster, owner). Every ``Cluster`` of the name owns it while open: :meth:`release`
+    removes it once no container uses it.
 
     Docker does not keep network names unique when two creates race, so creation is
     serialized within the process, and of several networks of the name (two processes
@@ -198,6 +206,51 @@ class ClusterNetworks:
         self.labels = {**labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "cluster"}
         self._ids: dict[str, str] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._alone: dict[str, set[str]] = {}
+        self._joined: set[str] = set()  # engines with a task of ours that belongs on it
+
+    def known(self, engine: Engine) -> str | None:
+        """The network's id on ``engine`` if this backend uses it already."""
+        return self._ids.get(engine.instance_id)
+
+    async def join(self, engine: Engine, task_arn: str) -> str | None:
+        """The network a new bridge or awsvpc task joins; None while the task is alone.
+
+        Raises:
+            ContainerStartError: as :meth:`ensure`.
+        """
+        key = engine.instance_id
+        self._joined.add(key)
+        async with self._lock(key):
+            known = self._ids.get(key)
+            if known is not None:
+                return known
+            alone = self._alone.setdefault(key, set())
+            if not alone - {task_arn} and not await self._others_here(engine, task_arn):
+                alone.add(task_arn)
+                return None
+            return await self._make(engine)
+
+    async def created_alone(self, engine: Engine, task_arn: str) -> None:
+        """After a container of a task that was alone is created: if another task came
+        meanwhile (in another backend or process too), make or find the network and
+        connect everything, this container included.
+
+        Raises:
+            ContainerStartError: as :meth:`ensure`.
+        """
+        key = engine.instance_id
+        async with self._lock(key):
+            if self._ids.get(key) is None:
+                if not await self._others_here(engine, task_arn):
+                    return
+                await self._make(engine)
+            else:
+                await self._connect_all(engine, self._ids[key])
+
+    def forget(self, engine: Engine, task_arn: str) -> None:
+        """The task is gone (it no longer counts as a task on the engine)."""
+        self._alone.get(engine.instance_id, set()).discard(task_arn)
 
     async def ensure(self, engine: Engine, *, check: bool = False) -> str:
         """The network's id, once it exists on ``engine``.
@@ -212,8 +265,7 @@ class ClusterNetworks:
                 network of that name that another cluster or someone else made).
         """
         key = engine.instance_id
-        lock = self._locks.setdefault(key, anyio.Lock())
-        async with lock:
+        async with self._lock(key):
             known = self._ids.get(key)
             if known is not None and check:
                 try:
@@ -223,15 +275,35 @@ class ClusterNetworks:
                     known = None
             if known is None:
                 self._ids.pop(key, None)
-                known = self._ids[key] = await engine.call(
-                    _ensure, engine.api, f"{engine.engine_id}/{self.name}", self.name, self.labels
-                )
+                known = await self._make(engine)
             return known
+
+    def _lock(self, key: str) -> anyio.Lock:
+        return self._locks.setdefault(key, anyio.Lock())
+
+    async def _others_here(self, engine: Engine, task_arn: str) -> bool:
+        """Whether a network of the name, or another task's container that belongs on
+        it, exists on ``engine``."""
+        return await engine.call(_others_here, engine.api, self.name, self.cluster, task_arn)
+
+    async def _make(self, engine: Engine) -> str:
+        """Find or create the network, connect the containers waiting for it (lock held)."""
+        key = engine.instance_id
+        network = self._ids[key] = await engine.call(
+            _ensure, engine.api, f"{engine.engine_id}/{self.name}", self.name, self.labels
+        )
+        await self._connect_all(engine, network)
+        return network
+
+    async def _connect_all(self, engine: Engine, network: str) -> None:
+        await engine.call(_connect_all, engine.api, network, self.name, self.cluster)
 
     @property
     def engines(self) -> frozenset[str]:
-        """The instance ids of the engines this backend used the network on."""
-        return frozenset(self._ids)
+        """The instance ids of the engines where this backend used the network, or had a
+        task that belongs on it (another backend may have connected that task's
+        containers to a network it made: whoever closes last removes it)."""
+        return frozenset(self._ids) | frozenset(self._joined)
 
     async def release(self, engine: Engine) -> None:
         """Remove the network from ``engine`` unless a container uses it.
@@ -239,6 +311,7 @@ class ClusterNetworks:
         The worker thread is abandoned on cancellation, so a caller's timeout bounds it.
         """
         self._ids.pop(engine.instance_id, None)
+        self._joined.discard(engine.instance_id)
         try:
             await anyio.to_thread.run_sync(
                 functools.partial(_release, engine.api, self.name, self.cluster),
@@ -247,6 +320,42 @@ class ClusterNetworks:
             )
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             log.warning("removing network %s on %s: %s", self.name, engine.address, exc)
+
+
+#: Containers that can still use a network (``docker ps`` status filter).
+_LIVE = ["created", "running", "restarting", "paused"]
+
+
+def _waiting(api: docker.APIClient, cluster: str) -> list[dict[str, Any]]:
+    """The cluster's live containers that belong on the cluster network."""
+    filters = {"label": [f"{LABEL_CLUSTER}={cluster}", LABEL_DNS], "status": _LIVE}
+    return list(api.containers(all=True, filters=filters))
+
+
+def _others_here(api: docker.APIClient, name: str, cluster: str, task_arn: str) -> bool:
+    """A network called ``name`` exists, or a container of another task of ``cluster``
+    that belongs on it (blocking)."""
+    if _named(api, name):
+        return True  # ours is used; someone else's is refused by _ensure with a way out
+    return any((c.get("Labels") or {}).get(LABEL_TASK) != task_arn for c in _waiting(api, cluster))
+
+
+def _connect_all(api: docker.APIClient, network: str, name: str, cluster: str) -> None:
+    """Connect the cluster's containers that are not on the network yet (blocking)."""
+    for c in _waiting(api, cluster):
+        if name in ((c.get("NetworkSettings") or {}).get("Networks") or {}):
+            continue
+        aliases = [a for a in (c.get("Labels") or {}).get(LABEL_DNS, "").split(",") if a]
+        try:
+            api.connect_container_to_network(c["Id"], network, aliases=aliases or None)
+        except docker.errors.NotFound:
+            continue  # removed meanwhile
+        except docker.errors.APIError as exc:
+            if "already exists" in _explain(exc):
+                continue  # its own backend connected it meanwhile
+            log.warning(
+                "connecting container %s to network %s: %s", c["Id"][:12], name, _explain(exc)
+            )
 
 
 #: Per engine and network name: creating a cluster network is one thread at a time.
@@ -377,8 +486,8 @@ async def setup_task_resources(
 ) -> TaskPlan:
     """Pull the task's images, create its network and volumes; return the plan.
 
-    bridge and awsvpc tasks also join the cluster network (created if need be), where the
-    containers of a service task answer to the service name.
+    bridge and awsvpc tasks also join the cluster network (made once a second task is on
+    the engine), where the containers of a service task answer to the service name.
 
     Raises:
         ContainerStartError: CannotPullContainerError, CannotCreateContainerError.
@@ -401,7 +510,7 @@ async def setup_task_resources(
     prefix = resource_prefix(cluster, task.task_id)
     cluster_network = None
     if td.effective_network_mode in ("bridge", "awsvpc"):
-        cluster_network = await networks.ensure(engine)
+        cluster_network = await networks.join(engine, task.task_arn)
     mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:
         await _create_network(engine, task_network, labels)

@@ -42,6 +42,7 @@ from pyecs.backends._docker_cleanup import (
 from pyecs.backends._docker_config import (
     create_args,
     host_bindings,
+    joins_cluster_network,
     read_env_files,
     read_secrets,
     resource_prefix,
@@ -252,6 +253,7 @@ class DockerBackend(Backend):
         engine = state.engine if state else self._by_instance.get(task.instance_id)
         if engine is None or self._state != "open":
             return
+        self._require_networks().forget(engine, task.task_arn)
         try:
             await remove_task_resources(engine, task.task_arn, self._token)
         except (docker.errors.DockerException, BackendError) as exc:
@@ -271,6 +273,7 @@ class DockerBackend(Backend):
         labels = {**(c.docker_labels or {}), **ctx.labels, **task.labels, **container.labels}
         labels.update(self._reserved(task.task_arn), **{LABEL_CONTAINER: container.name})
         await self._check_cluster_network(state)
+        alone = state.plan.cluster_network is None and joins_cluster_network(c, state.plan)
         volumes_from = [
             f"{await state.sibling(str(vf.source_container))}:{'ro' if vf.read_only else 'rw'}"
             for vf in c.volumes_from or ()
@@ -289,6 +292,8 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
         )
         rid = await create(state.engine, args)
+        if alone:  # another task may have come meanwhile: then it is connected now
+            await self._require_networks().created_alone(state.engine, task.task_arn)
         self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,
@@ -387,9 +392,18 @@ class DockerBackend(Backend):
         another open Cluster of the name removed it meanwhile): Docker creates, and even
         connects, a container on a missing network without a word, and fails its start."""
         old = state.plan.cluster_network
+        networks = self._require_networks()
         if old is None:
+            made = networks.known(state.engine)  # a second task came since the set-up
+            if made is not None and state.plan.network_mode in ("bridge", "awsvpc"):
+                single = state.plan.task_network is None
+                state.plan = attrs.evolve(
+                    state.plan,
+                    cluster_network=made,
+                    docker_network=made if single else state.plan.docker_network,
+                )
             return
-        new = await self._require_networks().ensure(state.engine, check=True)
+        new = await networks.ensure(state.engine, check=True)
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)

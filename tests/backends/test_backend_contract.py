@@ -6,6 +6,7 @@ engine, and fail instead under ``PYECS_REQUIRE_DOCKER=1``, as in CI).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,7 +41,9 @@ def td(*containers: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def cluster_for(flavor: Flavor) -> AsyncIterator[pyecs.Cluster]:
-    async with pyecs.Cluster("contract", backend=flavor.backend) as cluster:
+    # One name per test process: xdist workers running at once would share the Docker
+    # cluster network (one cluster name is one cluster), and each checks for leftovers.
+    async with pyecs.Cluster(f"contract-{os.getpid()}", backend=flavor.backend) as cluster:
         yield cluster
     flavor.assert_clean()
 

@@ -1,8 +1,10 @@
 """On Docker, tasks reach a service by its name: the cluster network and its service aliases.
 
-Every bridge or awsvpc task joins the network ``pyecs-<cluster>`` of its engine; there the
-containers of a service's tasks answer to the service name, so Docker's DNS gives ``api``
-the addresses of all of ``api``'s tasks (container ports, not published ones).
+Every bridge or awsvpc task joins the network ``pyecs-<cluster>`` of its engine once the
+cluster has a second task there (a task alone starts on Docker's default bridge, and is
+connected when the second comes); there the containers of a service's tasks answer to the
+service name, so Docker's DNS gives ``api`` the addresses of all of ``api``'s tasks
+(container ports, not published ones).
 """
 
 from __future__ import annotations
@@ -148,6 +150,47 @@ async def test_a_standalone_task_reaches_a_service_by_name(
 
 
 @pytest.mark.docker
+async def test_a_task_alone_starts_on_the_bridge_and_joins_when_a_second_comes(
+    busybox_image: str, docker_client: docker.DockerClient
+) -> None:
+    name = f"sd-alone-{uuid.uuid4().hex[:8]}"
+    network = cluster_network_name(name)
+    async with pyecs.Cluster(
+        name, backend=DockerBackend(pull="never"), task_healthy_delay=0.5
+    ) as cluster:
+        await cluster.register_task_definition(
+            {"family": "api", "containerDefinitions": [web_container(busybox_image, "api")]}
+        )
+        await cluster.register_task_definition(
+            {"family": "client", "containerDefinitions": [caller_container(busybox_image, "api")]}
+        )
+        svc = await cluster.create_service("api", task_definition="api", desired_count=1)
+        await svc.wait_stable(timeout=60)
+        (web,) = [t.container("web") for t in svc.tasks]
+        info = docker_client.api.inspect_container(web.runtime_id)
+        assert set(info["NetworkSettings"]["Networks"]) == {"bridge"}
+        assert network not in {n["Name"] for n in docker_client.api.networks()}
+
+        (caller,) = (await cluster.run_task("client")).tasks
+        lines = await caller_output(cluster, caller.arn, "caller")
+        info = docker_client.api.inspect_container(web.runtime_id)
+        assert set(info["NetworkSettings"]["Networks"]) == {"bridge", network}
+        assert info["NetworkSettings"]["Networks"][network]["Aliases"][:1] == ["api"]
+        ip = cluster_ip(docker_client, web.runtime_id, network)
+        assert looked_up(lines) == {ip}
+        assert set(answers(lines)) == {f"api {str(web.runtime_id)[:12]}"}
+        # The connected container uses the network's DNS now, too.
+        code, out = docker_client.containers.get(web.runtime_id).exec_run(["nslookup", "api"])
+        assert code == 0, out
+        assert ip in out.decode()
+        # Its published port still answers.
+        (binding,) = web.network_bindings
+        url = f"http://127.0.0.1:{binding.host_port}/"
+        assert await anyio.to_thread.run_sync(fetch, url) == f"api {str(web.runtime_id)[:12]}"
+    assert labelled(docker_client, name) == []
+
+
+@pytest.mark.docker
 async def test_a_multi_container_service_task_is_reachable_by_its_name(
     busybox_image: str, docker_client: docker.DockerClient
 ) -> None:
@@ -186,11 +229,21 @@ async def test_a_multi_container_service_task_is_reachable_by_its_name(
         (task,) = svc.tasks
         web = task.container("web")
         host = str(web.runtime_id)[:12]
-        # Both networks: the task's own (container names) and the cluster's (service name).
-        networks = docker_client.api.inspect_container(web.runtime_id)["NetworkSettings"]
-        assert set(networks["Networks"]) == {network, f"pyecs-{name}-{task.id[:12]}"}
+        own = f"pyecs-{name}-{task.id[:12]}"
 
+        def networks_of(runtime_id: str | None) -> set[str]:
+            info = docker_client.api.inspect_container(runtime_id)
+            return set(info["NetworkSettings"]["Networks"])
+
+        # Alone in the cluster, the task has only its own network (container names).
+        assert networks_of(web.runtime_id) == {own}
+        assert network not in {n["Name"] for n in docker_client.api.networks()}
+        # The second task brings the cluster network, and the first one joins it (with
+        # the service name), before the caller starts.
         (caller,) = (await cluster.run_task("client")).tasks
+        (caller,) = await cluster.wait_tasks_running([caller.arn], timeout=30)
+        assert networks_of(web.runtime_id) == {own, network}
+        assert networks_of(task.container("helper").runtime_id) == {own, network}
         lines = await caller_output(cluster, caller.arn, "caller")
         # Only `web` (essential, with ports) answers to `orders`, not `helper`.
         assert looked_up(lines) == {cluster_ip(docker_client, web.runtime_id, network)}
@@ -248,13 +301,15 @@ async def test_a_network_removed_meanwhile_is_made_again(
             {"family": "two", "containerDefinitions": [app, {**app, "name": "side"}]}
         )
         for family in ("one", "two", "one"):  # created on it, then connected to it
-            (task,) = (await cluster.run_task(family)).tasks
-            (task,) = await cluster.wait_tasks_running([task.arn], timeout=30)
-            for c in task.containers:
-                info = docker_client.api.inspect_container(c.runtime_id)
-                assert network in info["NetworkSettings"]["Networks"]
-            await cluster.stop_task(task.arn)
-            await cluster.wait_tasks_stopped([task.arn], timeout=30)
+            # Two tasks at once: a task alone would not need the network.
+            arns = [t.arn for t in (await cluster.run_task(family, count=2)).tasks]
+            for task in await cluster.wait_tasks_running(arns, timeout=30):
+                for c in task.containers:
+                    info = docker_client.api.inspect_container(c.runtime_id)
+                    assert network in info["NetworkSettings"]["Networks"]
+            for arn in arns:
+                await cluster.stop_task(arn)
+            await cluster.wait_tasks_stopped(arns, timeout=30)
             docker_client.api.remove_network(network)
     assert labelled(docker_client, name) == []
 
