@@ -4,24 +4,24 @@ One HTTP server (busybox ``httpd``, the tests' busybox image built from scratch)
 nothing to "answers ``GET /``", and back to nothing, measured:
 
 - **pyecs fixture**: what a function-scoped fixture does: open a cluster on a new
-  ``DockerBackend`` (connect, sweep leftovers, subscribe to events), ``up()`` the service
-  (register, create, wait for a steady state, wait until ``GET /`` answers), then leave the
-  cluster. The task definition without a ``healthCheck`` (ready = running for the
-  fixtures' 0.5 s ``task_healthy_delay``, then HTTP answers), the same with a delay of 0
-  (the machinery alone), and with a ``healthCheck`` (ECS's shortest interval is 5 s, and
-  Docker runs the first check one interval after the start);
-- **pyecs, shared cluster**: ``up()`` and ``delete`` only, in a cluster that stays open (a
-  session-scoped fixture);
-- **testcontainers-python** (when it is installed): ``DockerContainer(...).start()`` plus the
-  same HTTP readiness poll, then ``stop()``;
+  ``DockerBackend`` (connect, sweep leftovers, subscribe to events), ``up(http_path="/")``
+  the service (register, create, wait for a steady state while probing ``GET /``: a task
+  without a ``healthCheck`` that answers counts as healthy at once), then leave the
+  cluster;
+- **testcontainers-python** (when it is installed): ``DockerContainer(...).start()`` plus
+  an HTTP readiness poll every 10 ms, then ``stop()``;
 - **docker SDK**: ``containers.run`` plus the same poll, then ``remove(force=True)``;
 - **pyecs fixture, process backend**: the same service as a local program (Python's
   ``http.server``), no Docker.
 
-Docker parts run only when an engine answers. Prints medians (and minimum) over ``--runs``.
+The contenders take turns, round by round, so that the machine's drift hits all alike.
+Then, on their own: ``up()`` and ``delete`` in a cluster that stays open (a
+session-scoped fixture), and with ``--health`` a task definition with a ``healthCheck``
+(ECS's shortest interval is 5 s, and Docker runs the first check one interval after the
+start). Docker parts run only when an engine answers. Prints medians (and minimum).
 testcontainers' Ryuk reaper is disabled (its image would have to be pulled).
 
-Run: ``.venv/bin/python benchmarks/fixture_overhead.py [--runs 5]``
+Run: ``.venv/bin/python benchmarks/fixture_overhead.py [--runs 20] [--health]``
 """
 
 from __future__ import annotations
@@ -167,27 +167,55 @@ def docker_sdk_run(image: str) -> tuple[float, float]:
     return ready - started, time.perf_counter() - before
 
 
-def measure(name: str, runs: int, one: Callable[[], tuple[float, float]]) -> None:
-    """Run ``one`` ``runs`` times and print the medians."""
-    ups, downs = [], []
-    one()  # warm-up: imports, first connections
-    for _ in range(runs):
-        up, down = one()
-        ups.append(up)
-        downs.append(down)
-    print(
-        f"{name:<56} up {statistics.median(ups):6.3f} s (min {min(ups):6.3f})   "
-        f"down {statistics.median(downs):6.3f} s"
-    )
+Contender = tuple[str, Callable[[], tuple[float, float]]]
+
+
+def measure(runs: int, contenders: list[Contender]) -> None:
+    """Run each contender ``runs`` times, interleaved round by round (so that the machine's
+    drift hits all alike), after one warm-up each; print medians, fastest up first."""
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
+    for _, one in contenders:
+        one()  # warm-up: imports, first connections
+    for round_ in range(runs):
+        # Rotate the order too: nobody always goes first after the previous one's teardown.
+        shift = round_ % len(contenders)
+        for name, one in contenders[shift:] + contenders[:shift]:
+            up, down = one()
+            times[name][0].append(up)
+            times[name][1].append(down)
+    ranked = sorted(times.items(), key=lambda item: statistics.median(item[1][0]))
+    for name, (ups, downs) in ranked:
+        print(
+            f"{name:<56} up {statistics.median(ups):6.3f} s (min {min(ups):6.3f})   "
+            f"down {statistics.median(downs):6.3f} s"
+        )
+    # Ratios of one round's times: the drift between rounds cancels out.
+    first = contenders[0][0]
+    for name, (ups, _) in times.items():
+        if name == first or "process" in name:
+            continue
+        ratios = sorted(a / b for a, b in zip(times[first][0], ups, strict=True))
+        low, high = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+        print(
+            f"  {first} / {name}: up {statistics.median(ratios):.2f}x "
+            f"(median of per-round ratios; middle half {low:.2f}-{high:.2f}x)"
+        )
 
 
 def main() -> None:
     """Measure everything that can run here."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--health", action="store_true", help="also a service with a healthCheck (5 s each)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    print(f"median of {args.runs} runs after one warm-up; 'up' ends when GET / answers")
+    print(
+        f"median of {args.runs} interleaved runs after one warm-up each; "
+        "'up' ends when GET / answers"
+    )
+    contenders: list[Contender] = []
     why_not = docker_unavailable()
     if why_not is None:
         import docker
@@ -197,50 +225,49 @@ def main() -> None:
         client = docker.from_env()
         image = ensure_busybox_image(client, BUSYBOX_IMAGE)
         client.close()
-        measure(
-            "pyecs fixture, Docker, no healthCheck",
-            args.runs,
-            lambda: pyecs_fixture(image, health=False),
+        contenders += [
+            ("pyecs fixture, Docker", lambda: pyecs_fixture(image, health=False)),
+            ("docker SDK containers.run + HTTP poll", lambda: docker_sdk_run(image)),
+        ]
+        try:
+            import testcontainers  # noqa: F401
+        except ImportError:
+            print("testcontainers-python is not installed: skipped (pip install testcontainers)")
+        else:
+            contenders.append(
+                ("testcontainers DockerContainer + HTTP poll", lambda: testcontainers_run(image))
+            )
+    else:
+        print(f"no Docker engine answered ({why_not}): Docker figures skipped")
+    if sys.platform == "linux":
+        contenders.append(
+            (
+                "pyecs fixture, process backend",
+                lambda: pyecs_fixture("local/web", health=False, backend="process"),
+            )
         )
-        measure(
-            "  the same with task_healthy_delay=0 (machinery only)",
-            args.runs,
-            lambda: pyecs_fixture(image, health=False, delay=0.0),
-        )
-        measure(
-            "pyecs fixture, Docker, healthCheck (5 s interval)",
-            max(1, args.runs // 2),
-            lambda: pyecs_fixture(image, health=True),
-        )
+    measure(args.runs, contenders)
+    if why_not is None:
+        print("\nalso (not interleaved):")
         with SyncClusterFixture(
             "bench-shared",
             backend=make_backend("docker", pull="never"),
             task_healthy_delay=TASK_HEALTHY_DELAY,
         ) as shared:
             measure(
-                "pyecs up() in a shared cluster, Docker, no healthCheck",
                 args.runs,
-                lambda: pyecs_shared(shared, image),
+                [("pyecs up() in a shared cluster, Docker", lambda: pyecs_shared(shared, image))],
             )
-        try:
-            import testcontainers  # noqa: F401
-        except ImportError:
-            print("testcontainers-python is not installed: skipped (pip install testcontainers)")
-        else:
+        if args.health:
             measure(
-                "testcontainers DockerContainer + HTTP poll",
-                args.runs,
-                lambda: testcontainers_run(image),
+                max(1, args.runs // 3),
+                [
+                    (
+                        "pyecs fixture, Docker, healthCheck (5 s interval)",
+                        lambda: pyecs_fixture(image, health=True),
+                    )
+                ],
             )
-        measure("docker SDK containers.run + HTTP poll", args.runs, lambda: docker_sdk_run(image))
-    else:
-        print(f"no Docker engine answered ({why_not}): Docker figures skipped")
-    if sys.platform == "linux":
-        measure(
-            "pyecs fixture, process backend, no healthCheck",
-            args.runs,
-            lambda: pyecs_fixture("local/web", health=False, backend="process"),
-        )
 
 
 if __name__ == "__main__":

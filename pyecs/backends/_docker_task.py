@@ -188,10 +188,10 @@ class ClusterNetworks:
     no network to make and remove. When a second task comes, the network is made and
     every container already there is connected to it with its aliases (kept in the
     ``pyecs.cluster-aliases`` label, so any process can); Docker then points the
-    connected container's resolver at the network's DNS. A backend that finds the
-    network made (another open ``Cluster`` of the name, in this process or another)
-    uses it as it is, and checks again after creating a container alone, so that two
-    first tasks that race each see the other. Labelled like the other resources
+    connected container's resolver at the network's DNS. Another open ``Cluster`` of the
+    name (in this process or another) shares the network: a backend whose task was
+    alone looks, once that container exists, for other tasks' containers and for the
+    network, and joins (making it if need be). Labelled like the other resources
     (cluster, owner). Every ``Cluster`` of the name owns it while open: :meth:`release`
     removes it once no container uses it.
 
@@ -226,15 +226,19 @@ class ClusterNetworks:
             if known is not None:
                 return known
             alone = self._alone.setdefault(key, set())
-            if not alone - {task_arn} and not await self._others_here(engine, task_arn):
+            if not alone - {task_arn}:
+                # Alone in this backend. Other backends' tasks (this process or another)
+                # are looked for once the container exists: see created_alone.
                 alone.add(task_arn)
                 return None
             return await self._make(engine)
 
     async def created_alone(self, engine: Engine, task_arn: str) -> None:
-        """After a container of a task that was alone is created: if another task came
-        meanwhile (in another backend or process too), make or find the network and
-        connect everything, this container included.
+        """After a container of a task that was alone is created: if another task is
+        there (of another backend or process too: it came meanwhile, or was there
+        before), make or find the network and connect everything, this container
+        included. Looking only after the create closes the race of two first tasks: of
+        two such looks, the later one sees the other's container.
 
         Raises:
             ContainerStartError: as :meth:`ensure`.

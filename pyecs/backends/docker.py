@@ -142,6 +142,7 @@ class DockerBackend(Backend):
         self._tasks: dict[str, TaskState] = {}
         self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._joins: set[anyio.Event] = set()
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -158,21 +159,22 @@ class DockerBackend(Backend):
         if self._state == "open":
             raise BackendError("this DockerBackend is already open; use one per cluster")
         connected: list[Engine] = []
+        # The cluster's leftovers (of dead owners) go while the engine answers `info`.
+        leftovers = functools.partial(
+            sweep, label_filters=cluster_filter(context.cluster), select=owner_is_gone
+        )
         try:
             limiter = anyio.CapacityLimiter(1)
-            for index, spec in enumerate(self.engines):
-                connected.append(
-                    await anyio.to_thread.run_sync(
-                        functools.partial(connect, spec, index, self.max_pool_size),
-                        limiter=limiter,
-                    )
-                )
-            check_distinct(connected)
             removed = CleanupResult()
-            for engine in connected:
-                removed += await engine.call(
-                    sweep, engine.api, cluster_filter(context.cluster), owner_is_gone
+            for index, spec in enumerate(self.engines):
+                engine, removed_here = await anyio.to_thread.run_sync(
+                    functools.partial(connect, spec, index, self.max_pool_size, leftovers),
+                    limiter=limiter,
                 )
+                connected.append(engine)
+                removed += removed_here
+            check_distinct(connected)
+            for engine in connected:
                 await self._watch.subscribe(engine)
         except BaseException:
             self._watch.close_streams()
@@ -198,6 +200,8 @@ class DockerBackend(Backend):
         self._state = "closed"
         try:
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
+                for joining in list(self._joins):  # it may make the network: then remove it
+                    await joining.wait()
                 for engine in self._connected:
                     await remove_backend_resources(engine, self._token)
                     if self._networks and engine.instance_id in self._networks.engines:
@@ -292,8 +296,8 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
         )
         rid = await create(state.engine, args)
-        if alone:  # another task may have come meanwhile: then it is connected now
-            await self._require_networks().created_alone(state.engine, task.task_arn)
+        if alone:  # another task may be there: then this one is connected, soon
+            self._join_later(state.engine, task.task_arn)
         self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,
@@ -407,6 +411,29 @@ class DockerBackend(Backend):
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
+
+    def _join_later(self, engine: Engine, task_arn: str) -> None:
+        """Run ``ClusterNetworks.created_alone`` beside the container's start (it is off
+        the way to RUNNING: a task alone needs no network; :meth:`aclose` waits for it).
+        A failure (a network of the name that pyecs did not make...) is logged: the task
+        runs on without the network, and the tasks that need it fail saying why."""
+        assert self._tg is not None
+        networks = self._require_networks()
+        done = anyio.Event()
+        self._joins.add(done)
+
+        async def join() -> None:
+            try:
+                await networks.created_alone(engine, task_arn)
+            except ContainerStartError as exc:
+                log.warning("task %s stays off the cluster network: %s", task_arn, exc)
+            except (docker.errors.DockerException, BackendError) as exc:
+                log.warning("task %s: joining the cluster network: %s", task_arn, exc)
+            finally:
+                self._joins.discard(done)
+                done.set()
+
+        self._tg.start_soon(join)
 
     def _require_networks(self) -> ClusterNetworks:
         self._require_open()

@@ -193,15 +193,17 @@ async def bring_up(
         name, task_definition=td, desired_count=desired_count, **service_options
     )
     deadline = anyio.current_time() + timeout
+    answered: set[str] = set()
     try:
         if http_path is not None and container is not None and port is not None:
-            await _stable_and_serving(svc, container, port, http_path, timeout)
+            answered = await _stable_and_serving(svc, container, port, http_path, timeout)
         else:
             await svc.wait_stable(timeout=timeout)
     except TimeoutError as exc:
         raise TimeoutError(f"{exc}{stopped_tasks_report(cluster, name, removed_logs)}") from None
     if http_path is not None and container is not None and port is not None:
-        endpoints = [t.endpoint(container, port) for t in svc.tasks]
+        # Tasks with health checks may have turned stable before their probe answered.
+        endpoints = [t.endpoint(container, port) for t in svc.tasks if t.arn not in answered]
         remaining = max(0.0, deadline - anyio.current_time())
         for endpoint in endpoints:
             await wait_http(endpoint, http_path, timeout=remaining)
@@ -210,13 +212,15 @@ async def bring_up(
 
 async def _stable_and_serving(
     svc: Service, container: str, port: int, path: str, timeout: float
-) -> None:
-    """``wait_stable``, while probing each RUNNING task's endpoint with ``GET path``.
+) -> set[str]:
+    """``wait_stable``, while probing each RUNNING task's endpoint with ``GET path``;
+    return the ARNs of the tasks that answered.
 
     A task that answers counts as healthy at once (``Service._confirm_serving``): an
     answer is better evidence than the ``healthy_delay`` a task without health checks
     otherwise has to run for. Tasks with health checks still need HEALTHY.
     """
+    answered: set[str] = set()
 
     async def probe(task: Task) -> None:
         try:
@@ -225,6 +229,7 @@ async def _stable_and_serving(
             return  # not published (yet): the wait after the steady state covers it
         with contextlib.suppress(TimeoutError):
             await wait_http(endpoint, path, timeout=timeout)
+            answered.add(task.arn)
             svc._confirm_serving(task.arn)
 
     async def watch(tg: anyio.abc.TaskGroup) -> None:
@@ -240,6 +245,7 @@ async def _stable_and_serving(
         tg.start_soon(watch, tg)
         await svc.wait_stable(timeout=timeout)
         tg.cancel_scope.cancel()
+    return answered
 
 
 def stopped_tasks_report(

@@ -147,6 +147,25 @@ async def test_open_reports_the_engine_as_one_instance(
     assert spec.id is not None and spec.id.startswith("i-")
 
 
+async def test_an_api_version_the_engine_no_longer_speaks_is_agreed_again(
+    monkeypatch: pytest.MonkeyPatch, docker_client: docker.DockerClient
+) -> None:
+    """Connections reuse the API version agreed before (no /version round trip); an
+    engine replaced by one that refuses it (HTTP 400) gets a new agreement."""
+    from pyecs.backends import _docker_engine
+
+    engine = DockerEngine()
+    key = _docker_engine._address_key(engine)
+    monkeypatch.setitem(_docker_engine._API_VERSIONS, key, "1.99")  # newer than any engine
+    backend = DockerBackend(engines=[engine])
+    (spec,) = await backend.open(CONTEXT)
+    try:
+        assert spec.memory == docker_client.info()["MemTotal"] // (1024 * 1024)
+        assert _docker_engine._API_VERSIONS[key] == docker_client.version()["ApiVersion"]
+    finally:
+        await backend.aclose()
+
+
 async def test_engine_overrides_and_a_stable_instance_id(busybox_image: str) -> None:
     engine = DockerEngine(cpu=512, memory=300, availability_zone="z-9", attributes={"k": "v"})
     ids = []

@@ -325,11 +325,22 @@ async def test_a_network_of_the_name_that_pyecs_did_not_make_is_not_used(
         async with pyecs.Cluster(name, backend=DockerBackend(pull="never")) as cluster:
             app = {"name": "app", "image": busybox_image, "memory": 16, "command": IDLE}
             await cluster.register_task_definition({"family": "one", "containerDefinitions": [app]})
-            (task,) = (await cluster.run_task("one")).tasks
-            (stopped,) = await cluster.wait_tasks_stopped([task.arn], timeout=30)
+            # Two tasks: the first, alone, needs no network and runs on the default
+            # bridge; the second needs the cluster network and fails, saying why.
+            arns = [t.arn for t in (await cluster.run_task("one", count=2)).tasks]
+            with anyio.fail_after(30):
+                while True:
+                    tasks = cluster.describe_tasks(arns).tasks
+                    if {t.last_status for t in tasks} == {"RUNNING", "STOPPED"}:
+                        break
+                    await anyio.sleep(0.05)
+            (stopped,) = [t for t in tasks if t.last_status == "STOPPED"]
             assert stopped.stop_code == "TaskFailedToStart"
             assert "CannotCreateContainerError" in str(stopped.stopped_reason)
             assert "by something other than pyecs" in str(stopped.stopped_reason)
+            (running,) = [t for t in tasks if t.last_status == "RUNNING"]
+            info = docker_client.api.inspect_container(running.container("app").runtime_id)
+            assert set(info["NetworkSettings"]["Networks"]) == {"bridge"}
         assert docker_client.api.inspect_network(network)["Name"] == network  # left alone
     finally:
         docker_client.api.remove_network(network)
