@@ -420,11 +420,12 @@ def _ensure(api: docker.APIClient, key: str, name: str, labels: Mapping[str, str
 
 def _release(api: docker.APIClient, name: str, cluster: str) -> None:
     """Remove the cluster network unless a container uses it (blocking)."""
+    ours = [n for n in _named(api, name) if (n.get("Labels") or {}).get(LABEL_CLUSTER) == cluster]
+    if not ours:
+        return  # the usual case of a cluster whose tasks were alone: none was made
     if api.containers(all=True, filters={"label": [f"{LABEL_CLUSTER}={cluster}"]}):
         return  # another open Cluster of this name (its task may not have joined yet)
-    for network in _named(api, name):
-        if (network.get("Labels") or {}).get(LABEL_CLUSTER) != cluster:
-            continue
+    for network in ours:
         if _in_use(api, network["Id"]):
             continue  # created containers count: Docker would remove it under them
         try:

@@ -69,6 +69,7 @@ def caller_container(image: str, service: str) -> dict[str, Any]:
 
 async def caller_output(cluster: pyecs.Cluster, task_arn: str, container: str) -> list[str]:
     """The caller's log lines once it has made all its calls."""
+    await cluster.wait_tasks_running([task_arn], timeout=60)  # its containers exist then
     lines: list[str] = []
     with anyio.fail_after(60):
         while "calls-done" not in lines:
