@@ -14,7 +14,8 @@ nothing to "answers ``GET /``", and back to nothing, measured:
 - **pyecs fixture, process backend**: the same service as a local program (Python's
   ``http.server``), no Docker.
 
-The contenders take turns, round by round, so that the machine's drift hits all alike.
+The contenders take turns, round by round in a shuffled order, so that the machine's
+drift and the tail of the previous run's teardown hit all alike.
 Then, on their own: ``up()`` and ``delete`` in a cluster that stays open (a
 session-scoped fixture), and with ``--health`` a task definition with a ``healthCheck``
 (ECS's shortest interval is 5 s, and Docker runs the first check one interval after the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -171,15 +173,18 @@ Contender = tuple[str, Callable[[], tuple[float, float]]]
 
 
 def measure(runs: int, contenders: list[Contender]) -> None:
-    """Run each contender ``runs`` times, interleaved round by round (so that the machine's
-    drift hits all alike), after one warm-up each; print medians, fastest up first."""
+    """Run each contender ``runs`` times, interleaved round by round in a shuffled order
+    (so that the machine's drift hits all alike), after one warm-up each; print medians,
+    fastest up first."""
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
     for _, one in contenders:
         one()  # warm-up: imports, first connections
-    for round_ in range(runs):
-        # Rotate the order too: nobody always goes first after the previous one's teardown.
-        shift = round_ % len(contenders)
-        for name, one in contenders[shift:] + contenders[:shift]:
+    order = random.Random(7)
+    for _ in range(runs):
+        # A new order each round: what runs just before (a teardown the engine is still
+        # finishing, programs exiting) varies for everybody alike. (Rotating would keep
+        # each one's predecessor the same.)
+        for name, one in order.sample(contenders, len(contenders)):
             up, down = one()
             times[name][0].append(up)
             times[name][1].append(down)

@@ -143,6 +143,7 @@ class DockerBackend(Backend):
         self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._joins: set[anyio.Event] = set()
+        self._lone: dict[str, anyio.Event] = {}  # created alone: its look for other tasks
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -264,6 +265,7 @@ class DockerBackend(Backend):
             log.warning("tearing down task %s: %s", task.task_id, exc)
         for rid in [r for r, t in self._watch.tracked.items() if t.task_arn == task.task_arn]:
             del self._watch.tracked[rid]
+            self._lone.pop(rid, None)
 
     # -- containers -------------------------------------------------------------------------
 
@@ -296,8 +298,8 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
         )
         rid = await create(state.engine, args)
-        if alone:  # another task may be there: then this one is connected, soon
-            self._join_later(state.engine, task.task_arn)
+        if alone:  # another task may be there: then this one is connected (beside the start)
+            self._lone[rid] = self._join_later(state.engine, task.task_arn)
         self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,
@@ -313,12 +315,15 @@ class DockerBackend(Backend):
         """Start it and read back the host ports Docker bound."""
         t = await self._tracked(runtime_id)
         t.started = True
+        joined = self._lone.pop(runtime_id, None)
         try:
             await t.engine.call(t.engine.api.start, runtime_id)
         except docker.errors.APIError as exc:
             raise start_error(exc, t.engine) from exc
         except BackendError as exc:
             raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
+        if joined is not None:
+            await joined.wait()  # RUNNING means: on the cluster network if there is one
         if t.host_bindings:
             return StartedContainer(t.host_bindings)
         bindings = await published_ports(t.engine, runtime_id)
@@ -412,11 +417,12 @@ class DockerBackend(Backend):
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
 
-    def _join_later(self, engine: Engine, task_arn: str) -> None:
-        """Run ``ClusterNetworks.created_alone`` beside the container's start (it is off
-        the way to RUNNING: a task alone needs no network; :meth:`aclose` waits for it).
-        A failure (a network of the name that pyecs did not make...) is logged: the task
-        runs on without the network, and the tasks that need it fail saying why."""
+    def _join_later(self, engine: Engine, task_arn: str) -> anyio.Event:
+        """Run ``ClusterNetworks.created_alone`` beside the container's start; the
+        returned event is set when it is done (``start_container`` and :meth:`aclose`
+        wait for it). A failure (a network of the name that pyecs did not make...) is
+        logged: the task runs on without the network, and the tasks that need it fail
+        saying why."""
         assert self._tg is not None
         networks = self._require_networks()
         done = anyio.Event()
@@ -434,6 +440,7 @@ class DockerBackend(Backend):
                 done.set()
 
         self._tg.start_soon(join)
+        return done
 
     def _require_networks(self) -> ClusterNetworks:
         self._require_open()
