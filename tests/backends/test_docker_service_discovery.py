@@ -106,6 +106,19 @@ def fetch(url: str) -> str:
     return body.decode().strip()
 
 
+async def api_and_client(cluster: pyecs.Cluster, image: str, *, api_tasks: int) -> pyecs.Service:
+    """Register ``api`` (a web server) and ``client`` (a caller of ``api``); run the
+    service ``api`` with ``api_tasks`` tasks until it is stable."""
+    await cluster.register_task_definition(
+        {"family": "api", "containerDefinitions": [web_container(image, "api")]}
+    )
+    await cluster.register_task_definition(
+        {"family": "client", "containerDefinitions": [caller_container(image, "api")]}
+    )
+    svc = await cluster.create_service("api", task_definition="api", desired_count=api_tasks)
+    return await svc.wait_stable(timeout=60)
+
+
 # -- with a Docker engine ----------------------------------------------------------------------
 
 
@@ -117,14 +130,7 @@ async def test_a_standalone_task_reaches_a_service_by_name(
     network = cluster_network_name(name)
     backend = DockerBackend(pull="never")
     async with pyecs.Cluster(name, backend=backend, task_healthy_delay=0.5) as cluster:
-        await cluster.register_task_definition(
-            {"family": "api", "containerDefinitions": [web_container(busybox_image, "api")]}
-        )
-        await cluster.register_task_definition(
-            {"family": "client", "containerDefinitions": [caller_container(busybox_image, "api")]}
-        )
-        svc = await cluster.create_service("api", task_definition="api", desired_count=2)
-        await svc.wait_stable(timeout=60)
+        svc = await api_and_client(cluster, busybox_image, api_tasks=2)
         webs = [t.container("web") for t in svc.tasks]
         hosts = {str(w.runtime_id)[:12] for w in webs}
         ips = {cluster_ip(docker_client, w.runtime_id, network) for w in webs}
@@ -159,14 +165,7 @@ async def test_a_task_alone_starts_on_the_bridge_and_joins_when_a_second_comes(
     async with pyecs.Cluster(
         name, backend=DockerBackend(pull="never"), task_healthy_delay=0.5
     ) as cluster:
-        await cluster.register_task_definition(
-            {"family": "api", "containerDefinitions": [web_container(busybox_image, "api")]}
-        )
-        await cluster.register_task_definition(
-            {"family": "client", "containerDefinitions": [caller_container(busybox_image, "api")]}
-        )
-        svc = await cluster.create_service("api", task_definition="api", desired_count=1)
-        await svc.wait_stable(timeout=60)
+        svc = await api_and_client(cluster, busybox_image, api_tasks=1)
         (web,) = [t.container("web") for t in svc.tasks]
         info = docker_client.api.inspect_container(web.runtime_id)
         assert set(info["NetworkSettings"]["Networks"]) == {"bridge"}
