@@ -160,6 +160,12 @@ class Engine:
         self.log_limiter = anyio.CapacityLimiter(pool_size)
 
     @property
+    def free_connections(self) -> int:
+        """Connections of the pool a single call may use at once (the event stream holds
+        one)."""
+        return self.pool_size - 1
+
+    @property
     def address(self) -> str:
         """Where the engine was reached."""
         return self.spec.address

@@ -534,7 +534,9 @@ async def setup_task_resources(
 async def remove_task_resources(engine: Engine, task_arn: str, token: str) -> CleanupResult:
     """Remove every container, network and task volume of the task this backend made."""
     filters = [f"{LABEL_TASK}={task_arn}", f"{LABEL_BACKEND}={token}"]
-    return await engine.call(sweep, engine.api, filters, _everything)
+    return await engine.call(
+        sweep, engine.api, filters, _everything, free_connections=engine.free_connections
+    )
 
 
 async def remove_backend_resources(engine: Engine, token: str) -> None:
@@ -544,7 +546,13 @@ async def remove_backend_resources(engine: Engine, token: str) -> None:
     """
     try:
         await anyio.to_thread.run_sync(
-            functools.partial(sweep, engine.api, [f"{LABEL_BACKEND}={token}"], _everything),
+            functools.partial(
+                sweep,
+                engine.api,
+                [f"{LABEL_BACKEND}={token}"],
+                _everything,
+                free_connections=engine.free_connections,
+            ),
             limiter=engine.limiter,
             abandon_on_cancel=True,
         )

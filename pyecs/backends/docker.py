@@ -162,7 +162,10 @@ class DockerBackend(Backend):
         connected: list[Engine] = []
         # The cluster's leftovers (of dead owners) go while the engine answers `info`.
         leftovers = functools.partial(
-            sweep, label_filters=cluster_filter(context.cluster), select=owner_is_gone
+            sweep,
+            label_filters=cluster_filter(context.cluster),
+            select=owner_is_gone,
+            free_connections=self.max_pool_size - 1,  # `docker info` uses one meanwhile
         )
         try:
             limiter = anyio.CapacityLimiter(1)
