@@ -16,15 +16,16 @@ import os
 import re
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 import attrs
 
+from pyecs._pids import pid_alive
+from pyecs.backends.process import dead_run_dirs
+
 __all__ = ["GcResult", "collect_garbage", "process_leftovers"]
 
 _MARKER = re.compile(rb"(?:^|\x00)PYECS_OWNER=(\d+)-[0-9a-f]+(?:\x00|$)")
-_TMP_PREFIX = "pyecs-process-"
 
 
 @attrs.frozen
@@ -62,16 +63,6 @@ class GcResult:
         return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _ancestors() -> set[int]:
     pids = {os.getpid()}
     pid = os.getpid()
@@ -103,20 +94,17 @@ def process_leftovers(kill: bool = True) -> tuple[tuple[int, ...], tuple[str, ..
             except OSError:
                 continue
             match = _MARKER.search(environ)
-            if match is None or _alive(int(match.group(1))):
+            if match is None or pid_alive(int(match.group(1))):
                 continue
             if kill:
                 with contextlib.suppress(OSError):
                     os.kill(int(entry.name), signal.SIGKILL)
             killed.append(int(entry.name))
     removed: list[str] = []
-    with contextlib.suppress(OSError):
-        for path in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
-            pid = path.name[len(_TMP_PREFIX) :].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                if kill:
-                    shutil.rmtree(path, ignore_errors=True)
-                removed.append(str(path))
+    for path in dead_run_dirs():
+        if kill:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
     return tuple(killed), tuple(removed)
 
 

@@ -12,7 +12,6 @@ import concurrent.futures
 import datetime
 import functools
 import logging
-import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -23,6 +22,7 @@ import docker
 import docker.errors
 import requests
 
+from pyecs._pids import pid_alive
 from pyecs.backends._docker_engine import (
     LABEL_CLUSTER,
     LABEL_OWNER,
@@ -65,16 +65,6 @@ class CleanupResult:
         return not (self.containers or self.networks or self.volumes)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def owner_is_gone(labels: Mapping[str, str]) -> bool:
     """True when the resource's owner was a process of this host that no longer runs."""
     owner = labels.get(LABEL_OWNER)
@@ -84,7 +74,7 @@ def owner_is_gone(labels: Mapping[str, str]) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return True
     recorded = labels.get(LABEL_OWNER_STARTED)
     actual = process_started(pid)

@@ -206,8 +206,7 @@ class ClusterNetworks:
         self.labels = {**labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "cluster"}
         self._ids: dict[str, str] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._alone: dict[str, set[str]] = {}
-        self._joined: set[str] = set()  # engines with a task of ours that belongs on it
+        self._alone: dict[str, set[str]] = {}  # per engine: tasks set up without it
 
     def known(self, engine: Engine) -> str | None:
         """The network's id on ``engine`` if this backend uses it already."""
@@ -220,12 +219,11 @@ class ClusterNetworks:
             ContainerStartError: as :meth:`ensure`.
         """
         key = engine.instance_id
-        self._joined.add(key)
+        alone = self._alone.setdefault(key, set())  # also marks the engine as one we used
         async with self._lock(key):
             known = self._ids.get(key)
             if known is not None:
                 return known
-            alone = self._alone.setdefault(key, set())
             if not alone - {task_arn}:
                 # Alone in this backend. Other backends' tasks (this process or another)
                 # are looked for once the container exists: see created_alone.
@@ -307,7 +305,7 @@ class ClusterNetworks:
         """The instance ids of the engines where this backend used the network, or had a
         task that belongs on it (another backend may have connected that task's
         containers to a network it made: whoever closes last removes it)."""
-        return frozenset(self._ids) | frozenset(self._joined)
+        return frozenset(self._ids) | frozenset(self._alone)
 
     async def release(self, engine: Engine) -> None:
         """Remove the network from ``engine`` unless a container uses it.
@@ -315,7 +313,7 @@ class ClusterNetworks:
         The worker thread is abandoned on cancellation, so a caller's timeout bounds it.
         """
         self._ids.pop(engine.instance_id, None)
-        self._joined.discard(engine.instance_id)
+        self._alone.pop(engine.instance_id, None)
         try:
             await anyio.to_thread.run_sync(
                 functools.partial(_release, engine.api, self.name, self.cluster),

@@ -70,6 +70,9 @@ class Tracked:
         self.has_health_check = has_health_check
         self.host_bindings = tuple(host_bindings)
         self.started = False
+        #: Set once the look for other tasks of a container created alone is done (see
+        #: ``ClusterNetworks.created_alone``); None for the others.
+        self.network_look: anyio.Event | None = None
         self.removed = False
         self.oom_event = False
         self.resolving = False

@@ -143,7 +143,6 @@ class DockerBackend(Backend):
         self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._joins: set[anyio.Event] = set()
-        self._lone: dict[str, anyio.Event] = {}  # created alone: its look for other tasks
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -268,7 +267,6 @@ class DockerBackend(Backend):
             log.warning("tearing down task %s: %s", task.task_id, exc)
         for rid in [r for r, t in self._watch.tracked.items() if t.task_arn == task.task_arn]:
             del self._watch.tracked[rid]
-            self._lone.pop(rid, None)
 
     # -- containers -------------------------------------------------------------------------
 
@@ -301,9 +299,7 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
         )
         rid = await create(state.engine, args)
-        if alone:  # another task may be there: then this one is connected (beside the start)
-            self._lone[rid] = self._join_later(state.engine, task.task_arn)
-        self._watch.tracked[rid] = Tracked(
+        tracked = self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,
             task.task_arn,
@@ -311,6 +307,8 @@ class DockerBackend(Backend):
             has_health_check=c.health_check is not None,
             host_bindings=host_bindings(c, state.plan, state.engine.spec.bind_ip),
         )
+        if alone:  # another task may be there: then this one is connected (beside the start)
+            tracked.network_look = self._join_later(state.engine, task.task_arn)
         state.add(container.name, rid)
         return rid
 
@@ -318,15 +316,14 @@ class DockerBackend(Backend):
         """Start it and read back the host ports Docker bound."""
         t = await self._tracked(runtime_id)
         t.started = True
-        joined = self._lone.pop(runtime_id, None)
         try:
             await t.engine.call(t.engine.api.start, runtime_id)
         except docker.errors.APIError as exc:
             raise start_error(exc, t.engine) from exc
         except BackendError as exc:
             raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
-        if joined is not None:
-            await joined.wait()  # RUNNING means: on the cluster network if there is one
+        if t.network_look is not None:
+            await t.network_look.wait()  # RUNNING means: on the cluster network if any
         if t.host_bindings:
             return StartedContainer(t.host_bindings)
         bindings = await published_ports(t.engine, runtime_id)

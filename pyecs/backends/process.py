@@ -31,6 +31,7 @@ import anyio.abc
 import anyio.to_thread
 import attrs
 
+from pyecs._pids import pid_alive
 from pyecs.abc import (
     Backend,
     BackendCapabilities,
@@ -409,17 +410,18 @@ class ProcessBackend(Backend):
             ) from None
 
 
-def _remove_dead_leftovers() -> None:
-    """Delete the log directories of earlier runs whose process is gone."""
-    tmp = Path(tempfile.gettempdir())
+def dead_run_dirs() -> list[Path]:
+    """The temporary directories (logs, groups file) of backends whose process is gone."""
+    found: list[Path] = []
     with contextlib.suppress(OSError):
-        for path in tmp.glob(f"{_TMP_PREFIX}*-*"):
+        for path in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
             pid = path.name[len(_TMP_PREFIX) :].split("-", 1)[0]
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                shutil.rmtree(path, ignore_errors=True)
-            except PermissionError:
-                continue
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                found.append(path)
+    return found
+
+
+def _remove_dead_leftovers() -> None:
+    """Delete the directories of earlier runs whose process is gone."""
+    for path in dead_run_dirs():
+        shutil.rmtree(path, ignore_errors=True)

@@ -7,7 +7,7 @@ every change. Read the latest with ``cluster.describe_tasks`` or ``svc.tasks``.
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import attrs
 
@@ -34,20 +34,11 @@ TaskStatus = Literal[
     "STOPPED",
 ]
 #: Task ``lastStatus`` values, in life-cycle order.
-TASK_STATUSES: tuple[TaskStatus, ...] = (
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-)
+TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 #: Task ``desiredStatus`` values.
 DESIRED_STATUSES = ("RUNNING", "STOPPED")
 HealthStatus = Literal["HEALTHY", "UNHEALTHY", "UNKNOWN"]
-HEALTH_STATUSES: tuple[HealthStatus, ...] = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
+HEALTH_STATUSES: tuple[HealthStatus, ...] = get_args(HealthStatus)
 #: ECS ``stopCode`` values pyecs sets.
 STOP_CODES = (
     "TaskFailedToStart",

@@ -182,6 +182,11 @@ class Expression(abc.ABC):
     def __str__(self) -> str:
         """The canonical text of this expression, which parses back to an equal one."""
 
+    def _default_source(self) -> None:
+        """Without a ``source`` (built in code, not parsed), it is the canonical text."""
+        if not self.source:
+            object.__setattr__(self, "source", str(self))
+
 
 @attrs.frozen
 class Comparison(Expression):
@@ -206,8 +211,7 @@ class Comparison(Expression):
         pattern = compile_pattern(self.arguments[0]) if self.operator in ("=~", "!~") else None
         object.__setattr__(self, "_keys", keys)
         object.__setattr__(self, "_pattern", pattern)
-        if not self.source:
-            object.__setattr__(self, "source", str(self))
+        self._default_source()
 
     @property
     def subjects(self) -> frozenset[str]:
@@ -288,8 +292,7 @@ class Not(Expression):
     source: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        if not self.source:
-            object.__setattr__(self, "source", str(self))
+        self._default_source()
 
     @property
     def subjects(self) -> frozenset[str]:
@@ -312,8 +315,7 @@ class _Junction(Expression):
     source: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        if not self.source:
-            object.__setattr__(self, "source", str(self))
+        self._default_source()
 
     @property
     def subjects(self) -> frozenset[str]:
