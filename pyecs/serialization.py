@@ -21,11 +21,13 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from pyecs._files import read_bounded
 from pyecs.exceptions import InvalidTaskDefinitionError, Problem
 from pyecs.models import task_definition as m
 
 __all__ = [
     "RESPONSE_ONLY_FIELDS",
+    "TASK_DEFINITION_FILE_LIMIT",
     "check_model_types",
     "converter",
     "load_task_definition_file",
@@ -48,6 +50,10 @@ RESPONSE_ONLY_FIELDS = frozenset(
         "deleteRequestedAt",
     }
 )
+
+#: The largest task-definition file read, whitespace included (1 MiB). ECS counts 64 KiB of
+#: compact JSON, which validation checks; a pretty-printed file may be 2-3 times as big.
+TASK_DEFINITION_FILE_LIMIT = 1024 * 1024
 
 _MODELS: tuple[type, ...] = tuple(
     obj for obj in vars(m).values() if isinstance(obj, type) and attrs.has(obj)
@@ -322,12 +328,24 @@ def loads_task_definition(text: str | bytes, *, source: str | None = None) -> m.
 def load_task_definition_file(path: str | Path) -> m.TaskDefinition:
     """Read and validate a ``task-definition.json`` file.
 
+    Only a regular file of at most :data:`TASK_DEFINITION_FILE_LIMIT` bytes is read (not
+    ``/dev/zero``, a FIFO or a directory): ECS takes at most 64 KiB of task definition JSON,
+    which validation checks once the file is read.
+
     Raises:
         InvalidTaskDefinitionError: for malformed JSON or ECS rule violations.
         FileNotFoundError: when the file does not exist.
+        OSError: when it cannot be read, is not a regular file or is too big; ``strerror``
+            says which, and what to do.
     """
     p = Path(path)
-    return loads_task_definition(p.read_bytes(), source=str(p))
+    data = read_bounded(
+        p,
+        TASK_DEFINITION_FILE_LIMIT,
+        what="a task-definition JSON file",
+        too_big="ECS allows at most 65536 bytes of task definition JSON",
+    )
+    return loads_task_definition(data, source=str(p))
 
 
 def unstructure_task_definition(

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 import attrs
 import docker.types
 
+from pyecs._files import ENV_FILE_LIMIT, decode_env_file, read_bounded_async
 from pyecs.abc import ContainerStartError
 from pyecs.backends._docker_engine import LABEL_DNS
 from pyecs.models.task import NetworkBinding
@@ -45,6 +46,7 @@ OOM_REASON: Final = "OutOfMemoryError: Container killed due to memory usage"
 LOCAL_LOG_DRIVERS: Final = frozenset({"json-file", "local", "journald", "syslog", "none"})
 _MIB: Final = 1024 * 1024
 _NS: Final = 1_000_000_000
+_ENV_FILE_TOO_BIG: Final = "split it, or pass large values another way (a mounted file)"
 
 
 def resource_prefix(cluster: str, task_id: str) -> str:
@@ -138,19 +140,22 @@ def plan_network(
     return mode, cluster_network or "bridge", None
 
 
-def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
+async def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
     """The variables of the container's ``environmentFiles`` (``VAR=VALUE`` lines).
 
     Blank lines and ``#`` comments are skipped; values are taken literally; a later file
-    wins over an earlier one.
+    wins over an earlier one. Each file is read in a worker thread, at most
+    :data:`~pyecs._files.ENV_FILE_LIMIT` bytes of a regular file.
 
     Raises:
-        ContainerStartError: CannotCreateContainerError for a file that is not local or
-            cannot be read.
+        ContainerStartError: CannotCreateContainerError for a file that is not local, cannot
+            be read, is not a regular file, is too big, is not UTF-8, or has a line with no
+            variable name.
     """
     env: dict[str, str] = {}
-    for entry in definition.environment_files or ():
+    for index, entry in enumerate(definition.environment_files or ()):
         value = entry.value or ""
+        where = f"container {definition.name!r}: environmentFiles[{index}] {value!r}"
         parsed = urlparse(value)
         if parsed.scheme == "file":
             path = Path(unquote(parsed.path))
@@ -159,24 +164,43 @@ def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
         else:
             raise ContainerStartError(
                 "CannotCreateContainerError",
-                f"environment file {value!r} of container {definition.name!r} is not a "
-                "local file; the Docker backend reads local .env files (a path or file:// "
-                "URL)",
+                f"{where} is not a local file; the Docker backend reads local .env files (a "
+                "path or file:// URL)",
             )
         try:
-            text = path.read_text(encoding="utf-8")
+            env.update(
+                await read_bounded_async(
+                    path,
+                    ENV_FILE_LIMIT,
+                    what="an environment file",
+                    too_big=_ENV_FILE_TOO_BIG,
+                    parse=_parse_env_file,
+                )
+            )
         except OSError as exc:
             raise ContainerStartError(
-                "CannotCreateContainerError",
-                f"cannot read environment file {str(path)!r} of container "
-                f"{definition.name!r}: {exc.strerror or exc}",
-            ) from exc
-        for line in text.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            name, _, val = line.partition("=")
-            env[name.strip()] = val
+                "CannotCreateContainerError", f"{where} cannot be read: {exc.strerror or exc}"
+            ) from None
+        except ValueError as exc:
+            raise ContainerStartError("CannotCreateContainerError", f"{where} {exc}") from None
+    return env
+
+
+def _parse_env_file(data: bytes) -> dict[str, str]:
+    """``VAR=VALUE`` lines (others skipped), values taken literally.
+
+    Raises:
+        ValueError: not UTF-8, a NUL byte, or a line with no variable name.
+    """
+    env: dict[str, str] = {}
+    for number, line in enumerate(decode_env_file(data).splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, val = line.partition("=")
+        if not name.strip():
+            raise ValueError(f"line {number} has no variable name before '='; write NAME=VALUE")
+        env[name.strip()] = val
     return env
 
 

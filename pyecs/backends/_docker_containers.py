@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import Any, Final
 
 import anyio
+import anyio.lowlevel
 import docker
 import docker.errors
 
@@ -15,6 +16,7 @@ from pyecs.abc import ContainerStartError
 from pyecs.backends._docker_config import CreateArgs
 from pyecs.backends._docker_engine import LABEL_CONTAINER, LABEL_TASK, Engine
 from pyecs.backends._docker_watch import Tracked
+from pyecs.backends._log_lines import LineSplitter
 from pyecs.exceptions import BackendError
 from pyecs.models.task import NetworkBinding
 
@@ -32,6 +34,7 @@ __all__ = [
 _MIB: Final = 1024 * 1024
 #: How long to wait for the exit after SIGKILL before asking the engine directly.
 _KILL_GRACE: Final = 10.0
+_LOG_CHUNK: Final = 65536
 
 
 def _explain(exc: docker.errors.APIError) -> str:
@@ -208,11 +211,6 @@ def _next_chunk(stream: Iterator[bytes]) -> bytes | None:
     return next(stream, None)
 
 
-def _lines(buffer: bytes) -> tuple[list[str], bytes]:
-    *complete, rest = buffer.split(b"\n")
-    return [line.decode("utf-8", "replace").rstrip("\r") for line in complete], rest
-
-
 async def log_lines(engine: Engine, runtime_id: str, follow: bool) -> AsyncIterator[str]:
     """Decoded output lines; with ``follow``, until the container exits."""
     if not follow:
@@ -220,11 +218,13 @@ async def log_lines(engine: Engine, runtime_id: str, follow: bool) -> AsyncItera
             data = await engine.call(_all_logs, engine.api, runtime_id)
         except docker.errors.NotFound as exc:
             raise BackendError(f"container {runtime_id[:12]} is gone: its logs too") from exc
-        lines, rest = _lines(data)
-        for line in lines:
+        splitter = LineSplitter()
+        for start in range(0, len(data), _LOG_CHUNK):  # a checkpoint between chunks
+            for line in splitter.feed(data[start : start + _LOG_CHUNK]):
+                yield line
+            await anyio.lowlevel.checkpoint()
+        for line in splitter.flush():
             yield line
-        if rest:
-            yield rest.decode("utf-8", "replace")
         return
     async with engine.log_streams:
         api = engine.log_client().api
@@ -236,18 +236,17 @@ async def log_lines(engine: Engine, runtime_id: str, follow: bool) -> AsyncItera
         except docker.errors.NotFound as exc:
             raise BackendError(f"container {runtime_id[:12]} is gone: its logs too") from exc
         try:
-            buffer = b""
+            splitter = LineSplitter()  # Docker re-joins its 16 KiB pieces: split again
             while True:
                 chunk = await anyio.to_thread.run_sync(
                     _next_chunk, stream, limiter=engine.log_limiter, abandon_on_cancel=True
                 )
                 if chunk is None:
                     break
-                lines, buffer = _lines(buffer + chunk)
-                for line in lines:
+                for line in splitter.feed(chunk):
                     yield line
-            if buffer:
-                yield buffer.decode("utf-8", "replace")
+            for line in splitter.flush():
+                yield line
         finally:
             stream.close()
 

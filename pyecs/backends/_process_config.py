@@ -2,7 +2,8 @@
 
 Pure functions and small values: the program (``entryPoint`` + ``command``), the environment
 (a minimal base, ``environmentFiles``, ``secrets``, ``environment``), the working directory,
-the user, the ulimits, the host ports, and the host as an ECS container instance.
+the user, the ulimits, the host ports, and the host as an ECS container instance. The one
+I/O, reading environment files, is bounded and done in a worker thread (:mod:`pyecs._files`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import attrs
 
+from pyecs._files import ENV_FILE_LIMIT, decode_env_file, read_bounded_async
 from pyecs.abc import ContainerLaunch, ContainerStartError
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.task import NetworkBinding
@@ -42,6 +44,7 @@ __all__ = [
 #: The variables a container inherits from the Python process (when they are set there).
 BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_ENV_FILE_TOO_BIG = "split it, or pass large values another way (a file the program reads)"
 
 # ECS ulimit names -> resource constants (RLIMIT_LOCKS is 10 on Linux; Python lacks it).
 _RLIMITS: dict[str, int] = {
@@ -88,8 +91,9 @@ class ContainerPlan:
     health_argv: tuple[str, ...] | None
 
 
-def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) -> ContainerPlan:
-    """Resolve what can be resolved at create time.
+async def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) -> ContainerPlan:
+    """Resolve what can be resolved at create time (environment files are read in a
+    worker thread, at most :data:`~pyecs._files.ENV_FILE_LIMIT` bytes each).
 
     Raises:
         ContainerStartError: ``CannotCreateContainerError`` (no program, an environment file
@@ -103,9 +107,12 @@ def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) -> Con
             'runs programs, not images; add "command": [...]'
         )
     cwd = Path(c.working_directory or ".").expanduser()
+    from_files: dict[str, str] = {}
+    for index, ef in enumerate(c.environment_files or ()):
+        from_files.update(await _read_env_file(str(ef.value or ""), c.name, index))
     return ContainerPlan(
         argv=argv,
-        env=_environment(c, inherit_environment),
+        env=_environment(c, inherit_environment, from_files),
         cwd=str(cwd if cwd.is_absolute() else Path.cwd() / cwd),
         rlimits=_rlimits(c),
         user=c.user,
@@ -113,14 +120,15 @@ def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) -> Con
     )
 
 
-def _environment(c: ContainerDefinition, inherit: bool) -> dict[str, str]:
+def _environment(
+    c: ContainerDefinition, inherit: bool, from_files: Mapping[str, str]
+) -> dict[str, str]:
     if inherit:
         env = dict(os.environ)
     else:
         env = {k: os.environ[k] for k in BASE_ENVIRONMENT if k in os.environ}
         env.setdefault("PATH", _DEFAULT_PATH)
-    for index, ef in enumerate(c.environment_files or ()):
-        env.update(_read_env_file(str(ef.value or ""), c.name, index))
+    env.update(from_files)
     for secret in c.secrets or ():
         if secret.name is None:
             continue
@@ -136,7 +144,7 @@ def _environment(c: ContainerDefinition, inherit: bool) -> dict[str, str]:
     return env
 
 
-def _read_env_file(value: str, container: str | None, index: int) -> dict[str, str]:
+async def _read_env_file(value: str, container: str | None, index: int) -> dict[str, str]:
     where = f"container {container!r}: environmentFiles[{index}] {value!r}"
     if value.startswith("arn:"):
         raise _create_error(
@@ -145,16 +153,34 @@ def _read_env_file(value: str, container: str | None, index: int) -> dict[str, s
         )
     path = Path(value.removeprefix("file://")).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
+        return await read_bounded_async(
+            path,
+            ENV_FILE_LIMIT,
+            what="an environment file",
+            too_big=_ENV_FILE_TOO_BIG,
+            parse=_parse_env_file,
+        )
     except OSError as exc:
         raise _create_error(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise _create_error(f"{where} {exc}") from None
+
+
+def _parse_env_file(data: bytes) -> dict[str, str]:
+    """``VAR=VALUE`` lines; a bare ``VAR`` takes the Python process's value, if any.
+
+    Raises:
+        ValueError: not UTF-8, a NUL byte, or a line with no variable name.
+    """
     env: dict[str, str] = {}
-    for line in text.splitlines():
+    for number, line in enumerate(decode_env_file(data).splitlines(), 1):
         line = line.lstrip()
         if not line or line.startswith("#"):
             continue
         name, sep, val = line.partition("=")
         name = name.strip()
+        if not name:
+            raise ValueError(f"line {number} has no variable name before '='; write NAME=VALUE")
         if sep:
             env[name] = val
         elif name in os.environ:  # Docker: a bare name takes the host's value

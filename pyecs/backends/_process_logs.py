@@ -3,7 +3,8 @@
 A container's stdout and stderr share one pipe (so their lines keep their order, as in
 ``docker logs``). A task of the backend reads it and appends to ``<runtime id>.log`` in the
 backend's temporary directory, waking followers after each chunk: reading the logs after
-the exit is reading a file, and following them needs no polling.
+the exit is reading a file, and following them needs no polling. Readers get lines of at
+most :data:`MAX_LINE_BYTES` (16 KiB): a longer line comes as several, as from Docker.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 
-__all__ = ["LogCapture"]
+from pyecs.backends._log_lines import MAX_LINE_BYTES, LineSplitter
+
+__all__ = ["MAX_LINE_BYTES", "LogCapture"]
 
 _CHUNK = 65536
 
@@ -85,9 +88,14 @@ class LogCapture:
             self._notify()
 
     async def lines(self, *, follow: bool) -> AsyncIterator[str]:
-        """Yield complete lines; with ``follow``, wait for more until the output ends."""
+        """Yield lines (pieces of :data:`MAX_LINE_BYTES` of longer ones); with ``follow``,
+        wait for more until the output ends.
+
+        The file is read in chunks of 64 KiB with a checkpoint after each, so that a reader
+        of a large output never holds the event loop for long.
+        """
         offset = 0
-        partial = b""
+        splitter = LineSplitter()
         while True:
             changed = self._changed
             done = self.done
@@ -103,16 +111,12 @@ class LogCapture:
                         if not chunk:  # truncated under us: nothing more to read
                             return
                         offset += len(chunk)
-                        *complete, partial = (partial + chunk).split(b"\n")
-                        for line in complete:
-                            yield _decode(line)
+                        for line in splitter.feed(chunk):
+                            yield line
+                        await anyio.lowlevel.checkpoint()
                 continue
             if done or not follow:
-                if partial:
-                    yield _decode(partial)
+                for line in splitter.flush():
+                    yield line
                 return
             await changed.wait()
-
-
-def _decode(line: bytes) -> str:
-    return line.removesuffix(b"\r").decode("utf-8", errors="replace")

@@ -292,7 +292,7 @@ class DockerBackend(Backend):
             name=f"{state.prefix}-{c.name}",
             labels=labels,
             bind_ip=state.engine.spec.bind_ip,
-            env_from_files=await anyio.to_thread.run_sync(read_env_files, c),
+            env_from_files=await read_env_files(c),
             secrets=read_secrets(c),
             volumes_from=volumes_from,
             log_drivers_supported=state.engine.log_drivers,

@@ -206,7 +206,7 @@ class ProcessBackend(Backend):
         """Resolve the program, environment and limits; nothing runs yet."""
         if self._tmp is None:
             raise BackendError("the process backend is not open; open the cluster first")
-        plan = plan_container(container, inherit_environment=self.inherit_environment)
+        plan = await plan_container(container, inherit_environment=self.inherit_environment)
         rid = uuid.uuid4().hex
         self._containers[rid] = _Container(rid, container, plan, LogCapture(self._tmp / rid))
         return rid
