@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "load_task_definition",
     "note",
     "open_cluster",
+    "seconds_option",
 ]
 
 
@@ -35,6 +37,25 @@ def note(message: str) -> None:
     """A status message on stderr (``pyecs: ...``)."""
     sys.stderr.write(f"pyecs: {message}\n")
     sys.stderr.flush()
+
+
+def seconds_option(*, finite: bool) -> Callable[[str], float]:
+    """An argparse ``type`` for a number of seconds >= 0; ``finite=False`` also takes
+    ``inf``. Anything else (``-5``, ``nan``, ``soon``) is a usage error (exit code 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if math.isnan(value) or value < 0 or (finite and math.isinf(value)):
+            limit = "" if finite else ", or inf for no limit"
+            raise argparse.ArgumentTypeError(
+                f"must be a number of seconds >= 0{limit}, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -57,7 +78,7 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
 
 def load_task_definition(path: str) -> TaskDefinition:
     """Read and validate a task definition; problems become one line."""
-    if not os.path.exists(path):
+    if not os.path.lexists(path):  # a symlink loop is reported by from_file, as such
         raise CliError(f"{path}: no such file")
     try:
         return TaskDefinition.from_file(path)

@@ -3,8 +3,8 @@
 Streams every container's output to stdout (prefixed by task and container when there
 is more than one), waits until every task has stopped and exits with the first non-zero
 exit code of an essential container (0 when all succeeded). A task that could not start
-exits with 125, as ``docker run`` does; a timeout with 124; Ctrl-C stops the tasks and
-exits with 130.
+exits with 125, as ``docker run`` does; a timeout with 124; Ctrl-C (or SIGTERM) stops the
+tasks and exits with 128 + the signal number: 130 for Ctrl-C, 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from pyecs._cli_common import CliError, load_task_definition, note, open_cluster
+from pyecs._cli_common import (
+    CliError,
+    add_cluster_options,
+    load_task_definition,
+    note,
+    open_cluster,
+    seconds_option,
+)
 from pyecs._cli_logs import LogFollower
 from pyecs._cluster import Cluster
 from pyecs.exceptions import TimeoutError
@@ -30,7 +37,7 @@ __all__ = ["add_parser", "run"]
 
 EXIT_FAILED_TO_START = 125
 EXIT_TIMEOUT = 124
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 128  # + the signal number
 
 
 def add_parser(commands: Any) -> None:
@@ -41,7 +48,7 @@ def add_parser(commands: Any) -> None:
         description="Register the task definition in a local cluster, run COUNT tasks of "
         "it, stream their output, and exit with the essential container's exit code "
         "(the first non-zero one among the tasks; 125 when a task could not start, "
-        "124 on --timeout, 130 on Ctrl-C).",
+        "124 on --timeout, 130 on Ctrl-C, 143 on SIGTERM).",
     )
     p.add_argument("task_definition", metavar="TASK_DEFINITION", help="task-definition.json")
     p.add_argument("--count", "-n", type=int, default=1, help="how many tasks (default 1)")
@@ -53,12 +60,11 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds_option(finite=False),
         default=None,
         metavar="SECONDS",
-        help="stop the tasks after SECONDS",
+        help="stop the tasks after SECONDS (a number >= 0; default: no limit)",
     )
-    from pyecs._cli_common import add_cluster_options
 
     add_cluster_options(p)
     p.set_defaults(handler=run)
@@ -141,17 +147,17 @@ async def run(args: argparse.Namespace) -> int:
             f"started {len(arns)} task(s) of {registered.ref}; waiting for them to stop "
             "(Ctrl-C stops them)"
         )
-        interrupted = False
+        interrupted = 0  # the first signal received
 
         async def watch_signals(scope: anyio.CancelScope) -> None:
             nonlocal interrupted
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+                async for signum in signals:
                     if interrupted:
                         note("stopping at once")
                         scope.cancel()
                         return
-                    interrupted = True
+                    interrupted = int(signum)
                     note("stopping the tasks (Ctrl-C again to stop at once)")
                     for arn in arns:
                         await cluster.stop_task(arn, reason="Interrupted (pyecs run)")
@@ -178,7 +184,7 @@ async def run(args: argparse.Namespace) -> int:
             exits = ", ".join(f"{c.name} exited {c.exit_code}" for c in task.containers)
             note(f"task {task.id[:8]} stopped ({task.stop_code}): {exits}")
     if interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED + interrupted
     if timed_out:
         return EXIT_TIMEOUT
     return exit_code(final)

@@ -23,6 +23,7 @@ from pyecs._cli_common import (
     load_task_definition,
     note,
     open_cluster,
+    seconds_option,
 )
 from pyecs._cli_logs import LogFollower, healthy
 from pyecs._cli_term import LiveView, clock, service_summary, task_table
@@ -55,7 +56,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--service", default=None, help="the service name (default: the family)")
     p.add_argument(
         "--healthy-delay",
-        type=float,
+        type=seconds_option(finite=True),
         default=0.0,
         help="seconds a task without a health check must run to count as healthy "
         "(ECS waits 40; default 0)",
@@ -113,8 +114,6 @@ async def up(args: argparse.Namespace) -> int:
     """The ``up`` command."""
     if args.desired_count < 0:
         raise CliError(f"--desired-count must be 0 or more, got {args.desired_count}")
-    if args.healthy_delay < 0:
-        raise CliError(f"--healthy-delay must be 0 or more, got {args.healthy_delay}")
     td = load_task_definition(args.task_definition)
     view = LiveView(sys.stdout)
 

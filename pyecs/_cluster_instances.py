@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from pyecs._checks import check_str_list, shown
 from pyecs.exceptions import InvalidParameterError
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.placement._scheduler import PlacementState
@@ -54,6 +55,10 @@ class ContainerInstancesMixin:
         return self._placement.instance(self._instance_id(instance))
 
     def _instance_id(self, instance: str) -> str:
+        if not isinstance(instance, str):
+            raise InvalidParameterError(
+                f"instance must be a container instance id or ARN (a string), got {shown(instance)}"
+            )
         return instance.rsplit("/", 1)[-1] if instance.startswith("arn:") else instance
 
     async def register_container_instance(self, spec: InstanceSpec) -> ContainerInstance:
@@ -86,13 +91,22 @@ class ContainerInstancesMixin:
     async def update_container_instances_state(
         self, instances: Iterable[str], status: Literal["ACTIVE", "DRAINING"]
     ) -> list[ContainerInstance]:
-        """Set instances ACTIVE or DRAINING (DRAINING: nothing new is placed there)."""
+        """Set instances ACTIVE or DRAINING (DRAINING: nothing new is placed there).
+
+        Every instance is looked up before any changes, so a bad one changes nothing.
+
+        Raises:
+            InvalidParameterError: a bad status, or ``instances`` not a list of strings.
+        """
         self._require_open()
         if status not in ("ACTIVE", "DRAINING"):
             raise InvalidParameterError(f"status must be 'ACTIVE' or 'DRAINING', got {status!r}")
+        refs = check_str_list(instances, "instances", "container instance ids or ARNs")
+        ids = [self._instance_id(ref) for ref in refs]
+        for instance_id in ids:
+            self._placement.instance(instance_id)  # unknown: raises before any change
         out = []
-        for ref in instances:
-            instance_id = self._instance_id(ref)
+        for instance_id in ids:
             self._placement.set_status(instance_id, status)
             out.append(self._placement.instance(instance_id))
         self.instances_changed()
@@ -112,6 +126,7 @@ class ContainerInstancesMixin:
         """Remove attributes of an instance."""
         self._require_open()
         instance_id = self._instance_id(instance)
-        self._placement.delete_attributes(instance_id, list(names))
+        keys = check_str_list(names, "names", "attribute names")
+        self._placement.delete_attributes(instance_id, keys)
         self.instances_changed()
         return self._placement.instance(instance_id)

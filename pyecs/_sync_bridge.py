@@ -20,6 +20,7 @@ import anyio.abc
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from pyecs._checks import check_timeout
 from pyecs.exceptions import TimeoutError
 
 __all__ = ["BlockingStream"]
@@ -79,10 +80,11 @@ class BlockingStream(Generic[T]):
         Raises:
             TimeoutError: when nothing arrived in time.
             StopIteration: when the stream has ended.
+            InvalidParameterError: when ``timeout`` is not a number of seconds >= 0.
         """
         if timeout is None:
             return next(self)
-        wait = max(0.0, timeout)
+        wait = check_timeout(timeout)
 
         async def receive() -> tuple[bool, T | None]:
             with anyio.move_on_after(wait):

@@ -7,9 +7,13 @@ of them.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
+
+import attrs
 
 from pyecs._units import parse_cpu, parse_memory
 from pyecs.exceptions import InvalidTaskDefinitionError, Problem
@@ -17,7 +21,7 @@ from pyecs.exceptions import InvalidTaskDefinitionError, Problem
 if TYPE_CHECKING:
     from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
-__all__ = ["validate_task_definition"]
+__all__ = ["tag_problems", "text_problems", "unicode_problem", "validate_task_definition"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _PORT_RANGE_RE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})$")
@@ -33,6 +37,7 @@ _CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 _MAX_CONTAINERS = 10
 _MAX_SIZE = 64 * 1024
+_MAX_TAGS = 50
 
 
 def _range(value: int | None, lo: int, hi: int, path: str, what: str, out: list[Problem]) -> None:
@@ -52,7 +57,11 @@ def validate_task_definition(td: TaskDefinition) -> None:
     # document's would be, before the rules below (which rely on the types) run.
     problems = check_model_types(td)
     if not problems:
-        problems = list(_task_problems(td))
+        # Text that cannot reach the OS (NUL characters, lone surrogates) first; a rule
+        # below that trips over the same value would only say the same thing again.
+        problems = text_problems(td)
+        seen = {p.path for p in problems}
+        problems.extend(p for p in _task_problems(td) if p.path not in seen)
     if problems:
         raise InvalidTaskDefinitionError(problems)
 
@@ -265,8 +274,7 @@ def _container_problems(
     _range(c.stop_timeout, 0, 120, f"{path}.stopTimeout", "stopTimeout (seconds)", out)
     _range(c.start_timeout, 2, 600, f"{path}.startTimeout", "startTimeout (seconds)", out)
     for j, kv in enumerate(c.environment or ()):
-        if not kv.name:
-            out.append(Problem(f"{path}.environment[{j}].name", "is required"))
+        _env_name_problems(kv.name, f"{path}.environment[{j}].name", out)
     for j, ef in enumerate(c.environment_files or ()):
         if not ef.value:
             out.append(
@@ -282,8 +290,7 @@ def _container_problems(
                 )
             )
     for j, s in enumerate(c.secrets or ()):
-        if not s.name:
-            out.append(Problem(f"{path}.secrets[{j}].name", "is required"))
+        _env_name_problems(s.name, f"{path}.secrets[{j}].name", out)
         if not s.value_from:
             out.append(Problem(f"{path}.secrets[{j}].valueFrom", "is required"))
     for j, mp in enumerate(c.mount_points or ()):
@@ -362,6 +369,24 @@ def _container_problems(
                 out.append(Problem(f"{tp}.containerPath", "is required"))
             if t.size is None or t.size <= 0:
                 out.append(Problem(f"{tp}.size", "is required: a positive number of MiB"))
+
+
+def _env_name_problems(name: str | None, path: str, out: list[Problem]) -> None:
+    """An environment variable name: not empty, and no '=' (NUL: see text_problems).
+
+    ECS takes any string, but ``NAME=value`` is how every runtime passes a variable on:
+    a name holding '=' would be split there, and Docker and the OS refuse it.
+    """
+    if not name:
+        out.append(Problem(path, "is required: the environment variable's name"))
+    elif "=" in name:
+        out.append(
+            Problem(
+                path,
+                f"environment variable names cannot contain '=' (got {name!r}): the "
+                "variable would be split there; rename it",
+            )
+        )
 
 
 def _port_problems(
@@ -567,24 +592,45 @@ def _constraint_and_tag_problems(td: TaskDefinition, out: list[Problem]) -> None
             except QuerySyntaxError as exc:
                 out.append(Problem(f"{cp}.expression", f"{exc.reason} at column {exc.column}"))
     tags = td.tags or ()
-    if len(tags) > 50:
-        out.append(Problem("tags", f"has {len(tags)} tags; at most 50 are allowed"))
+    out.extend(tag_problems([(t.key, t.value) for t in tags], lambda i: f"tags[{i}]"))
+
+
+def tag_problems(
+    tags: Sequence[tuple[str | None, str | None]],
+    item_path: Callable[[int], str],
+    path: str = "tags",
+) -> list[Problem]:
+    """The ECS tag rules, for a task definition's tags and for ``run_task(tags=...)`` alike.
+
+    At most 50 tags; each key 1-128 characters, unique, not starting with ``aws:``
+    (reserved); each value at most 256 characters.
+
+    Args:
+        tags: ``(key, value)`` pairs, in order.
+        item_path: The path of the i-th tag (``tags[0]``); ``.key`` or ``.value`` is added.
+        path: The path of the tags as a whole.
+    """
+    out: list[Problem] = []
+    if len(tags) > _MAX_TAGS:
+        out.append(Problem(path, f"has {len(tags)} tags; at most {_MAX_TAGS} are allowed"))
     keys: set[str] = set()
-    for i, tag in enumerate(tags):
-        if not tag.key:
-            out.append(Problem(f"tags[{i}].key", "is required: 1-128 characters"))
-        elif len(tag.key) > 128:
-            out.append(
-                Problem(f"tags[{i}].key", f"must be at most 128 characters, got {len(tag.key)}")
-            )
-        elif tag.key.lower().startswith("aws:"):
-            out.append(Problem(f"tags[{i}].key", "the 'aws:' prefix is reserved for AWS"))
-        elif tag.key in keys:
-            out.append(Problem(f"tags[{i}].key", f"{tag.key!r} is given twice"))
+    for i, (key, value) in enumerate(tags):
+        where = item_path(i)
+        if not key:
+            out.append(Problem(f"{where}.key", "is required: 1-128 characters"))
+        elif len(key) > 128:
+            out.append(Problem(f"{where}.key", f"must be at most 128 characters, got {len(key)}"))
+        elif key.lower().startswith("aws:"):
+            out.append(Problem(f"{where}.key", "the 'aws:' prefix is reserved for AWS"))
+        elif key in keys:
+            out.append(Problem(f"{where}.key", f"{key!r} is given twice"))
         else:
-            keys.add(tag.key)
-        if tag.value is not None and len(tag.value) > 256:
-            out.append(Problem(f"tags[{i}].value", "must be at most 256 characters"))
+            keys.add(key)
+        if value is not None and len(value) > 256:
+            out.append(
+                Problem(f"{where}.value", f"must be at most 256 characters, got {len(value)}")
+            )
+    return out
 
 
 def _size_problems(td: TaskDefinition) -> list[Problem]:
@@ -600,3 +646,129 @@ def _size_problems(td: TaskDefinition) -> list[Problem]:
     if size > _MAX_SIZE:
         return [Problem("", f"is {size} bytes of JSON; ECS allows at most {_MAX_SIZE}")]
     return []
+
+
+# -- text that cannot reach the OS ---------------------------------------------------------
+
+_ARGUMENT = "which no process argument can hold"
+_ENVIRONMENT = "which no environment variable can hold"
+_PATH = "which no file path can hold"
+_LABEL = "which no Docker label can hold"
+_OTHER = "which Docker and the operating system cannot pass on (C strings end there)"
+
+#: What a string at ``<model>.<field>`` becomes, for the NUL message. Unlisted fields get
+#: the general reason: every string of a definition may reach Docker or a process.
+_NUL_KINDS = {
+    "ContainerDefinition.command": _ARGUMENT,
+    "ContainerDefinition.entryPoint": _ARGUMENT,
+    "HealthCheck.command": _ARGUMENT,
+    "KeyValuePair.name": _ENVIRONMENT,
+    "KeyValuePair.value": _ENVIRONMENT,
+    "Secret.name": _ENVIRONMENT,
+    "ContainerDefinition.workingDirectory": _PATH,
+    "MountPoint.containerPath": _PATH,
+    "Tmpfs.containerPath": _PATH,
+    "HostVolumeProperties.sourcePath": _PATH,
+    "EnvironmentFile.value": _PATH,
+    "ContainerDefinition.dockerLabels": _LABEL,
+    "DockerVolumeConfiguration.labels": _LABEL,
+}
+
+
+def unicode_problem(text: str, path: str, what: str = "") -> Problem | None:
+    """A problem when ``text`` holds a lone surrogate (it cannot be encoded as UTF-8).
+
+    JSON text ``"\\ud800"`` decodes to such a string; no file, argument or environment
+    variable can hold it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = f"\\u{ord(text[exc.start]):04x}"
+        return Problem(
+            path,
+            f"{what}is not valid Unicode (lone surrogate {char} at offset {exc.start}); "
+            "write the character itself (a JSON surrogate pair such as \\ud83d\\ude00 is "
+            "fine), or remove it",
+        )
+    return None
+
+
+def _nul_problem(text: str, path: str, kind: str, what: str = "") -> Problem | None:
+    at = text.find("\x00")
+    if at < 0:
+        return None
+    return Problem(
+        path, f"{what}contains a NUL character (\\u0000) at offset {at}, {kind}; remove it"
+    )
+
+
+def _shown_key(key: str) -> str:
+    """A mapping key as a path shows it: NUL and lone surrogates escaped, else as it is."""
+    if "\x00" not in key and unicode_problem(key, "") is None:
+        return key
+    return key.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def text_problems(td: TaskDefinition) -> list[Problem]:
+    """Strings that could never reach a process or Docker: with a NUL character, or not
+    valid Unicode (a lone surrogate), anywhere in the definition.
+
+    Fields kept as plain JSON (cloud-only settings pyecs does not run) are only checked
+    for valid Unicode.
+    """
+    out: list[Problem] = []
+    _walk_model(td, "", out)
+    return out
+
+
+def _walk_model(obj: object, path: str, out: list[Problem]) -> None:
+    from pyecs.serialization import camel
+
+    cls: typing.Any = type(obj)  # an attrs model class
+    plain_json = _plain_json_fields(cls)
+    for a in attrs.fields(cls):
+        value = getattr(obj, a.name)
+        if value is None:
+            continue
+        key = camel(a.name)
+        where = f"{path}.{key}" if path else key
+        kind = None if a.name in plain_json else _NUL_KINDS.get(f"{cls.__name__}.{key}", _OTHER)
+        if kind == _ENVIRONMENT and ".secretOptions[" in where:
+            kind = _OTHER
+        _walk_value(value, where, kind, out)
+
+
+def _walk_value(value: object, path: str, kind: str | None, out: list[Problem]) -> None:
+    """Check every string in ``value``; ``kind`` None: Unicode only (plain JSON)."""
+    if isinstance(value, str):
+        problem = unicode_problem(value, path)
+        if problem is None and kind is not None:
+            problem = _nul_problem(value, path, kind)
+        if problem is not None:
+            out.append(problem)
+    elif attrs.has(type(value)):
+        _walk_model(value, path, out)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _walk_value(item, f"{path}[{i}]", kind, out)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            where = f"{path}.{_shown_key(k)}" if isinstance(k, str) else f"{path}.{k}"
+            if isinstance(k, str):
+                problem = unicode_problem(k, where, "this key ")
+                if problem is None and kind is not None:
+                    problem = _nul_problem(k, where, kind, "this key ")
+                if problem is not None:
+                    out.append(problem)
+                    continue
+            _walk_value(item, where, kind, out)
+
+
+@functools.cache
+def _plain_json_fields(cls: type) -> frozenset[str]:
+    """The fields of a model kept as plain JSON (typed ``Json``, that is ``Any``)."""
+    from pyecs.models import task_definition as m
+
+    hints = typing.get_type_hints(cls, vars(m))
+    return frozenset(name for name, tp in hints.items() if tp is typing.Any)

@@ -90,25 +90,31 @@ async def validate(args: argparse.Namespace) -> int:
             entry["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
             if not args.json:
                 n = len(exc.problems)
-                print(f"{path}: invalid: {n} problem{'s' if n != 1 else ''}")
+                _say(f"{path}: invalid: {n} problem{'s' if n != 1 else ''}")
                 for p in exc.problems:
-                    print(f"  {p.path or '(document)'}: {p.message}")
+                    _say(f"  {p.path or '(document)'}: {p.message}")
         except OSError as exc:
             bad += 1
             message = exc.strerror or str(exc)
             entry["problems"] = [{"path": "", "message": message}]
             if not args.json:
-                print(f"{path}: cannot read: {message}")
+                _say(f"{path}: cannot read: {message}")
         else:
             entry["valid"] = True
             entry["family"] = td.family
             if not args.json:
                 names = ", ".join(str(c.name) for c in td.containers)
-                print(f"{path}: ok (family {td.family}; containers: {names})")
+                _say(f"{path}: ok (family {td.family}; containers: {names})")
         report.append(entry)
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if bad else 0
+
+
+def _say(line: str) -> None:
+    """Print a line that may quote the input: a lone surrogate (from JSON ``"\\ud800"`` or
+    an undecodable file name) is shown escaped instead of failing the whole output."""
+    print(line.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 async def gc(args: argparse.Namespace) -> int:

@@ -123,6 +123,30 @@ def test_validate_points_at_malformed_json(tmp_path: Path) -> None:
     assert "line 2" in out.stdout
 
 
+def test_validate_reports_a_lone_surrogate_in_command(tmp_path: Path) -> None:
+    td = write_td(tmp_path / "surrogate.json", "true")
+    # JSON text "\\ud800" decodes to a lone surrogate, which no process argument can hold.
+    td.write_text(td.read_text().replace('"true"', '"tr\\ud800ue"'))
+    out = pyecs("validate", str(td))
+    assert out.returncode == 1, out.stdout
+    assert (
+        "containerDefinitions[0].command[2]: is not valid Unicode (lone surrogate \\ud800 at "
+        "offset 2)" in out.stdout
+    )
+    as_json = json.loads(pyecs("validate", "--json", str(td)).stdout)
+    assert as_json[0]["problems"][0]["path"] == "containerDefinitions[0].command[2]"
+
+
+def test_validate_shows_a_lone_surrogate_in_a_key_escaped(tmp_path: Path) -> None:
+    """An unknown key quoted in a problem may hold one: it is printed, never a crash."""
+    td = tmp_path / "key.json"
+    td.write_text('{"fam\\ud800ily": "x", "containerDefinitions": []}')
+    out = pyecs("validate", str(td))
+    assert out.returncode == 1, out.stderr
+    assert "  fam\\ud800ily: unknown field 'fam\\ud800ily'; did you mean 'family'?" in out.stdout
+    assert out.stderr == ""
+
+
 def test_run_streams_output_and_exits_with_the_essential_exit_code(tmp_path: Path) -> None:
     td = write_td(tmp_path / "job.json", "echo out; echo err >&2; exit 3")
     out = pyecs("run", str(td))
@@ -189,7 +213,39 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> N
     assert "Traceback" not in out.stderr
 
 
-def test_run_stops_its_tasks_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "{good}", "--timeout", "-5"], "argument --timeout: must be a number of seconds"),
+        (["run", "{good}", "--timeout", "nan"], "got 'nan'"),
+        (["run", "{good}", "--timeout", "soon"], "got 'soon'"),
+        (["up", "{good}", "--healthy-delay", "-1"], "argument --healthy-delay: must be a number"),
+        (["up", "{good}", "--healthy-delay", "nan"], "got 'nan'"),
+        (["up", "{good}", "--healthy-delay", "inf"], "got 'inf'"),
+    ],
+)
+def test_bad_seconds_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    """As argparse reports a bad option: exit code 2, before anything runs."""
+    good = write_td(tmp_path / "good.json", "echo ran")
+    out = pyecs(*[a.format(good=good) for a in args])
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert out.stderr.splitlines()[0].startswith("usage: pyecs")
+    assert out.stdout == ""
+
+
+def test_run_accepts_an_infinite_timeout(tmp_path: Path) -> None:
+    td = write_td(tmp_path / "job.json", "echo ok")
+    out = pyecs("run", str(td), "--timeout", "inf")
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_run_stops_its_tasks_on_a_signal_and_exits_128_plus_its_number(
+    tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
     td = write_td(tmp_path / "sleepy.json", "echo started; exec sleep 60")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyecs.cli", "run", str(td)],
@@ -202,8 +258,8 @@ def test_run_stops_its_tasks_on_ctrl_c(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "started\n"
         assert owned_processes(proc.pid)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == code
         assert "stopping the tasks" in (proc.stderr.read() if proc.stderr else "")
     finally:
         proc.kill()

@@ -230,6 +230,110 @@ def test_paths_property_lists_problem_paths_in_order() -> None:
     assert info.value.paths == [p.path for p in info.value.problems]
 
 
+# -- text that cannot reach a process: NUL, lone surrogates, '=' in variable names --------
+
+
+def _container(**fields: object) -> dict[str, object]:
+    return {
+        "family": "text",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32, **fields}],
+    }
+
+
+def _messages(data: object) -> dict[str, str]:
+    with pytest.raises(InvalidTaskDefinitionError) as info:
+        TaskDefinition.from_dict(data)
+    return {p.path: p.message for p in info.value.problems}
+
+
+def test_nul_message_says_what_the_string_would_become() -> None:
+    messages = _messages(
+        _container(
+            command=["echo", "a\x00b"],
+            environment=[{"name": "X", "value": "\x00"}],
+            workingDirectory="/srv\x00",
+            dockerLabels={"team": "web\x00"},
+            image="busybox\x00",
+        )
+    )
+    prefix = "containerDefinitions[0]"
+    assert messages[f"{prefix}.command[1]"] == (
+        "contains a NUL character (\\u0000) at offset 1, which no process argument can hold; "
+        "remove it"
+    )
+    assert "which no environment variable can hold" in messages[f"{prefix}.environment[0].value"]
+    assert "which no file path can hold" in messages[f"{prefix}.workingDirectory"]
+    assert "which no Docker label can hold" in messages[f"{prefix}.dockerLabels.team"]
+    assert "cannot pass on" in messages[f"{prefix}.image"]
+
+
+def test_lone_surrogate_is_reported_with_its_code_point_and_offset() -> None:
+    text = json.dumps(_container(command=["sh", "-c", "abc\ud800"]))
+    assert "\\ud800" in text  # JSON text, as a file holds it
+    with pytest.raises(InvalidTaskDefinitionError) as info:
+        TaskDefinition.from_json(text)
+    (problem,) = info.value.problems
+    assert problem.path == "containerDefinitions[0].command[2]"
+    assert problem.message.startswith(
+        "is not valid Unicode (lone surrogate \\ud800 at offset 3); write the character itself"
+    )
+    str(info.value).encode("utf-8")  # the message itself is printable anywhere
+
+
+def test_a_json_surrogate_pair_is_one_valid_character() -> None:
+    td = TaskDefinition.from_json(
+        '{"family": "x", "containerDefinitions": [{"name": "a", '
+        '"image": "b", "memory": 8, "command": ["\\ud83d\\ude00"]}]}'
+    )
+    assert td.containers[0].command == ("\U0001f600",)
+
+
+def test_python_built_definition_with_a_lone_surrogate_is_invalid() -> None:
+    with pytest.raises(InvalidTaskDefinitionError) as info:
+        TaskDefinition(
+            family="web",
+            container_definitions=[
+                ContainerDefinition(name="a", image="x", memory=8, command=("\ud83d\ude00",))
+            ],
+        )
+    assert info.value.paths == ["containerDefinitions[0].command[0]"]
+    assert "lone surrogate \\ud83d at offset 0" in info.value.problems[0].message
+
+
+def test_a_mapping_key_with_nul_or_a_surrogate_is_shown_escaped_in_its_path() -> None:
+    messages = _messages(_container(dockerLabels={"a\x00": "x", "\udc80": "y"}))
+    assert set(messages) == {
+        "containerDefinitions[0].dockerLabels.a\\u0000",
+        "containerDefinitions[0].dockerLabels.\\udc80",
+    }
+    assert all(m.startswith("this key ") for m in messages.values())
+
+
+def test_a_value_the_text_check_reports_is_not_reported_again_by_a_rule() -> None:
+    messages = _messages({**_container(), "family": "web\x00"})
+    assert list(messages) == ["family"]
+    assert "NUL" in messages["family"]
+
+
+def test_cloud_only_json_fields_are_checked_for_unicode_but_may_hold_nul() -> None:
+    """pyecs never passes runtimePlatform & co. to a process: only JSON must hold them."""
+    td = TaskDefinition.from_dict({**_container(), "runtimePlatform": {"x": "a\x00"}})
+    assert td.runtime_platform == {"x": "a\x00"}
+    assert list(_messages({**_container(), "runtimePlatform": {"x": "\ud800"}})) == [
+        "runtimePlatform.x"
+    ]
+
+
+@pytest.mark.parametrize("field", ["environment", "secrets"])
+def test_environment_variable_names_cannot_hold_equals(field: str) -> None:
+    other = "value" if field == "environment" else "valueFrom"
+    messages = _messages(_container(**{field: [{"name": "A=B", other: "x"}]}))
+    assert messages == {
+        f"containerDefinitions[0].{field}[0].name": "environment variable names cannot contain "
+        "'=' (got 'A=B'): the variable would be split there; rename it"
+    }
+
+
 # -- task-level cpu and memory -------------------------------------------------------------
 
 

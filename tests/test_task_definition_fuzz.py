@@ -226,7 +226,11 @@ def test_python_built_definition_with_garbage_raises_only_invalid_task_definitio
 names = st.from_regex(r"[A-Za-z0-9_-]{1,24}", fullmatch=True)
 families = st.from_regex(r"[A-Za-z0-9_-]{1,255}", fullmatch=True)
 env_names = st.from_regex(r"[A-Z_][A-Z0-9_]{0,15}", fullmatch=True)
-words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+# No NUL: no process argument, environment variable or label can hold one.
+words = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+    max_size=30,
+)
 
 
 @st.composite

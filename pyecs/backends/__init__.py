@@ -6,7 +6,9 @@
   and scale.
 
 Names are imported on first use, so ``import pyecs.backends`` does not import the docker
-SDK until ``DockerBackend`` is asked for.
+SDK until ``DockerBackend`` is asked for. :func:`backend_from_name` builds one by its name
+(``"docker"``, ``"process"``, ``"simulated"``: :data:`BACKEND_NAMES`), as
+``Cluster(backend="process")`` does.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pyecs.backends._names import BACKEND_NAMES, backend_from_name
+
 if TYPE_CHECKING:
     from pyecs.backends.docker import DockerBackend, DockerEngine
     from pyecs.backends.process import ProcessBackend
     from pyecs.backends.simulated import SimulatedBackend
 
-__all__ = ["DockerBackend", "DockerEngine", "ProcessBackend", "SimulatedBackend"]
+__all__ = [
+    "BACKEND_NAMES",
+    "DockerBackend",
+    "DockerEngine",
+    "ProcessBackend",
+    "SimulatedBackend",
+    "backend_from_name",
+]
 
 _WHERE = {
     "DockerBackend": "pyecs.backends.docker",

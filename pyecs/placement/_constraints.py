@@ -185,8 +185,10 @@ def constraints_from(objs: Iterable[object] | None) -> tuple[PlacementConstraint
     """
     if objs is None:
         return ()
-    if isinstance(objs, Mapping) or not isinstance(objs, Iterable):
-        raise PlacementError(f"placement constraints must be a list, not {objs!r}")
+    if isinstance(objs, Mapping | str | bytes) or not isinstance(objs, Iterable):
+        raise PlacementError(
+            f"placement constraints must be a list, not {objs!r}; wrap one in a list: [{objs!r}]"
+        )
     constraints = tuple(constraint_from(obj, index=i) for i, obj in enumerate(objs))
     if len(constraints) > MAX_CONSTRAINTS:
         raise PlacementError(

@@ -249,8 +249,10 @@ def strategies_from(objs: Iterable[object] | None) -> tuple[PlacementStrategy, .
     """
     if objs is None:
         return ()
-    if isinstance(objs, Mapping) or not isinstance(objs, Iterable):
-        raise PlacementError(f"placement strategies must be a list, not {objs!r}")
+    if isinstance(objs, Mapping | str | bytes) or not isinstance(objs, Iterable):
+        raise PlacementError(
+            f"placement strategies must be a list, not {objs!r}; wrap one in a list: [{objs!r}]"
+        )
     chain = tuple(strategy_from(obj, index=i) for i, obj in enumerate(objs))
     if len(chain) > MAX_STRATEGIES:
         raise PlacementError(

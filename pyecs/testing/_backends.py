@@ -16,12 +16,13 @@ from __future__ import annotations
 import collections
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import anyio
 import attrs
 
 from pyecs.abc import Backend, ContainerExit, TaskLaunch
+from pyecs.backends._names import BACKEND_NAMES, BackendName, backend_class
 from pyecs.exceptions import InvalidParameterError
 
 __all__ = [
@@ -34,8 +35,7 @@ __all__ = [
 ]
 
 #: What ``--pyecs-backend``, ``PYECS_BACKEND`` and ``pyecs --backend`` accept.
-BACKEND_CHOICES: Final = ("auto", "docker", "process", "simulated")
-BackendName = Literal["docker", "process", "simulated"]
+BACKEND_CHOICES: Final = ("auto", *BACKEND_NAMES)
 
 #: Output lines kept per removed container, and how many removed containers are kept.
 _TAIL = 200
@@ -104,19 +104,14 @@ def make_backend(name: str, **options: Any) -> Backend:
     """A new backend of that kind, with the testing hooks of :class:`HookedBackend`.
 
     Args:
-        name: ``docker``, ``process`` or ``simulated``.
+        name: ``docker``, ``process`` or ``simulated`` (the names of
+            :data:`pyecs.backends.BACKEND_NAMES`).
         **options: Passed to the backend's constructor.
+
+    Raises:
+        InvalidParameterError: for an unknown name.
     """
-    if name == "docker":
-        from pyecs.backends.docker import DockerBackend as base
-    elif name == "process":
-        from pyecs.backends.process import ProcessBackend as base  # type: ignore[assignment]
-    elif name == "simulated":
-        from pyecs.backends.simulated import SimulatedBackend as base  # type: ignore[assignment]
-    else:
-        raise InvalidParameterError(
-            f"unknown backend {name!r}; choose one of docker, process, simulated"
-        )
+    base = backend_class(name)
     cls = _HOOKED.get(base)
     if cls is None:
         cls = _HOOKED[base] = type(

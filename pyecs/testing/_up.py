@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from pyecs._checks import check_timeout
 from pyecs._cluster import Cluster
 from pyecs._registry import TaskDefinitionSource
 from pyecs._service import Service
@@ -182,6 +183,7 @@ async def bring_up(
     **service_options: Any,
 ) -> tuple[Service, TaskDefinition, str | None, int | None]:
     """Register, create the service, wait until stable (and HTTP-ready); see ``up()``."""
+    timeout = check_timeout(timeout)  # before anything is registered or started
     td = await cluster.register_task_definition(task_definition)
     container, port = pick_port(td, container, port)
     if http_path is not None and container is None:
@@ -273,6 +275,7 @@ async def wait_http(endpoint: str, path: str = "/", *, timeout: float = 30.0) ->
     Raises:
         TimeoutError: naming the last problem seen.
     """
+    timeout = check_timeout(timeout)
     host, _, port_text = endpoint.rpartition(":")
     last = "no answer yet"
     pause = 0.01  # a server that is nearly up gets found at once; then back off
