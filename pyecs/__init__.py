@@ -76,6 +76,7 @@ from pyecs.models.service import (
     CircuitBreaker,
     Deployment,
     DeploymentConfiguration,
+    RestartBackoff,
 )
 from pyecs.models.task import (
     Container,
@@ -131,6 +132,7 @@ __all__ = [
     "QuerySyntaxError",
     "Random",
     "Resources",
+    "RestartBackoff",
     "RestartPolicy",
     "RunTaskResult",
     "Secret",

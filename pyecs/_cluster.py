@@ -12,6 +12,13 @@ import anyio
 import anyio.abc
 
 from pyecs._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs._checks import (
+    check_seconds,
+    check_started_by,
+    check_str_list,
+    check_tags,
+    check_timeout,
+)
 from pyecs._cluster_instances import ContainerInstancesMixin
 from pyecs._cluster_services import CLUSTER_NAME, ServicesMixin
 from pyecs._events import ClusterEvent, EventHub
@@ -23,15 +30,20 @@ from pyecs._registry import (
 )
 from pyecs._service import Service
 from pyecs._tasks import (
+    MAX_TASKS_PER_SERVICE,
+    STOPPED_TASKS_KEPT,
     DescribeTasksResult,
     RunTaskResult,
     TaskManager,
     owner_labels,
 )
 from pyecs.abc import Backend, ClusterContext
+from pyecs.backends._names import BackendName, as_backend
 from pyecs.exceptions import (
+    BackendError,
     ClusterClosedError,
     InvalidParameterError,
+    PyecsError,
     TimeoutError,
 )
 from pyecs.models.task import Task
@@ -45,6 +57,22 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+async def _guarded_lines(
+    backend: Backend, runtime_id: str, follow: bool, where: str
+) -> AsyncIterator[str]:
+    """The backend's log lines; a failure of its own comes out as a BackendError."""
+    try:
+        async for line in backend.logs(runtime_id, follow=follow):
+            yield line
+    except PyecsError:
+        raise
+    except Exception as exc:
+        raise BackendError(
+            f"the {backend.name} backend could not read the output of {where}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
 class Cluster(ContainerInstancesMixin, ServicesMixin):
     """An ECS-style cluster whose control loop runs in the caller's event loop.
 
@@ -54,24 +82,33 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
     Args:
         name: The cluster name, 1-255 letters, digits, ``-`` or ``_``.
         backend: Runs the tasks' containers (``DockerBackend``, ``ProcessBackend``,
-            ``SimulatedBackend`` or your own); without one the cluster only keeps task
-            definitions.
+            ``SimulatedBackend`` or your own), or the name of one (``"docker"``,
+            ``"process"``, ``"simulated"``) to build it with its defaults; without one the
+            cluster only keeps task definitions.
         region: The region written into ARNs (default ``local``).
         account: The account written into ARNs (default ``000000000000``).
         clock: Returns the current UTC time; tests may pass their own.
         task_healthy_delay: Seconds a service task without health checks must be RUNNING
-            before it counts as healthy (ECS: 40; tests use less).
+            before it counts as healthy (ECS: 40; tests use less); finite, >= 0.
+        max_tasks_per_service: The largest ``desired_count`` a service may have (ECS's
+            quota "tasks per service": 5,000). Raise it here, as you would ask AWS to
+            raise the quota.
+        stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
+            are forgotten first); ECS keeps them about an hour, and so does pyecs within
+            this bound.
     """
 
     def __init__(
         self,
         name: str = "default",
         *,
-        backend: Backend | None = None,
+        backend: Backend | BackendName | None = None,
         region: str = DEFAULT_REGION,
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], datetime.datetime] = _utcnow,
         task_healthy_delay: float = 40.0,
+        max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
+        stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
     ) -> None:
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
             raise InvalidParameterError(
@@ -81,21 +118,22 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         self._arns = ArnFactory(name, region=region, account=account)
         self._clock = clock
         self._registry = TaskDefinitionRegistry(self._arns, clock=clock)
-        self.backend = backend
+        self.task_healthy_delay = check_seconds(task_healthy_delay, "task_healthy_delay")
+        self.backend = as_backend(backend)
         self._placement = PlacementState(name, region=region, account=account)
         self._events = EventHub()
-        self._tasks = TaskManager(self._arns, self._placement, self._events, clock)
+        for param, value in (
+            ("max_tasks_per_service", max_tasks_per_service),
+            ("stopped_tasks_kept", stopped_tasks_kept),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(f"{param} must be an integer >= 1, got {value!r}")
+        self.max_tasks_per_service = max_tasks_per_service
+        self._tasks = TaskManager(
+            self._arns, self._placement, self._events, clock, stopped_tasks_kept=stopped_tasks_kept
+        )
         self._tasks.watch(self._route_task)
         self._services: dict[str, Service] = {}
-        if (
-            isinstance(task_healthy_delay, bool)
-            or not isinstance(task_healthy_delay, int | float)
-            or task_healthy_delay < 0
-        ):
-            raise InvalidParameterError(
-                f"task_healthy_delay must be seconds >= 0, got {task_healthy_delay!r}"
-            )
-        self.task_healthy_delay = float(task_healthy_delay)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._state: Literal["new", "open", "closed"] = "new"
@@ -214,9 +252,14 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         return self._registry.deregister(reference)
 
     async def delete_task_definitions(self, references: list[str]) -> DeleteTaskDefinitionsResult:
-        """Delete INACTIVE revisions; ACTIVE or unknown ones come back as failures."""
+        """Delete INACTIVE revisions; ACTIVE or unknown ones come back as failures.
+
+        Raises:
+            InvalidParameterError: when ``references`` is not a list of strings.
+        """
         self._require_open()
-        return self._registry.delete(list(references))
+        refs = check_str_list(references, "references", "task definition references")
+        return self._registry.delete(refs)
 
     def describe_task_definition(self, reference: str) -> TaskDefinition:
         """Resolve ``family`` (latest ACTIVE revision), ``family:revision`` or an ARN.
@@ -274,14 +317,17 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
                 ECS dict form).
             placement_constraints: Up to 10 constraints, besides the task definition's.
             group: The task group (default ``family:<family>``).
-            started_by: Recorded on the tasks, for ``list_tasks(started_by=...)``.
+            started_by: Recorded on the tasks, for ``list_tasks(started_by=...)``: up to
+                128 letters, digits, ``-``, ``/`` or ``_`` (as ECS).
             overrides: ECS TaskOverride: ``containerOverrides`` (command, environment,
                 cpu, memory, memoryReservation), task ``cpu`` and ``memory``.
-            tags: Key/value tags recorded on the tasks.
+            tags: Key/value tags recorded on the tasks, strings, by the ECS rules: at most
+                50, keys 1-128 characters (not ``aws:...``), values up to 256.
 
         Raises:
             TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
-            InvalidParameterError: a bad count, group, or overrides.
+            InvalidParameterError: a bad count, group, started_by, tags or overrides;
+                nothing is started then.
             PlacementError: a malformed strategy or constraint.
             BackendError: the cluster has no backend.
         """
@@ -292,14 +338,16 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         td = apply_overrides(td, overrides)
         if group is not None and (not isinstance(group, str) or not group or len(group) > 255):
             raise InvalidParameterError(f"group must be 1-255 characters, got {group!r}")
-        result, _ = self._tasks.launch(
+        started_by = check_started_by(started_by)
+        checked_tags = check_tags(tags)
+        result, _ = await self._tasks.launch_in_batches(
             td,
             count,
             group=group or f"family:{td.family}",
             started_by=started_by,
             strategies=placement_strategy,
             constraints=placement_constraints,
-            tags=tags,
+            tags=checked_tags,
         )
         return result
 
@@ -325,8 +373,13 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         return self._tasks.stop(task, "UserInitiated", reason or "Task stopped by user")
 
     def describe_tasks(self, tasks: Sequence[str]) -> DescribeTasksResult:
-        """Snapshots of tasks by ARN or id; unknown ones are ``MISSING`` failures."""
-        return self._tasks.describe(list(tasks))
+        """Snapshots of tasks by ARN or id; unknown ones are ``MISSING`` failures.
+
+        Raises:
+            InvalidParameterError: when ``tasks`` is not a list of strings (a lone string
+                is refused, not read letter by letter).
+        """
+        return self._tasks.describe(check_str_list(tasks, "tasks", "task ARNs or ids"))
 
     def describe_task(self, task: str) -> Task:
         """The latest snapshot of one task.
@@ -357,24 +410,38 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
     async def wait_tasks_running(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
         """Wait until every task is RUNNING (ECS waiter ``tasks-running``).
 
+        Args:
+            tasks: ARNs or ids.
+            timeout: Seconds, >= 0; ``math.inf`` waits without a limit.
+
         Raises:
             TimeoutError: naming the tasks not RUNNING yet and their status.
             PyecsError: when a task stopped instead (with its stoppedReason).
+            InvalidParameterError: a timeout that is not a number >= 0 (NaN...), or
+                ``tasks`` not a list of strings.
         """
         return await self._wait_tasks(tasks, timeout, "RUNNING")
 
     async def wait_tasks_stopped(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
         """Wait until every task is STOPPED (ECS waiter ``tasks-stopped``).
 
+        Args:
+            tasks: ARNs or ids.
+            timeout: Seconds, >= 0; ``math.inf`` waits without a limit.
+
         Raises:
             TimeoutError: naming the tasks not STOPPED yet and their status.
+            InvalidParameterError: a timeout that is not a number >= 0 (NaN...), or
+                ``tasks`` not a list of strings.
         """
         return await self._wait_tasks(tasks, timeout, "STOPPED")
 
     async def _wait_tasks(self, arns: Sequence[str], timeout: float, want: str) -> list[Task]:
         from pyecs.exceptions import PyecsError
 
-        arns = [self._tasks.get(a).arn for a in arns]
+        timeout = check_timeout(timeout)
+        refs = check_str_list(arns, "tasks", "task ARNs or ids")
+        arns = [self._tasks.get(a).arn for a in refs]
 
         def done() -> bool:
             for arn in arns:
@@ -413,7 +480,9 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
             raise InvalidParameterError(
                 f"container {container!r} of task {snapshot.id} has not been created"
             )
-        return self.backend.logs(runtime_id, follow=follow)
+        return _guarded_lines(
+            self.backend, runtime_id, follow, f"container {container!r} of task {snapshot.id}"
+        )
 
     async def task_stats(self, task: str, container: str) -> dict[str, float]:
         """One sample of a running container's resource use (Docker: ``cpu_percent``,

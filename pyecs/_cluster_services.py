@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import anyio.abc
 
 from pyecs._arn import ArnFactory
+from pyecs._checks import check_str_list, check_tags
 from pyecs._discovery import Endpoint, endpoints, watch_endpoints
-from pyecs._service import Service, _check_count, _check_daemon_config, _check_grace
+from pyecs._service import (
+    Service,
+    _check_backoff,
+    _check_count,
+    _check_daemon_config,
+    _check_grace,
+)
 from pyecs._tasks import DescribeServicesResult, TaskFailure
 from pyecs.exceptions import InvalidParameterError, ServiceNotFoundError
 from pyecs.lb._config import LoadBalancer
 from pyecs.lb._service_lb import check_load_balancers
-from pyecs.models.service import DeploymentConfiguration
+from pyecs.models.service import DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 
@@ -34,6 +41,7 @@ class ServicesMixin:
     if TYPE_CHECKING:  # provided by Cluster
         name: str
         task_healthy_delay: float
+        max_tasks_per_service: int
         _arns: ArnFactory
         _services: dict[str, Service]
         _task_group: anyio.abc.TaskGroup | None
@@ -56,6 +64,7 @@ class ServicesMixin:
         healthy_delay: float | None = None,
         tags: Mapping[str, str] | None = None,
         load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
+        restart_backoff: RestartBackoff | None = None,
     ) -> Service:
         """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
 
@@ -65,7 +74,8 @@ class ServicesMixin:
             name: 1-255 letters, digits, ``-`` or ``_``; unique in the cluster while the
                 service is ACTIVE or DRAINING.
             task_definition: ``family``, ``family:revision``, ARN or a registered model.
-            desired_count: Tasks to keep (ignored for DAEMON: one per instance).
+            desired_count: Tasks to keep (ignored for DAEMON: one per instance); at most the
+                cluster's ``max_tasks_per_service`` (5,000 by default, as ECS's quota).
             scheduling_strategy: ``REPLICA`` or ``DAEMON``.
             placement_strategy: Up to 5 strategies; none means ECS's default (spread over
                 availability zones, then instances). Not allowed for DAEMON.
@@ -76,13 +86,18 @@ class ServicesMixin:
                 health checks are ignored.
             healthy_delay: Seconds a task without health checks must run to count as
                 healthy; default the cluster's ``task_healthy_delay``.
-            tags: Tags for the service and its tasks.
+            tags: Tags for the service and its tasks (the ECS rules: at most 50, keys
+                1-128 characters, values up to 256, strings).
             load_balancers: Up to 5 in-process load balancers, each a
                 ``pyecs.LoadBalancer(container_name="web", container_port=80, ...)`` or the
                 ECS dict form ``{"containerName": "web", "containerPort": 80, ...}``. Each
                 listens on 127.0.0.1 (``svc.load_balancer.address``) before this returns
                 and spreads connections over the service's healthy tasks; see
                 ``docs/load-balancing.md``.
+            restart_backoff: How long to wait before replacing tasks that keep exiting
+                soon after they start (a local protection; default
+                ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the second quick
+                exit in a row).
 
         Raises:
             InvalidParameterError: a bad argument or a duplicate name, or a load balancer
@@ -107,7 +122,8 @@ class ServicesMixin:
                 f"scheduling_strategy must be 'REPLICA' or 'DAEMON', got {scheduling_strategy!r}"
             )
         td = self._resolve(task_definition)
-        _check_count(desired_count)
+        _check_count(desired_count, self.max_tasks_per_service)
+        _check_backoff(restart_backoff)
         if deployment_configuration is None:
             deployment_configuration = (
                 DeploymentConfiguration(minimum_healthy_percent=0, maximum_percent=100)
@@ -137,8 +153,9 @@ class ServicesMixin:
             deployment_configuration=deployment_configuration,
             health_check_grace_period=health_check_grace_period,
             healthy_delay=delay,
-            tags=dict(tags or {}),
+            tags=check_tags(tags),
             load_balancers=balancers,
+            restart_backoff=restart_backoff,
         )
         self._services[name] = svc
         assert self._task_group is not None
@@ -225,9 +242,13 @@ class ServicesMixin:
         return [s.arn for s in self._services.values() if s.status != "INACTIVE"]
 
     def describe_services(self, names: Sequence[str]) -> DescribeServicesResult:
-        """Services by name or ARN; unknown ones are ``MISSING`` failures."""
+        """Services by name or ARN; unknown ones are ``MISSING`` failures.
+
+        Raises:
+            InvalidParameterError: when ``names`` is not a list of strings.
+        """
         found, failures = [], []
-        for ref in names:
+        for ref in check_str_list(names, "names", "service names or ARNs"):
             svc = self._services.get(ref.rsplit("/", 1)[-1])
             if svc is None:
                 failures.append(TaskFailure(self._arns.service(ref.rsplit("/", 1)[-1]), "MISSING"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import logging
 import math
 import secrets
 from collections.abc import Mapping, Sequence
@@ -18,11 +19,14 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 
+from pyecs._checks import check_timeout
 from pyecs._discovery import with_discovery_environment
 from pyecs._events import ServiceEvent
 from pyecs._service_plan import Plan, ServiceView, make_plan
+from pyecs._tasks import LAUNCH_BATCH
 from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
 from pyecs.lb._balancer import ServiceLoadBalancer
 from pyecs.lb._config import LoadBalancer
@@ -30,6 +34,7 @@ from pyecs.lb._service_lb import BalancedView, ServiceBalancing, check_container
 from pyecs.models.service import (
     Deployment,
     DeploymentConfiguration,
+    RestartBackoff,
     circuit_breaker_threshold,
 )
 from pyecs.models.task import Task
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
     from pyecs._cluster import Cluster
 
 __all__ = ["Service"]
+
+_log = logging.getLogger("pyecs.services")
 
 #: Start throttling: delay after the first tasks that never reached RUNNING, doubling
 #: with each further one, up to ECS's 15 minutes.
@@ -90,6 +97,7 @@ class Service:
         healthy_delay: float,
         tags: Mapping[str, str],
         load_balancers: Sequence[LoadBalancer] = (),
+        restart_backoff: RestartBackoff | None = None,
     ) -> None:
         self._cluster = cluster
         self.name = name
@@ -114,6 +122,11 @@ class Service:
         self._changed = anyio.Event()
         self._throttle_failures = 0
         self._next_launch_at = 0.0
+        self.restart_backoff = restart_backoff or RestartBackoff()
+        self._quick_exits = 0  # tasks in a row that exited soon after RUNNING
+        self._backoff_reported = 0.0
+        self._last_quick_exit = -math.inf
+        self._last_error_event: str | None = None
         self._steady_reported = False
         self._last_place_event: str | None = None
         self._stuck_reported = False
@@ -140,8 +153,8 @@ class Service:
         """The service's tasks that are not STOPPED, oldest first."""
         out = []
         for arn in self._arns:
-            t = self._cluster._tasks.get(arn)
-            if t.last_status != "STOPPED":
+            t = self._cluster._tasks.find(arn)
+            if t is not None and t.last_status != "STOPPED":
                 out.append(t)
         return out
 
@@ -234,6 +247,7 @@ class Service:
         placement_strategy: Sequence[object] | None = None,
         placement_constraints: Sequence[object] | None = None,
         health_check_grace_period: float | None = None,
+        restart_backoff: RestartBackoff | None = None,
     ) -> Service:
         """Change the service (ECS UpdateService).
 
@@ -255,7 +269,7 @@ class Service:
                 check_container_port(lb.config, new_td)
         config = deployment_configuration or self.deployment_configuration
         if desired_count is not None:
-            _check_count(desired_count)
+            _check_count(desired_count, self._cluster.max_tasks_per_service)
             if self.scheduling_strategy == "DAEMON":
                 raise InvalidParameterError("a DAEMON service has no desired_count to set")
         _check_daemon_config(self.scheduling_strategy, config)
@@ -264,6 +278,7 @@ class Service:
         )
         if health_check_grace_period is not None:
             _check_grace(health_check_grace_period)
+        _check_backoff(restart_backoff)
         # Everything is valid: apply.
         if desired_count is not None:
             self._desired = desired_count
@@ -274,12 +289,15 @@ class Service:
             self.placement_constraints = list(placement_constraints)
         if health_check_grace_period is not None:
             self.health_check_grace_period = health_check_grace_period
+        if restart_backoff is not None:
+            self.restart_backoff = restart_backoff
         if new_td is not None or force_new_deployment:
             td = new_td or self.task_definition
             if new_td is not None and new_td.task_definition_arn != (
                 self.task_definition.task_definition_arn
             ):
                 self._throttle_failures = 0
+                self._quick_exits = 0
                 self._next_launch_at = 0.0
             self._new_deployment(td)
         self._steady_reported = False
@@ -321,7 +339,9 @@ class Service:
         Raises:
             TimeoutError: with the last service events, when it doesn't get there.
             PyecsError: when the service is deleted meanwhile.
+            InvalidParameterError: when ``timeout`` is not a number of seconds >= 0.
         """
+        timeout = check_timeout(timeout)
         with anyio.move_on_after(timeout):
             while True:
                 if self.status != "ACTIVE":
@@ -329,20 +349,35 @@ class Service:
                 if self.is_stable():
                     return self
                 await self._changed.wait()
-        last = "\n  ".join(f"{e.created_at:%H:%M:%S} {e.message}" for e in self.events[:10])
         raise TimeoutError(
-            f"service {self.name!r} not stable after {timeout} s (desired "
-            f"{self.desired_count}, running {self.running_count}, pending "
-            f"{self.pending_count}, deployments {len(self._deployments)}); last events:\n  "
-            + (last or "(none)")
+            f"service {self.name!r} not stable after {timeout} s {self._situation()}"
         )
 
     async def wait_inactive(self, timeout: float) -> Service:
-        """Wait until a deleted service is INACTIVE (all its tasks stopped)."""
-        with anyio.fail_after(timeout):
+        """Wait until a deleted service is INACTIVE (all its tasks stopped).
+
+        Raises:
+            TimeoutError: with the last service events, when it doesn't get there.
+            InvalidParameterError: when ``timeout`` is not a number of seconds >= 0.
+        """
+        timeout = check_timeout(timeout)
+        with anyio.move_on_after(timeout):
             while self.status != "INACTIVE":
                 await self._changed.wait()
-        return self
+            return self
+        hint = "" if self.status != "ACTIVE" else " (it is ACTIVE: delete it first)"
+        raise TimeoutError(
+            f"service {self.name!r} not INACTIVE after {timeout} s{hint} {self._situation()}"
+        )
+
+    def _situation(self) -> str:
+        """The counts and the last events, for a wait's timeout message."""
+        last = "\n  ".join(f"{e.created_at:%H:%M:%S} {e.message}" for e in self.events[:10])
+        return (
+            f"(status {self.status}, desired {self.desired_count}, running "
+            f"{self.running_count}, pending {self.pending_count}, deployments "
+            f"{len(self._deployments)}); last events:\n  " + (last or "(none)")
+        )
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -374,21 +409,24 @@ class Service:
         now = anyio.current_time()
         self._balancing.observe(task)
         d = next((d for d in self._deployments if d.id == task.started_by), None)
-        if task.last_status == "RUNNING" and task.arn not in self._running_since:
+        stopping = task.desired_status == "STOPPED"
+        chosen = _scheduler_stopped(task) or task.stop_code == "UserInitiated"
+        if task.last_status == "RUNNING" and not stopping and task.arn not in self._running_since:
             self._running_since[task.arn] = now
             self._throttle_failures = 0
             if d is not None and not d.seen_running:
                 d.seen_running = True
                 d.failed_tasks = 0  # stage 2 of the circuit breaker begins
+        if stopping and task.arn in self._running_since:
+            # The backoff applies from the stop request on: the replacement is planned then.
+            since = self._running_since.pop(task.arn)
+            if not chosen:
+                self._task_exited(now - since, now)
         if task.last_status == "STOPPED":
-            self._running_since.pop(task.arn, None)
             self._serving.discard(task.arn)
             if task.stop_code != "ServiceSchedulerInitiated":
                 self._steady_reported = False  # lost a task we did not choose to stop
-            ours = task.stop_code in ("ServiceSchedulerInitiated",) and not (
-                task.stopped_reason or ""
-            ).startswith("Task failed")
-            if task.started_at is None and not ours and task.stop_code != "UserInitiated":
+            if task.started_at is None and not chosen:
                 self._throttle_failures += 1
                 if self._throttle_failures >= THROTTLE_AFTER:
                     exp = self._throttle_failures - THROTTLE_AFTER
@@ -403,6 +441,33 @@ class Service:
                 self._count_failure(d)
         self.wake()
         self._notify()
+
+    def _task_exited(self, ran_for: float, now: float) -> None:
+        """A task that reached RUNNING stopped on its own: apply the restart backoff."""
+        backoff = self.restart_backoff
+        # The streak ends with a task that ran long enough: this one, or one started after
+        # the streak's last quick exit and still running.
+        if ran_for >= backoff.reset_after or any(
+            since >= self._last_quick_exit and now - since >= backoff.reset_after
+            for since in self._running_since.values()
+        ):
+            self._quick_exits = 0
+            self._backoff_reported = 0.0
+            if ran_for >= backoff.reset_after:
+                return
+        self._quick_exits += 1
+        self._last_quick_exit = now
+        delay = backoff.delay(self._quick_exits)
+        if delay <= 0:
+            return
+        self._next_launch_at = max(self._next_launch_at, now + delay)
+        if delay != self._backoff_reported:
+            self._backoff_reported = delay
+            self._event(
+                f"(service {self.name}) tasks keep exiting soon after they start "
+                f"({self._quick_exits} in a row within {backoff.reset_after:g} s): waiting "
+                f"{delay:g} s before starting more (restart backoff)."
+            )
 
     def _count_failure(self, d: _Deployment) -> None:
         d.failed_tasks += 1
@@ -462,6 +527,9 @@ class Service:
             if self.status == "INACTIVE":
                 return
             wait = math.inf if deadline is None else max(0.0, deadline - anyio.current_time())
+            if wait == 0:
+                await anyio.lowlevel.checkpoint()  # let the event loop breathe between passes
+                continue
             with anyio.move_on_after(wait):
                 await self._wake.wait()
 
@@ -487,6 +555,22 @@ class Service:
     def _reconcile(self) -> float | None:
         if self._frozen:
             return None
+        try:
+            return self._reconcile_once()
+        except Exception as exc:
+            # A defect or a surprise in one pass stays with this service: say so, retry.
+            _log.exception("service %s: reconcile failed", self.name)
+            message = (
+                f"(service {self.name}) could not reconcile: {type(exc).__name__}: {exc}; "
+                f"retrying in {PLACEMENT_RETRY:g} s."
+            )
+            if message != self._last_error_event:
+                self._last_error_event = message
+                self._event(message)
+            self._notify()
+            return anyio.current_time() + PLACEMENT_RETRY
+
+    def _reconcile_once(self) -> float | None:
         now = anyio.current_time()
         view = self._plan_view(now)
         recheck = self._balancing.replace_failed(view) if self._balancing else None
@@ -514,7 +598,16 @@ class Service:
                 self._event(message)
         primary = self._deployments[0]
         started: list[Task] = []
-        for constraints, count in plan.start:
+        # A large shortfall is made up over several passes, the event loop free between.
+        budget = LAUNCH_BATCH
+        for constraints, wanted in plan.start:
+            count = min(wanted, budget)
+            if count <= 0:
+                plan.check_at(view.now)  # the rest in the next pass, after a checkpoint
+                break
+            budget -= count
+            if count < wanted:
+                plan.check_at(view.now)
             result, failures = tasks_mgr.launch(
                 with_discovery_environment(self._cluster, primary.task_definition),
                 count,
@@ -566,8 +659,8 @@ class Service:
     def _prune(self) -> None:
         keep = []
         for arn in self._arns:
-            t = self._cluster._tasks.get(arn)
-            if t.last_status != "STOPPED":
+            t = self._cluster._tasks.find(arn)
+            if t is not None and t.last_status != "STOPPED":
                 keep.append(arn)
         self._arns = keep
 
@@ -577,9 +670,29 @@ class Service:
         self._cluster._events.publish(event)
 
 
-def _check_count(count: object) -> None:
+def _scheduler_stopped(task: Task) -> bool:
+    """The scheduler stopped the task by choice (scaling, a deployment), not for failing."""
+    return task.stop_code == "ServiceSchedulerInitiated" and not (
+        task.stopped_reason or ""
+    ).startswith("Task failed")
+
+
+def _check_count(count: object, limit: int) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InvalidParameterError(f"desired_count must be an integer >= 0, got {count!r}")
+    if count > limit:
+        raise InvalidParameterError(
+            f"desired_count {count} is above the limit of {limit} tasks per service (ECS's "
+            "quota); lower it, or raise the limit with "
+            "Cluster(..., max_tasks_per_service=N)"
+        )
+
+
+def _check_backoff(value: object) -> None:
+    if value is not None and not isinstance(value, RestartBackoff):
+        raise InvalidParameterError(
+            f"restart_backoff must be a pyecs.RestartBackoff, got {type(value).__name__}"
+        )
 
 
 def _check_grace(value: object) -> None:

@@ -115,7 +115,8 @@ def make_plan(view: ServiceView) -> Plan:
                 plan.unhealthy.append(t.arn)
             else:
                 plan.check_at(view.now + svc.health_check_grace_period - ran)
-    tasks = [t for t in tasks if t.arn not in plan.unhealthy]
+    unhealthy = set(plan.unhealthy)
+    tasks = [t for t in tasks if t.arn not in unhealthy]
 
     if svc.status == "DRAINING":
         plan.stop = [(t.arn, "Service is being deleted") for t in tasks]
@@ -132,7 +133,8 @@ def make_plan(view: ServiceView) -> Plan:
     # A rollback adopts the tasks of the deployment it returns to: same revision.
     mine = {primary.id, primary.rollback_of}
     current = [t for t in tasks if t.started_by in mine and not movable(t)]
-    others = [t for t in tasks if t not in current]
+    current_arns = {t.arn for t in current}  # membership by ARN: O(1), not Task.__eq__
+    others = [t for t in tasks if t.arn not in current_arns]
     healthy = [t for t in tasks if view.is_healthy(t)]
     for t in tasks:  # wake up when a task without health checks turns healthy by time
         ran = view.running_for(t)
@@ -156,7 +158,7 @@ def make_plan(view: ServiceView) -> Plan:
         not_ok = [t for t in current if not view.is_healthy(t)][:excess]
         chosen = [t.arn for t in not_ok]
         if len(chosen) < excess:
-            rest = {t.arn for t in current} - set(chosen)
+            rest = current_arns - set(chosen)
             chosen += svc._cluster._placement.victims(
                 f"service:{svc.name}",
                 excess - len(chosen),
@@ -194,7 +196,7 @@ def make_plan(view: ServiceView) -> Plan:
         plan.stuck = room <= 0 and can_stop <= 0 and bool(others) and settled
 
     # Deployments without tasks are done with.
-    live = {t.started_by for t in tasks if t.arn not in stopping and t not in current}
+    live = {t.started_by for t in tasks if t.arn not in stopping and t.arn not in current_arns}
     plan.drop_deployments = {d.id for d in svc._deployments[1:] if d.id not in live}
     finished = (
         not others

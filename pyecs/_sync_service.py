@@ -10,7 +10,7 @@ from anyio.from_thread import BlockingPortal
 from pyecs._events import ServiceEvent
 from pyecs._service import Service as AsyncService
 from pyecs.lb._balancer import ServiceLoadBalancer
-from pyecs.models.service import Deployment, DeploymentConfiguration
+from pyecs.models.service import Deployment, DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 
@@ -134,6 +134,7 @@ class Service:
         placement_strategy: Sequence[object] | None = None,
         placement_constraints: Sequence[object] | None = None,
         health_check_grace_period: float | None = None,
+        restart_backoff: RestartBackoff | None = None,
     ) -> Service:
         """Change the service (ECS UpdateService); see :meth:`pyecs.Service.update`."""
         self._portal.call(
@@ -145,6 +146,7 @@ class Service:
                 placement_strategy=placement_strategy,
                 placement_constraints=placement_constraints,
                 health_check_grace_period=health_check_grace_period,
+                restart_backoff=restart_backoff,
             )
         )
         return self

@@ -10,9 +10,10 @@ Because this lives here and not in the backends, every backend behaves the same 
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -25,8 +26,37 @@ from pyecs.models.task_definition import ContainerDefinition
 
 __all__ = ["TaskRunner", "aggregate_health"]
 
+_log = logging.getLogger("pyecs.tasks")
+_T = TypeVar("_T")
+
 #: Bound on cleanup work (removals, teardown) when a task or the cluster shuts down.
 CLEANUP_TIMEOUT = 60.0
+#: How long a container's stop may take beyond its ``stopTimeout`` before the runner gives
+#: up waiting for the backend and moves on to removing it (a hung engine call).
+STOP_GRACE = 30.0
+
+#: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
+_STEP_ERRORS = {
+    "setup_task": "ResourceInitializationError",
+    "create_container": "CannotCreateContainerError",
+    "start_container": "CannotStartContainerError",
+    "wait_container": "CannotInspectContainerError",
+    "health": "CannotInspectContainerError",
+    "stop_container": "CannotStopContainerError",
+    "remove_container": "CannotRemoveContainerError",
+    "teardown_task": "ResourceCleanupError",
+}
+
+
+def _step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:
+    """A backend step that raised something other than ContainerStartError, as one."""
+    if isinstance(exc, ContainerStartError):
+        return exc
+    detail = str(exc) or "no message"
+    return ContainerStartError(
+        _STEP_ERRORS[step],
+        f"the {backend.name} backend's {step} raised {type(exc).__name__}: {detail}"[:900],
+    )
 
 
 def aggregate_health(containers: tuple[Container, ...]) -> HealthStatus:
@@ -53,6 +83,7 @@ class _Slot:
         self.done = anyio.Event()  # exited, or will never run
         self.healthy = anyio.Event()
         self.exit_code: int | None = None
+        self.may_run = False  # started, and its exit not reported yet
         self.started_at: float | None = None
 
 
@@ -87,6 +118,7 @@ class TaskRunner:
         self._slots = {str(c.name): _Slot(c) for c in launch.task_definition.containers}
         self._stop_requested = anyio.Event()
         self._stopped = anyio.Event()
+        self._provisioning: anyio.CancelScope | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -96,6 +128,8 @@ class TaskRunner:
             return
         self._update(desired_status="STOPPED", stop_code=stop_code, stopped_reason=reason)
         self._stop_requested.set()
+        if self._provisioning is not None:
+            self._provisioning.cancel()
 
     async def wait_stopped(self) -> None:
         """Return once the task is STOPPED."""
@@ -117,15 +151,34 @@ class TaskRunner:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
                 await self._deprovision()
 
+    async def _call(self, step: str, call: Callable[..., Awaitable[_T]], *args: object) -> _T:
+        """Await one backend step; anything it raises comes out as ContainerStartError.
+
+        This is the fence that keeps one task's failure inside that task: whatever a
+        backend raises (a ``ValueError`` from an odd argument, a broken connection) ends
+        this task with a reason naming the step, and never reaches the cluster.
+        """
+        try:
+            return await call(*args)
+        except Exception as exc:
+            if not isinstance(exc, ContainerStartError):
+                _log.warning("task %s: %s failed", self.task.arn, step, exc_info=True)
+            raise _step_error(step, self.backend, exc) from exc
+
     # -- phases ----------------------------------------------------------------------------
 
     async def _provision(self) -> bool:
         self._update(pull_started_at=self._clock())
-        try:
-            await self.backend.setup_task(self.launch)
-        except ContainerStartError as exc:
-            self._update(pull_stopped_at=self._clock())
-            self.request_stop("TaskFailedToStart", str(exc))
+        # A stop request ends the provisioning (image pulls can take long, or hang).
+        with anyio.CancelScope() as self._provisioning:
+            try:
+                await self._call("setup_task", self.backend.setup_task, self.launch)
+            except ContainerStartError as exc:
+                self._update(pull_stopped_at=self._clock())
+                self.request_stop("TaskFailedToStart", str(exc))
+                return False
+        self._provisioning = None
+        if self._stop_requested.is_set():
             return False
         self._update(pull_stopped_at=self._clock(), last_status="PENDING")
         return not self._stop_requested.is_set()
@@ -145,8 +198,10 @@ class TaskRunner:
             if self._stop_requested.is_set() or not await self._start(slot):
                 return
             while True:
-                assert slot.runtime_id is not None
-                result = await self.backend.wait_container(slot.runtime_id)
+                runtime_id = slot.runtime_id
+                assert runtime_id is not None
+                result = await self._call("wait_container", self.backend.wait_container, runtime_id)
+                slot.may_run = False
                 ran_for = anyio.current_time() - (slot.started_at or anyio.current_time())
                 slot.exit_code = result.exit_code
                 self._set_container(
@@ -171,11 +226,13 @@ class TaskRunner:
 
     async def _start(self, slot: _Slot) -> bool:
         launch = ContainerLaunch(self.launch, slot.definition, self.launch.labels)
-        slot.runtime_id = await self.backend.create_container(launch)
-        self._set_container(slot.name, runtime_id=slot.runtime_id)
+        runtime_id = await self._call("create_container", self.backend.create_container, launch)
+        slot.runtime_id = runtime_id
+        self._set_container(slot.name, runtime_id=runtime_id)
         if self._stop_requested.is_set():
             return False
-        started = await self.backend.start_container(slot.runtime_id)
+        slot.may_run = True
+        started = await self._call("start_container", self.backend.start_container, runtime_id)
         slot.started_at = anyio.current_time()
         self._set_container(
             slot.name, last_status="RUNNING", network_bindings=started.network_bindings
@@ -189,12 +246,18 @@ class TaskRunner:
     _health_tg: anyio.abc.TaskGroup | None = None
 
     async def _watch_health(self, slot: _Slot, runtime_id: str) -> None:
-        async for status in self.backend.health(runtime_id):
-            if slot.runtime_id != runtime_id:
-                return
-            self._set_container(slot.name, health_status=status)
-            if status == "HEALTHY":
-                slot.healthy.set()
+        try:
+            async for status in self.backend.health(runtime_id):
+                if slot.runtime_id != runtime_id:
+                    return
+                self._set_container(slot.name, health_status=status)
+                if status == "HEALTHY":
+                    slot.healthy.set()
+        except Exception as exc:
+            _log.warning("task %s: health of %s failed", self.task.arn, slot.name, exc_info=True)
+            error = _step_error("health", self.backend, exc)
+            self._set_container(slot.name, health_status="UNKNOWN", reason=str(error)[:1024])
+            self._fail(slot, "TaskFailedToStart", str(error))
 
     def _should_restart(self, slot: _Slot, exit_code: int | None, ran_for: float) -> bool:
         policy = slot.definition.restart_policy
@@ -207,7 +270,7 @@ class TaskRunner:
     async def _restart(self, slot: _Slot) -> None:
         old = slot.runtime_id
         if old is not None:
-            await self.backend.remove_container(old)
+            await self._call("remove_container", self.backend.remove_container, old)
         slot.runtime_id = None
         self._set_container(slot.name, exit_code=None, reason=None, health_status="UNKNOWN")
         if not await self._start(slot):
@@ -270,7 +333,10 @@ class TaskRunner:
         if self.task.last_status in ("PENDING", "ACTIVATING", "RUNNING"):
             self._update(last_status="DEACTIVATING")
             if self._deactivate is not None:
-                await self._deactivate(self.task)
+                try:
+                    await self._deactivate(self.task)
+                except Exception:  # draining is best effort; the task stops regardless
+                    _log.warning("task %s: deactivation failed", self.task.arn, exc_info=True)
         self._update(last_status="STOPPING", stopping_at=self._clock())
         dependents: dict[str, list[_Slot]] = {name: [] for name in self._slots}
         for slot in self._slots.values():
@@ -283,12 +349,33 @@ class TaskRunner:
     async def _stop_one(self, slot: _Slot, dependents: list[_Slot]) -> None:
         for other in dependents:
             await other.done.wait()
-        if slot.runtime_id is not None and not slot.exited.is_set():
-            await self.backend.stop_container(
-                slot.runtime_id, float(slot.definition.effective_stop_timeout)
-            )
-            await slot.exited.wait()
+        runtime_id = slot.runtime_id
+        if runtime_id is not None and not slot.exited.is_set():
+            timeout = float(slot.definition.effective_stop_timeout)
+            # A backend that never answers must not keep the task from STOPPED: past the
+            # stop timeout and a grace, the runner moves on and removes the container.
+            with anyio.move_on_after(timeout + STOP_GRACE) as scope:
+                try:
+                    await self._call(
+                        "stop_container", self.backend.stop_container, runtime_id, timeout
+                    )
+                    await slot.exited.wait()
+                except ContainerStartError as exc:
+                    self._note_container_problem(slot, str(exc))
+            if scope.cancelled_caught:
+                self._note_container_problem(
+                    slot,
+                    f"CannotStopContainerError: the {self.backend.name} backend's "
+                    f"stop_container did not stop it within its stopTimeout ({timeout:g} s) "
+                    f"+ {STOP_GRACE:g} s",
+                )
         slot.done.set()
+
+    def _note_container_problem(self, slot: _Slot, reason: str) -> None:
+        """Record a cleanup problem on the container, unless it already has a reason."""
+        current = next((c for c in self.task.containers if c.name == slot.name), None)
+        if current is not None and not current.reason:
+            self._set_container(slot.name, reason=reason[:1024])
 
     async def _deprovision(self) -> None:
         if self.task.last_status != "STOPPED":
@@ -296,25 +383,52 @@ class TaskRunner:
                 self._update(stopping_at=self._clock())
             self._update(last_status="DEPROVISIONING", execution_stopped_at=self._clock())
         try:
+            # Each step on its own: one that fails must not leave the others undone.
             for slot in self._slots.values():
-                if slot.runtime_id is not None:
-                    if not slot.exited.is_set():
-                        await self.backend.stop_container(slot.runtime_id, 0)
-                    await self.backend.remove_container(slot.runtime_id)
-            await self.backend.teardown_task(self.launch)
+                runtime_id = slot.runtime_id
+                if runtime_id is None:
+                    continue
+                if slot.may_run:
+                    await self._cleanup_step(
+                        slot, "stop_container", self.backend.stop_container, runtime_id, 0
+                    )
+                await self._cleanup_step(
+                    slot, "remove_container", self.backend.remove_container, runtime_id
+                )
+            await self._cleanup_step(None, "teardown_task", self.backend.teardown_task, self.launch)
         finally:
             containers = tuple(
                 c if c.last_status == "STOPPED" else attrs.evolve(c, last_status="STOPPED")
                 for c in self.task.containers
             )
-            if self.task.stop_code is None:
-                self._update(
-                    desired_status="STOPPED",
-                    stop_code="TaskFailedToStart",
-                    stopped_reason="Task stopped before it could run",
+            try:
+                if self.task.stop_code is None:
+                    self._update(
+                        desired_status="STOPPED",
+                        stop_code="TaskFailedToStart",
+                        stopped_reason="Task stopped before it could run",
+                    )
+                self._update(last_status="STOPPED", stopped_at=self._clock(), containers=containers)
+            finally:
+                self._stopped.set()
+
+    async def _cleanup_step(
+        self, slot: _Slot | None, step: str, call: Callable[..., Awaitable[None]], *args: object
+    ) -> None:
+        with anyio.move_on_after(STOP_GRACE) as scope:
+            try:
+                await self._call(step, call, *args)
+            except ContainerStartError as exc:
+                if slot is not None:
+                    self._note_container_problem(slot, str(exc))
+        if scope.cancelled_caught:
+            _log.warning("task %s: %s did not return within %g s", self.task.arn, step, STOP_GRACE)
+            if slot is not None:
+                self._note_container_problem(
+                    slot,
+                    f"{_STEP_ERRORS[step]}: the {self.backend.name} backend's {step} did not "
+                    f"return within {STOP_GRACE:g} s",
                 )
-            self._update(last_status="STOPPED", stopped_at=self._clock(), containers=containers)
-            self._stopped.set()
 
     # -- snapshots -------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
+import logging
 import os
 import secrets
 import socket
@@ -11,6 +13,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 
 from pyecs._arn import ArnFactory
@@ -20,6 +23,7 @@ from pyecs.abc import Backend, TaskLaunch
 from pyecs.exceptions import BackendError, TaskNotFoundError
 from pyecs.models.task import Container, Task
 from pyecs.models.task_definition import TaskDefinition
+from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 
@@ -31,8 +35,20 @@ __all__ = [
     "TaskManager",
 ]
 
+_log = logging.getLogger("pyecs.tasks")
+
 #: How long STOPPED tasks stay describable (ECS keeps them at least an hour).
 STOPPED_RETENTION = datetime.timedelta(hours=1)
+#: At most this many STOPPED tasks are kept (the oldest go first), so that a crash loop
+#: cannot grow memory within the hour. ``Cluster(stopped_tasks_kept=...)`` changes it.
+STOPPED_TASKS_KEPT = 5000
+#: ECS's quota of tasks per service; ``Cluster(max_tasks_per_service=...)`` raises it.
+MAX_TASKS_PER_SERVICE = 5000
+#: At most this many tasks are placed and launched in one go; a larger count is done in
+#: batches with the event loop free in between (each batch takes a few milliseconds).
+LAUNCH_BATCH = 100
+#: How often STOPPED tasks past their retention are forgotten when nothing else happens.
+PRUNE_INTERVAL = 60.0
 #: How long leaving the cluster waits for its tasks to stop before cancelling them.
 SHUTDOWN_TIMEOUT = 150.0
 
@@ -98,11 +114,15 @@ class TaskManager:
         placement: PlacementState,
         events: EventHub,
         clock: Callable[[], datetime.datetime],
+        *,
+        stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
     ) -> None:
         self._arns = arns
         self._placement = placement
         self._events = events
         self._clock = clock
+        self._keep_stopped = stopped_tasks_kept
+        self._stopped_order: collections.deque[str] = collections.deque()
         self.backend: Backend | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._tasks: dict[str, Task] = {}
@@ -113,6 +133,13 @@ class TaskManager:
         """Give the manager its backend and the cluster's task group."""
         self.backend = backend
         self._tg = tg
+        tg.start_soon(self._prune_periodically)
+
+    async def _prune_periodically(self) -> None:
+        """Forget expired STOPPED tasks even when nobody reads or changes any task."""
+        while True:
+            await anyio.sleep(PRUNE_INTERVAL)
+            self._forget_old()
 
     def watch(self, callback: Callable[[Task], None]) -> None:
         """Call ``callback`` with every new task snapshot (services use this)."""
@@ -147,6 +174,7 @@ class TaskManager:
                 "Cluster('production', backend=SimulatedBackend()) or DockerBackend()"
             )
         request = placement_request(td, group)
+        constraints = constraints_from(constraints)  # before it is joined to the td's
         all_constraints = [
             {"type": "memberOf", "expression": pc.expression}
             for pc in td.placement_constraints or ()
@@ -179,6 +207,26 @@ class TaskManager:
             )
             tasks.append(task)
         return RunTaskResult(tuple(tasks), failures), result.failures
+
+    async def launch_in_batches(
+        self, td: TaskDefinition, count: int, **options: Any
+    ) -> tuple[RunTaskResult, tuple[PlacementFailure, ...]]:
+        """:meth:`launch` for any count, :data:`LAUNCH_BATCH` copies at a time.
+
+        Placement is sequential either way, so the batches place exactly as one call
+        would; in between, the event loop runs everything else.
+        """
+        tasks: list[Task] = []
+        failures: list[TaskFailure] = []
+        placement_failures: list[PlacementFailure] = []
+        for done in range(0, count, LAUNCH_BATCH):
+            if done:
+                await anyio.lowlevel.checkpoint()
+            result, unplaced = self.launch(td, min(LAUNCH_BATCH, count - done), **options)
+            tasks.extend(result.tasks)
+            failures.extend(result.failures)
+            placement_failures.extend(unplaced)
+        return RunTaskResult(tuple(tasks), tuple(failures)), tuple(placement_failures)
 
     def _new_task(
         self,
@@ -231,6 +279,23 @@ class TaskManager:
     async def _run(self, runner: TaskRunner) -> None:
         try:
             await runner.run()
+        except Exception:
+            # The runner turns every backend failure into a stop code; what still gets here
+            # is a defect of pyecs. It stays with this task: the cluster keeps running.
+            _log.exception("task %s: its runner failed", runner.task.arn)
+            if runner.task.last_status != "STOPPED":
+                self._record(
+                    attrs.evolve(
+                        runner.task,
+                        version=runner.task.version + 1,
+                        last_status="STOPPED",
+                        desired_status="STOPPED",
+                        stop_code=runner.task.stop_code or "TaskFailedToStart",
+                        stopped_reason=runner.task.stopped_reason
+                        or "InternalError: pyecs failed to supervise this task (see its log)",
+                        stopped_at=self._clock(),
+                    )
+                )
         finally:
             self._placement.release(runner.task.arn)
             self._runners.pop(runner.task.arn, None)
@@ -238,13 +303,21 @@ class TaskManager:
     def _record(self, task: Task) -> None:
         previous = self._tasks.get(task.arn)
         self._tasks[task.arn] = task
+        if task.last_status == "STOPPED" and (
+            previous is None or previous.last_status != "STOPPED"
+        ):
+            self._stopped_order.append(task.arn)
+            self._forget_old()
         if task.last_status == "RUNNING" and (
             previous is None or previous.last_status != "RUNNING"
         ):
             self._placement.mark_running(task.arn)
         self._events.publish(TaskStateChange(task, self._clock()))
         for callback in self._watchers:
-            callback(task)
+            try:
+                callback(task)
+            except Exception:  # one watcher's defect must not stop the task or the others
+                _log.exception("task %s: a task watcher failed", task.arn)
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -337,12 +410,26 @@ class TaskManager:
         """Every remembered task snapshot."""
         return list(self._tasks.values())
 
+    def find(self, arn: str) -> Task | None:
+        """The latest snapshot of the task with this ARN, or None once it is forgotten."""
+        return self._tasks.get(arn)
+
+    @property
+    def stopped_count(self) -> int:
+        """How many STOPPED tasks are remembered."""
+        return len(self._stopped_order)
+
     def _forget_old(self) -> None:
+        """Drop STOPPED tasks past their retention, and the oldest beyond the cap.
+
+        ``_stopped_order`` lists them in the order they stopped, so this looks only at the
+        ones it drops, plus one.
+        """
         cutoff = self._clock() - STOPPED_RETENTION
-        old = [
-            arn
-            for arn, t in self._tasks.items()
-            if t.stopped_at is not None and t.stopped_at < cutoff
-        ]
-        for arn in old:
-            del self._tasks[arn]
+        order = self._stopped_order
+        while order:
+            task = self._tasks.get(order[0])
+            expired = task is None or (task.stopped_at is not None and task.stopped_at < cutoff)
+            if not expired and len(order) <= self._keep_stopped:
+                return
+            self._tasks.pop(order.popleft(), None)

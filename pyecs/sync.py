@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from pyecs._arn import DEFAULT_ACCOUNT, DEFAULT_REGION
+from pyecs._checks import check_timeout
 from pyecs._cluster import Cluster as AsyncCluster
 from pyecs._cluster import _utcnow
 from pyecs._discovery import Endpoint
@@ -37,11 +38,18 @@ from pyecs._registry import DeleteTaskDefinitionsResult, TaskDefinitionSource
 from pyecs._service import Service as AsyncService
 from pyecs._sync_bridge import BlockingStream
 from pyecs._sync_service import Service
-from pyecs._tasks import DescribeServicesResult, DescribeTasksResult, RunTaskResult
+from pyecs._tasks import (
+    MAX_TASKS_PER_SERVICE,
+    STOPPED_TASKS_KEPT,
+    DescribeServicesResult,
+    DescribeTasksResult,
+    RunTaskResult,
+)
 from pyecs.abc import Backend
+from pyecs.backends._names import BackendName
 from pyecs.exceptions import ClusterClosedError
 from pyecs.models.instance import ContainerInstance, InstanceSpec
-from pyecs.models.service import DeploymentConfiguration
+from pyecs.models.service import DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 
@@ -55,12 +63,15 @@ class Cluster:
 
     Args:
         name: The cluster name, 1-255 letters, digits, ``-`` or ``_``.
-        backend: Runs the tasks' containers; see :class:`pyecs.Cluster`.
+        backend: Runs the tasks' containers, or a backend's name (``"process"``...); see
+            :class:`pyecs.Cluster`.
         region: The region written into ARNs.
         account: The account written into ARNs.
         clock: Returns the current UTC time.
         task_healthy_delay: Seconds a service task without health checks must be RUNNING
             before it counts as healthy (ECS: 40).
+        max_tasks_per_service: The largest ``desired_count`` of a service (ECS: 5,000).
+        stopped_tasks_kept: At most this many STOPPED tasks stay describable.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
@@ -72,11 +83,13 @@ class Cluster:
         self,
         name: str = "default",
         *,
-        backend: Backend | None = None,
+        backend: Backend | BackendName | None = None,
         region: str = DEFAULT_REGION,
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], datetime.datetime] = _utcnow,
         task_healthy_delay: float = 40.0,
+        max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
+        stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -87,6 +100,8 @@ class Cluster:
             account=account,
             clock=clock,
             task_healthy_delay=task_healthy_delay,
+            max_tasks_per_service=max_tasks_per_service,
+            stopped_tasks_kept=stopped_tasks_kept,
         )
         self._async_backend = async_backend
         self._async_backend_options = dict(async_backend_options or {})
@@ -366,12 +381,22 @@ class Cluster:
         )
 
     def wait_tasks_running(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
-        """Block until every task is RUNNING (ECS waiter ``tasks-running``)."""
-        return self._await(lambda: self._cluster.wait_tasks_running(tasks, timeout=timeout))
+        """Block until every task is RUNNING (ECS waiter ``tasks-running``).
+
+        ``timeout`` is seconds >= 0 (``math.inf``: no limit); anything else raises
+        InvalidParameterError at once.
+        """
+        seconds = check_timeout(timeout)
+        return self._await(lambda: self._cluster.wait_tasks_running(tasks, timeout=seconds))
 
     def wait_tasks_stopped(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
-        """Block until every task is STOPPED (ECS waiter ``tasks-stopped``)."""
-        return self._await(lambda: self._cluster.wait_tasks_stopped(tasks, timeout=timeout))
+        """Block until every task is STOPPED (ECS waiter ``tasks-stopped``).
+
+        ``timeout`` is seconds >= 0 (``math.inf``: no limit); anything else raises
+        InvalidParameterError at once.
+        """
+        seconds = check_timeout(timeout)
+        return self._await(lambda: self._cluster.wait_tasks_stopped(tasks, timeout=seconds))
 
     def task_logs(self, task: str, container: str, *, follow: bool = False) -> BlockingStream[str]:
         """Output lines of one container of a task, as a blocking iterator.
@@ -422,6 +447,7 @@ class Cluster:
         healthy_delay: float | None = None,
         tags: Mapping[str, str] | None = None,
         load_balancers: Sequence[Any] | None = None,
+        restart_backoff: RestartBackoff | None = None,
     ) -> Service:
         """Create a service (ECS CreateService); see :meth:`pyecs.Cluster.create_service`."""
         svc = self._await(
@@ -437,6 +463,7 @@ class Cluster:
                 healthy_delay=healthy_delay,
                 tags=tags,
                 load_balancers=load_balancers,
+                restart_backoff=restart_backoff,
             )
         )
         return self._service(svc)

@@ -46,6 +46,7 @@ EXPECTED = [
     "QuerySyntaxError",
     "Random",
     "Resources",
+    "RestartBackoff",
     "RestartPolicy",
     "RunTaskResult",
     "Secret",

@@ -15,6 +15,7 @@ __all__ = [
     "CircuitBreaker",
     "Deployment",
     "DeploymentConfiguration",
+    "RestartBackoff",
     "RolloutState",
     "circuit_breaker_threshold",
     "deployment_bounds",
@@ -56,6 +57,58 @@ class DeploymentConfiguration:
     minimum_healthy_percent: int = attrs.field(default=100, validator=_percent(0, 100))
     maximum_percent: int = attrs.field(default=200, validator=_percent(100, 200))
     circuit_breaker: CircuitBreaker = attrs.field(factory=CircuitBreaker)
+
+
+def _seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidParameterError(
+            f"restart_backoff.{attribute.name} must be a finite number of seconds >= 0, "
+            f"got {value!r}"
+        )
+
+
+@attrs.frozen
+class RestartBackoff:
+    """How long a service waits before replacing tasks that exit soon after they start.
+
+    A local protection, not an ECS feature: ECS throttles only tasks that never reach
+    RUNNING (``(service X) is unable to consistently start tasks successfully.``, which
+    pyecs does too). A task that reaches RUNNING and exits within ``reset_after`` seconds
+    counts as a quick exit. The first quick exit is replaced at once, as ECS does; each
+    further one in a row doubles the wait before the next start, from ``initial`` up to
+    ``maximum``. A task that runs ``reset_after`` seconds ends the streak. The service
+    event ``(service X) tasks keep exiting soon after they start: ...`` says when it
+    applies.
+
+    Attributes:
+        initial: The wait after the second quick exit in a row, in seconds.
+        maximum: The longest wait, in seconds.
+        reset_after: Seconds a task must run to count as started successfully.
+        enabled: False turns the backoff off (crash-looping tasks are replaced at once).
+    """
+
+    initial: float = attrs.field(default=1.0, validator=_seconds)
+    maximum: float = attrs.field(default=60.0, validator=_seconds)
+    reset_after: float = attrs.field(default=30.0, validator=_seconds)
+    enabled: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.maximum < self.initial:
+            raise InvalidParameterError(
+                f"restart_backoff.maximum ({self.maximum:g} s) must be at least "
+                f"restart_backoff.initial ({self.initial:g} s)"
+            )
+
+    def delay(self, quick_exits: int) -> float:
+        """The wait before the next start after ``quick_exits`` quick exits in a row."""
+        if not self.enabled or quick_exits < 2:
+            return 0.0
+        return float(min(self.maximum, self.initial * 2.0 ** min(quick_exits - 2, 64)))
 
 
 def deployment_bounds(desired: int, config: DeploymentConfiguration) -> tuple[int, int]:
