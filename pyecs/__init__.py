@@ -3,28 +3,8 @@
 Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on demand.
 """
 
-from pyecs._cluster import (
+from pyecs.cluster._cluster import (
     Cluster,
-)
-from pyecs._discovery import (
-    Endpoint,
-)
-from pyecs._events import (
-    ServiceEvent,
-    TaskStateChange,
-)
-from pyecs._registry import (
-    DeleteTaskDefinitionsResult,
-    TaskDefinitionFailure,
-)
-from pyecs._service import (
-    Service,
-)
-from pyecs._tasks import (
-    DescribeServicesResult,
-    DescribeTasksResult,
-    RunTaskResult,
-    TaskFailure,
 )
 from pyecs.exceptions import (
     BackendError,
@@ -89,6 +69,26 @@ from pyecs.placement import (
     MemberOf,
     Random,
     Spread,
+)
+from pyecs.runtime._events import (
+    ServiceEvent,
+    TaskStateChange,
+)
+from pyecs.runtime._registry import (
+    DeleteTaskDefinitionsResult,
+    TaskDefinitionFailure,
+)
+from pyecs.runtime._tasks import (
+    DescribeServicesResult,
+    DescribeTasksResult,
+    RunTaskResult,
+    TaskFailure,
+)
+from pyecs.service._service import (
+    Service,
+)
+from pyecs.service.features._discovery import (
+    Endpoint,
 )
 
 __version__ = "0.1.0.dev0"

@@ -159,7 +159,7 @@ def check_tags(value: object, name: str = "tags") -> dict[str, str]:
     Raises:
         InvalidParameterError: naming every tag that breaks a rule.
     """
-    from pyecs._validation import tag_problems, unicode_problem
+    from pyecs.ecs._validation import tag_problems, unicode_problem
 
     if value is None:
         return {}

@@ -16,7 +16,7 @@ import pytest
 
 import pyecs
 from pyecs import ContainerDefinition, InvalidTaskDefinitionError, PortMapping, TaskDefinition
-from pyecs.serialization import RESPONSE_ONLY_FIELDS
+from pyecs.ecs._converter import RESPONSE_ONLY_FIELDS
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

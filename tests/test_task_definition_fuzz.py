@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyecs import InvalidTaskDefinitionError, TaskDefinition
+from pyecs.ecs._converter import camel
 from pyecs.models import task_definition as models
-from pyecs.serialization import camel
 
 VALID = sorted((Path(__file__).parent / "data" / "valid").glob("*.json"))
 VALID_JSON = [json.loads(p.read_text()) for p in VALID]

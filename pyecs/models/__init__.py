@@ -1,4 +1,4 @@
-"""Pure attrs value objects: no I/O, no JSON knowledge (that lives in pyecs.serialization)."""
+"""Pure attrs value objects: no I/O, no JSON knowledge (that lives in pyecs.ecs._converter)."""
 
 from pyecs.models.task_definition import (
     Capabilities,

@@ -404,7 +404,7 @@ class TaskDefinition:
     delete_requested_at: Json = _opt()
 
     def __attrs_post_init__(self) -> None:
-        from pyecs._validation import validate_task_definition
+        from pyecs.ecs._validation import validate_task_definition
 
         validate_task_definition(self)
 
@@ -421,21 +421,21 @@ class TaskDefinition:
         Raises:
             InvalidTaskDefinitionError: listing every problem with its JSON path.
         """
-        from pyecs.serialization import structure_task_definition
+        from pyecs.ecs._converter import structure_task_definition
 
         return structure_task_definition(data, source=source)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str | None = None) -> TaskDefinition:
         """Parse ECS JSON text; malformed JSON is reported with its line and column."""
-        from pyecs.serialization import loads_task_definition
+        from pyecs.ecs._converter import loads_task_definition
 
         return loads_task_definition(text, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TaskDefinition:
         """Read a ``task-definition.json`` file."""
-        from pyecs.serialization import load_task_definition_file
+        from pyecs.ecs._converter import load_task_definition_file
 
         return load_task_definition_file(path)
 
@@ -447,7 +447,7 @@ class TaskDefinition:
                 ``status`` and the other describe-only fields when they are set. Pass
                 False for a ``register-task-definition --cli-input-json`` request.
         """
-        from pyecs.serialization import unstructure_task_definition
+        from pyecs.ecs._converter import unstructure_task_definition
 
         return unstructure_task_definition(self, include_response_fields=include_response_fields)
 
@@ -478,14 +478,14 @@ class TaskDefinition:
     @property
     def cpu_units(self) -> int | None:
         """Task-level CPU in units (1024 per vCPU), or None when unset."""
-        from pyecs._units import parse_cpu
+        from pyecs.models._units import parse_cpu
 
         return None if self.cpu is None else parse_cpu(self.cpu)
 
     @property
     def memory_mib(self) -> int | None:
         """Task-level memory in MiB, or None when unset."""
-        from pyecs._units import parse_memory
+        from pyecs.models._units import parse_memory
 
         return None if self.memory is None else parse_memory(self.memory)
 

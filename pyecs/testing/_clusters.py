@@ -14,12 +14,12 @@ from typing import Any
 
 import anyio
 
-from pyecs._cluster import Cluster
-from pyecs._registry import TaskDefinitionSource
-from pyecs._service import Service
-from pyecs._sync_service import Service as SyncService
+from pyecs.cluster._cluster import Cluster
 from pyecs.models.task import Task
+from pyecs.runtime._registry import TaskDefinitionSource
+from pyecs.service._service import Service
 from pyecs.sync import Cluster as SyncCluster
+from pyecs.sync._service import Service as SyncService
 from pyecs.testing._backends import HookedBackend
 from pyecs.testing._up import ServiceUp, bring_up
 

@@ -19,12 +19,12 @@ import anyio.abc
 import attrs
 
 from pyecs._checks import check_timeout
-from pyecs._cluster import Cluster
-from pyecs._registry import TaskDefinitionSource
-from pyecs._service import Service
+from pyecs.cluster._cluster import Cluster
 from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
+from pyecs.runtime._registry import TaskDefinitionSource
+from pyecs.service._service import Service
 
 __all__ = ["ServiceUp", "bring_up", "pick_port", "wait_http"]
 

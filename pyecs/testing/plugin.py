@@ -38,8 +38,8 @@ import attrs
 import pluggy
 import pytest
 
-from pyecs._cli_gc import GcResult, collect_garbage
 from pyecs.abc import Backend
+from pyecs.cli._gc import GcResult, collect_garbage
 from pyecs.testing._backends import (
     BACKEND_CHOICES,
     BackendChoice,

@@ -16,9 +16,9 @@ import pytest
 import requests
 from docker_support import ensure_busybox_image
 
-from pyecs.backends._docker_cleanup import sweep
-from pyecs.backends._docker_engine import LABEL_OWNER, owner_labels
 from pyecs.backends.docker import cleanup
+from pyecs.backends.docker._cleanup import sweep
+from pyecs.backends.docker._engine import LABEL_OWNER, owner_labels
 
 
 def _require() -> bool:

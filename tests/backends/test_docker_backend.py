@@ -19,8 +19,8 @@ import docker.errors
 import pytest
 
 from pyecs.abc import ClusterContext, ContainerLaunch, ContainerStartError, TaskLaunch
-from pyecs.backends._docker_engine import owner_labels
 from pyecs.backends.docker import DockerBackend, DockerEngine, cleanup
+from pyecs.backends.docker._engine import owner_labels
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.task import HealthStatus

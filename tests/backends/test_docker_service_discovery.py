@@ -19,13 +19,13 @@ import docker
 import pytest
 
 import pyecs
-from pyecs.backends._docker_config import (
+from pyecs.backends.docker import DockerBackend
+from pyecs.backends.docker._config import (
     TaskPlan,
     cluster_network_name,
     create_args,
     service_aliases,
 )
-from pyecs.backends.docker import DockerBackend
 from pyecs.models.task_definition import TaskDefinition
 
 pytestmark = [pytest.mark.anyio]

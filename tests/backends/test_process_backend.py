@@ -332,7 +332,7 @@ async def test_user_is_switched_when_root() -> None:
 
 
 def test_another_user_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyecs.backends._process_config import resolve_user
+    from pyecs.backends.process._config import resolve_user
 
     monkeypatch.setattr(os, "geteuid", lambda: 4321)
     monkeypatch.setattr(os, "getegid", lambda: 4321)

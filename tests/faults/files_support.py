@@ -61,8 +61,8 @@ def no_docker_leftovers(busybox_image: str) -> Iterator[None]:
     """The test leaves no container, network or volume of this process behind."""
     import docker
 
-    from pyecs.backends._docker_cleanup import sweep
-    from pyecs.backends._docker_engine import LABEL_OWNER, owner_labels
+    from pyecs.backends.docker._cleanup import sweep
+    from pyecs.backends.docker._engine import LABEL_OWNER, owner_labels
 
     yield
     mine = [f"{LABEL_OWNER}={owner_labels()[LABEL_OWNER]}"]

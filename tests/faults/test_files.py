@@ -23,7 +23,7 @@ from files_support import busybox_image, no_docker_leftovers, one_container
 import pyecs
 from pyecs._files import ENV_FILE_LIMIT, read_bounded
 from pyecs.backends import ProcessBackend
-from pyecs.serialization import TASK_DEFINITION_FILE_LIMIT
+from pyecs.ecs._converter import TASK_DEFINITION_FILE_LIMIT
 
 __all__ = ["busybox_image", "no_docker_leftovers"]  # fixtures, used by name
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import pyecs
 from pyecs.backends._log_lines import MAX_LINE_BYTES, LineSplitter
-from pyecs.backends._process_logs import LogCapture
+from pyecs.backends.process._logs import LogCapture
 
 __all__ = ["busybox_image", "no_docker_leftovers"]  # fixtures, used by name
 

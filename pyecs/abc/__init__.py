@@ -1,0 +1,250 @@
+"""The seams of pyecs: the :class:`Backend` base class and the placement protocols.
+
+A backend does "one low-level thing per call" on *containers*: create, start, wait for the
+exit, stop, remove, report health and logs. It knows nothing of services, and nothing of
+ECS task semantics either: the order of ``dependsOn``, essential containers, stop order,
+stop codes and task states are the cluster's (``pyecs.runtime._task_runner``), so every backend
+behaves the same way. A backend that differs on purpose says so in its
+:class:`BackendCapabilities`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+import attrs
+
+from pyecs.exceptions import BackendError
+from pyecs.models.instance import InstanceSpec
+from pyecs.models.task import HealthStatus, NetworkBinding
+from pyecs.placement._protocols import (
+    CandidateInstance,
+    PlacementConstraint,
+    PlacementStrategy,
+    PlacementView,
+)
+
+if TYPE_CHECKING:
+    from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
+
+__all__ = [
+    "Backend",
+    "BackendCapabilities",
+    "CandidateInstance",
+    "ClusterContext",
+    "ContainerExit",
+    "ContainerLaunch",
+    "ContainerStartError",
+    "PlacementConstraint",
+    "PlacementStrategy",
+    "PlacementView",
+    "StartedContainer",
+    "TaskLaunch",
+]
+
+
+@attrs.frozen
+class BackendCapabilities:
+    """What a backend does natively; the contract suite reads these, not scattered skips.
+
+    Attributes:
+        health_checks: Runs task-definition health checks.
+        memory_limit: Enforces the container ``memory`` hard limit (OOM kill, exit 137).
+        images: Pulls and runs images (``image`` matters); False when ``image`` is ignored.
+        logs: Captures stdout/stderr for ``logs()``.
+        real_processes: Runs real programs (False for the simulation).
+    """
+
+    health_checks: bool = True
+    memory_limit: bool = True
+    images: bool = True
+    logs: bool = True
+    real_processes: bool = True
+
+
+@attrs.frozen
+class ClusterContext:
+    """What a backend is told about the cluster that opens it.
+
+    Attributes:
+        cluster: The cluster name.
+        cluster_arn: The cluster ARN.
+        labels: Labels every resource the backend creates for this cluster must carry
+            (cluster name, owner process), so leftovers can be found and removed.
+    """
+
+    cluster: str
+    cluster_arn: str
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class TaskLaunch:
+    """One task as the backend sees it: where it runs and what it is.
+
+    Attributes:
+        task_arn: The task ARN.
+        task_id: The 32-hex id of the task (use it in resource names).
+        instance_id: The container instance the scheduler chose (one of the backend's).
+        task_definition: The definition, overrides already applied.
+        labels: Labels to put on every resource of this task (cluster labels included).
+    """
+
+    task_arn: str
+    task_id: str
+    instance_id: str
+    task_definition: TaskDefinition
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ContainerLaunch:
+    """One container of a :class:`TaskLaunch` to create."""
+
+    task: TaskLaunch
+    definition: ContainerDefinition
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The container name from the task definition."""
+        return str(self.definition.name)
+
+
+@attrs.frozen
+class StartedContainer:
+    """What ``start_container`` reports: the published ports."""
+
+    network_bindings: tuple[NetworkBinding, ...] = ()
+
+
+@attrs.frozen
+class ContainerExit:
+    """How a container ended.
+
+    Attributes:
+        exit_code: The exit code (137 for SIGKILL and OOM kills); None if unknown.
+        reason: The ECS container ``reason``, such as
+            ``OutOfMemoryError: Container killed due to memory usage``.
+        oom_killed: The memory limit killed it.
+    """
+
+    exit_code: int | None
+    reason: str | None = None
+    oom_killed: bool = False
+
+
+class ContainerStartError(BackendError):
+    """A container could not be created or started; the task stops with TaskFailedToStart.
+
+    Attributes:
+        code: The ECS error name: ``CannotPullContainerError``,
+            ``CannotCreateContainerError`` or ``CannotStartContainerError``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.detail = message
+        super().__init__(f"{code}: {message}")
+
+
+class Backend(abc.ABC):
+    """Runs containers for a cluster. Subclass it to add a backend of your own.
+
+    The cluster calls ``open`` once when it opens and ``aclose`` once when it closes
+    (after it stopped every task). Between them, for each task: ``setup_task``, then per
+    container ``create_container`` and ``start_container`` (in ``dependsOn`` order),
+    ``wait_container`` in a task of its own, ``stop_container`` when the task stops, then
+    ``remove_container`` and ``teardown_task``. ``teardown_task`` must be safe to call
+    after a partial setup.
+
+    A backend that owns background work (an anyio task group entered in ``open`` and
+    exited in ``aclose``) relies on the cluster calling both from the same task at the
+    same nesting level, which it does; call them the same way if you drive a backend by
+    hand (not from inside ``fail_after`` or another cancel scope opened between them).
+    """
+
+    #: What this backend does natively.
+    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities()
+    #: A short name for messages and docs ("docker", "process", "simulated").
+    name: ClassVar[str] = "backend"
+
+    @abc.abstractmethod
+    async def open(self, context: ClusterContext) -> Sequence[InstanceSpec]:
+        """Connect, remove leftovers of dead earlier runs, and return the instances.
+
+        Raises:
+            BackendError: when the backend cannot be reached, saying how to fix it.
+        """
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release connections and background readers. Idempotent."""
+
+    async def setup_task(self, task: TaskLaunch) -> None:  # noqa: B027 - optional hook
+        """Prepare what the task's containers share (networks, volumes, image pulls).
+
+        Raises:
+            ContainerStartError: ``CannotPullContainerError`` and the like.
+        """
+
+    async def teardown_task(self, task: TaskLaunch) -> None:  # noqa: B027 - optional hook
+        """Remove what :meth:`setup_task` created (safe after a partial setup)."""
+
+    @abc.abstractmethod
+    async def create_container(self, container: ContainerLaunch) -> str:
+        """Create (not start) a container; return its runtime id.
+
+        Raises:
+            ContainerStartError: ``CannotCreateContainerError`` and the like.
+        """
+
+    @abc.abstractmethod
+    async def start_container(self, runtime_id: str) -> StartedContainer:
+        """Start a created container and report its published ports.
+
+        Raises:
+            ContainerStartError: ``CannotStartContainerError`` (a port already taken...).
+        """
+
+    @abc.abstractmethod
+    async def wait_container(self, runtime_id: str) -> ContainerExit:
+        """Return when the container has exited (event-driven, no busy polling)."""
+
+    @abc.abstractmethod
+    async def stop_container(self, runtime_id: str, timeout: float) -> None:
+        """Send the stop signal; kill after ``timeout`` seconds. No-op if it exited."""
+
+    @abc.abstractmethod
+    async def remove_container(self, runtime_id: str) -> None:
+        """Remove a stopped container and what only it used. No-op if already gone."""
+
+    def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
+        """Yield the container's health status each time it changes.
+
+        Only containers with a ``healthCheck`` report health. The default yields nothing.
+        """
+        return _no_health()
+
+    def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
+        """Yield the container's output lines (stdout and stderr).
+
+        Raises:
+            BackendError: when the backend keeps no logs.
+        """
+        raise BackendError(f"the {self.name} backend keeps no container logs")
+
+    async def stats(self, runtime_id: str) -> dict[str, float]:
+        """One sample of the container's resource use (``cpu_percent``, ``memory_mib``...).
+
+        Raises:
+            BackendError: when the backend does not measure usage.
+        """
+        raise BackendError(f"the {self.name} backend does not report container stats")
+
+
+async def _no_health() -> AsyncIterator[HealthStatus]:
+    return
+    yield  # pragma: no cover - makes this an async generator

@@ -1,0 +1,486 @@
+"""``DockerBackend``: real containers on one or more Docker engines, via the docker SDK.
+
+Each engine is one container instance. The backend maps container definitions onto
+Docker create arguments, follows ``docker events`` to learn exits and health at once,
+re-lists its containers by label on a timer to correct for dropped events, and labels
+everything it creates so that nothing outlives the process that made it unnoticed: the
+next ``open()`` of the same cluster, or :func:`cleanup`, removes it. See
+docs/docker-backend.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import ClassVar, Literal, overload
+
+import anyio
+import anyio.abc
+import attrs
+import docker
+import docker.errors
+
+from pyecs.abc import (
+    Backend,
+    BackendCapabilities,
+    ClusterContext,
+    ContainerExit,
+    ContainerLaunch,
+    ContainerStartError,
+    StartedContainer,
+    TaskLaunch,
+)
+from pyecs.backends.docker._cleanup import (
+    CleanupResult,
+    cleanup,
+    cluster_filter,
+    owner_is_gone,
+    sweep,
+)
+from pyecs.backends.docker._config import (
+    create_args,
+    host_bindings,
+    joins_cluster_network,
+    read_env_files,
+    read_secrets,
+    resource_prefix,
+)
+from pyecs.backends.docker._containers import (
+    adopt,
+    create,
+    find_engine,
+    log_lines,
+    published_ports,
+    start_error,
+    stats_summary,
+    stop,
+)
+from pyecs.backends.docker._engine import (
+    LABEL_BACKEND,
+    LABEL_CLUSTER,
+    LABEL_CONTAINER,
+    LABEL_TASK,
+    DockerEngine,
+    Engine,
+    EngineLike,
+    as_engines,
+    check_distinct,
+    connect,
+    owner_labels,
+)
+from pyecs.backends.docker._task import (
+    ClusterNetworks,
+    PullPolicy,
+    TaskState,
+    remove_backend_resources,
+    remove_task_resources,
+    setup_task_resources,
+)
+from pyecs.backends.docker._watch import Tracked, Watcher
+from pyecs.exceptions import BackendError
+from pyecs.models.instance import InstanceSpec
+from pyecs.models.task import HealthStatus
+
+__all__ = ["CleanupResult", "DockerBackend", "DockerEngine", "PullPolicy", "cleanup"]
+
+log = logging.getLogger("pyecs.backends.docker")
+
+
+class DockerBackend(Backend):
+    """Runs a cluster's containers on Docker engines, one container instance per engine.
+
+    Open and close it from the same task (the cluster does): the backend owns a task group,
+    entered in :meth:`open` and exited in :meth:`aclose`, for its event readers and timer.
+
+    Args:
+        engines: Engine URLs (``unix://``, ``tcp://``, ``ssh://``) or :class:`DockerEngine`
+            objects; None for the environment's engine (``DOCKER_HOST``, else
+            ``unix:///var/run/docker.sock``).
+        pull: ``if-not-present`` (pull only missing images), ``always``, or ``never``.
+        max_pool_size: Connections per engine client; at most this many SDK calls (less
+            the event stream's) run at once per engine.
+        reconcile_interval: Seconds between re-lists of containers that correct for
+            dropped events.
+        log_drivers: Log drivers to pass through besides the local ones (json-file, local,
+            journald, syslog, none), such as ``{"fluentd"}``; others (``awslogs``...) are
+            replaced by the engine's default driver.
+        close_timeout: Bound, in seconds, on the last-resort cleanup in :meth:`aclose`.
+    """
+
+    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities()
+    name: ClassVar[str] = "docker"
+
+    def __init__(
+        self,
+        engines: Iterable[EngineLike] | None = None,
+        *,
+        pull: PullPolicy = "if-not-present",
+        max_pool_size: int = 10,
+        reconcile_interval: float = 5.0,
+        log_drivers: Iterable[str] = (),
+        close_timeout: float = 30.0,
+    ) -> None:
+        if pull not in ("if-not-present", "always", "never"):
+            raise BackendError(f"pull must be 'if-not-present', 'always' or 'never', not {pull!r}")
+        if max_pool_size < 2:
+            raise BackendError(f"max_pool_size must be at least 2, not {max_pool_size}")
+        self.engines: tuple[DockerEngine, ...] = tuple(as_engines(engines))
+        self.pull: PullPolicy = pull
+        self.max_pool_size = max_pool_size
+        self.log_drivers = frozenset(log_drivers)
+        self.close_timeout = close_timeout
+        #: What :meth:`open` removed: leftovers of dead processes of the same cluster.
+        self.removed_leftovers = CleanupResult()
+        self._token = uuid.uuid4().hex[:16]
+        self._watch = Watcher(self._token, reconcile_interval)
+        self._state: Literal["new", "open", "closed"] = "new"
+        self._context: ClusterContext | None = None
+        self._connected: list[Engine] = []
+        self._by_instance: dict[str, Engine] = {}
+        self._tasks: dict[str, TaskState] = {}
+        self._networks: ClusterNetworks | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._joins: set[anyio.Event] = set()
+
+    def __repr__(self) -> str:
+        urls = ", ".join(e.address for e in self.engines)
+        return f"<DockerBackend {self._state} [{urls}]>"
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def open(self, context: ClusterContext) -> Sequence[InstanceSpec]:
+        """Connect to every engine, remove the cluster's leftovers, start supervision.
+
+        Raises:
+            BackendError: an engine cannot be reached (naming it and what to do).
+        """
+        if self._state == "open":
+            raise BackendError("this DockerBackend is already open; use one per cluster")
+        connected: list[Engine] = []
+        # The cluster's leftovers (of dead owners) go while the engine answers `info`.
+        leftovers = functools.partial(
+            sweep,
+            label_filters=cluster_filter(context.cluster),
+            select=owner_is_gone,
+            free_connections=self.max_pool_size - 1,  # `docker info` uses one meanwhile
+        )
+        try:
+            limiter = anyio.CapacityLimiter(1)
+            removed = CleanupResult()
+            for index, spec in enumerate(self.engines):
+                engine, removed_here = await anyio.to_thread.run_sync(
+                    functools.partial(connect, spec, index, self.max_pool_size, leftovers),
+                    limiter=limiter,
+                )
+                connected.append(engine)
+                removed += removed_here
+            check_distinct(connected)
+            for engine in connected:
+                await self._watch.subscribe(engine)
+        except BaseException:
+            self._watch.close_streams()
+            for engine in connected:
+                engine.close()
+            raise
+        self.removed_leftovers = removed
+        self._context = context
+        network_labels = {**context.labels, LABEL_CLUSTER: context.cluster, **owner_labels()}
+        self._networks = ClusterNetworks(context.cluster, network_labels)
+        self._connected = connected
+        self._by_instance = {e.instance_id: e for e in connected}
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._watch.start(self._tg, connected)
+        self._state = "open"
+        return [e.instance_spec() for e in connected]
+
+    async def aclose(self) -> None:
+        """Remove what this backend still has (bounded, shielded), stop the readers."""
+        if self._state != "open":
+            return
+        self._state = "closed"
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
+                for joining in list(self._joins):  # it may make the network: then remove it
+                    await joining.wait()
+                for engine in self._connected:
+                    await remove_backend_resources(engine, self._token)
+                    if self._networks and engine.instance_id in self._networks.engines:
+                        await self._networks.release(engine)
+            self._watch.close_streams()
+            for t in self._watch.tracked.values():
+                t.set_removed()  # wake whoever still waits: nothing will report any more
+        finally:
+            tg, self._tg = self._tg, None
+            try:
+                if tg is not None:
+                    tg.cancel_scope.cancel()
+                    await tg.__aexit__(None, None, None)
+            finally:
+                for engine in self._connected:
+                    engine.close()
+                self._tasks.clear()
+                self._watch.tracked.clear()
+
+    def docker_client(self, instance_id: str | None = None) -> docker.DockerClient:
+        """The SDK client of an engine (the first one by default), for what pyecs lacks."""
+        if not self._connected:
+            raise BackendError("the DockerBackend is not open")
+        if instance_id is None:
+            return self._connected[0].client
+        return self._engine(instance_id).client
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def setup_task(self, task: TaskLaunch) -> None:
+        """Pull the images, create the task network (bridge/awsvpc, several containers),
+        the cluster network if need be, and the task volumes."""
+        if task.task_arn in self._tasks:
+            return
+        engine = self._engine(task.instance_id)
+        ctx = self._require_open()
+        labels = {**ctx.labels, **task.labels, **self._reserved(task.task_arn)}
+        try:
+            plan = await setup_task_resources(
+                engine, task, ctx.cluster, labels, self.pull, self._require_networks()
+            )
+        except ContainerStartError:
+            raise
+        except (BackendError, docker.errors.DockerException) as exc:
+            raise ContainerStartError("CannotCreateContainerError", str(exc)) from exc
+        prefix = resource_prefix(ctx.cluster, task.task_id)
+        self._tasks[task.task_arn] = TaskState(engine, plan, prefix)
+
+    async def teardown_task(self, task: TaskLaunch) -> None:
+        """Remove the task's containers, network and task volumes (safe after a partial
+        setup, and when run twice)."""
+        state = self._tasks.pop(task.task_arn, None)
+        engine = state.engine if state else self._by_instance.get(task.instance_id)
+        if engine is None or self._state != "open":
+            return
+        self._require_networks().forget(engine, task.task_arn)
+        try:
+            await remove_task_resources(engine, task.task_arn, self._token)
+        except (docker.errors.DockerException, BackendError) as exc:
+            log.warning("tearing down task %s: %s", task.task_id, exc)
+        for rid in [r for r, t in self._watch.tracked.items() if t.task_arn == task.task_arn]:
+            del self._watch.tracked[rid]
+
+    # -- containers -------------------------------------------------------------------------
+
+    async def create_container(self, container: ContainerLaunch) -> str:
+        """Create a container of a set-up task; return its Docker id."""
+        task, c = container.task, container.definition
+        if task.task_arn not in self._tasks:
+            await self.setup_task(task)
+        state = self._tasks[task.task_arn]
+        ctx = self._require_open()
+        labels = {**(c.docker_labels or {}), **ctx.labels, **task.labels, **container.labels}
+        labels.update(self._reserved(task.task_arn), **{LABEL_CONTAINER: container.name})
+        await self._check_cluster_network(state)
+        alone = state.plan.cluster_network is None and joins_cluster_network(c, state.plan)
+        volumes_from = [
+            f"{await state.sibling(str(vf.source_container))}:{'ro' if vf.read_only else 'rw'}"
+            for vf in c.volumes_from or ()
+        ]
+        args = create_args(
+            c,
+            task.task_definition,
+            state.plan,
+            name=f"{state.prefix}-{c.name}",
+            labels=labels,
+            bind_ip=state.engine.spec.bind_ip,
+            env_from_files=await read_env_files(c),
+            secrets=read_secrets(c),
+            volumes_from=volumes_from,
+            log_drivers_supported=state.engine.log_drivers,
+            log_drivers_allowed=self.log_drivers,
+        )
+        rid = await create(state.engine, args)
+        tracked = self._watch.tracked[rid] = Tracked(
+            rid,
+            state.engine,
+            task.task_arn,
+            container.name,
+            has_health_check=c.health_check is not None,
+            host_bindings=host_bindings(c, state.plan, state.engine.spec.bind_ip),
+        )
+        if alone:  # another task may be there: then this one is connected (beside the start)
+            tracked.network_look = self._join_later(state.engine, task.task_arn)
+        state.add(container.name, rid)
+        return rid
+
+    async def start_container(self, runtime_id: str) -> StartedContainer:
+        """Start it and read back the host ports Docker bound."""
+        t = await self._tracked(runtime_id)
+        t.started = True
+        try:
+            await t.engine.call(t.engine.api.start, runtime_id)
+        except docker.errors.APIError as exc:
+            raise start_error(exc, t.engine) from exc
+        except BackendError as exc:
+            raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
+        if t.network_look is not None:
+            await t.network_look.wait()  # RUNNING means: on the cluster network if any
+        if t.host_bindings:
+            return StartedContainer(t.host_bindings)
+        bindings = await published_ports(t.engine, runtime_id)
+        return StartedContainer(bindings)
+
+    async def wait_container(self, runtime_id: str) -> ContainerExit:
+        """Return once the container exited (woken by its ``die`` event)."""
+        t = await self._tracked(runtime_id)
+        if t.exit is None:
+            await self._watch.resolve(t)
+        await t.exited.wait()
+        assert t.exit is not None
+        return t.exit
+
+    async def stop_container(self, runtime_id: str, timeout: float) -> None:
+        """Send the stop signal (the image's STOPSIGNAL, else SIGTERM); SIGKILL after
+        ``timeout`` seconds; return once it exited."""
+        t = await self._tracked(runtime_id, missing_ok=True)
+        if t is not None:
+            await stop(t, timeout, self._watch.resolve)
+
+    async def remove_container(self, runtime_id: str) -> None:
+        """Remove the container and its anonymous volumes. No-op if already gone."""
+        t = self._watch.tracked.get(runtime_id)
+        engine = t.engine if t else await find_engine(self._connected, runtime_id)
+        if engine is not None:
+            try:
+                await engine.call(engine.api.remove_container, runtime_id, v=True, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: a removal is already in progress
+                    raise BackendError(f"removing container {runtime_id[:12]}: {exc}") from exc
+        if t is not None:
+            t.set_removed()
+
+    async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
+        """Yield HEALTHY/UNHEALTHY on each change of a container with a healthCheck."""
+        t = await self._tracked(runtime_id)
+        async for status in self._watch.health(t):
+            yield status
+
+    async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
+        """Yield the container's stdout and stderr lines (also after it exited).
+
+        With ``follow``, keep yielding new lines until the container exits. Use it in
+        ``contextlib.aclosing(...)`` when you may stop early, to release the connection.
+        """
+        t = self._watch.tracked.get(runtime_id)
+        engine = t.engine if t else await find_engine(self._connected, runtime_id)
+        if engine is None:
+            raise BackendError(f"no container {runtime_id[:12]} on the Docker engine(s)")
+        async for line in log_lines(engine, runtime_id, follow):
+            yield line
+
+    async def stats(self, runtime_id: str) -> dict[str, float]:
+        """One sample of the container's usage: ``cpu_percent``, ``memory_mib``,
+        ``memory_limit_mib`` (takes about a second: Docker measures CPU over an interval).
+        """
+        t = await self._tracked(runtime_id)
+        raw = await t.engine.call(t.engine.api.stats, runtime_id, stream=False)
+        return stats_summary(raw)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _require_open(self) -> ClusterContext:
+        if self._state != "open" or self._context is None:
+            raise BackendError(
+                f"the DockerBackend is {self._state}; it works between open() and aclose()"
+            )
+        return self._context
+
+    async def _check_cluster_network(self, state: TaskState) -> None:
+        """Point the task's plan to the cluster network as it is now (made again if
+        another open Cluster of the name removed it meanwhile): Docker creates, and even
+        connects, a container on a missing network without a word, and fails its start."""
+        old = state.plan.cluster_network
+        networks = self._require_networks()
+        if old is None:
+            made = networks.known(state.engine)  # a second task came since the set-up
+            if made is not None and state.plan.network_mode in ("bridge", "awsvpc"):
+                single = state.plan.task_network is None
+                state.plan = attrs.evolve(
+                    state.plan,
+                    cluster_network=made,
+                    docker_network=made if single else state.plan.docker_network,
+                )
+            return
+        new = await networks.ensure(state.engine, check=True)
+        if new != old:
+            primary = new if state.plan.docker_network == old else state.plan.docker_network
+            state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
+
+    def _join_later(self, engine: Engine, task_arn: str) -> anyio.Event:
+        """Run ``ClusterNetworks.created_alone`` beside the container's start; the
+        returned event is set when it is done (``start_container`` and :meth:`aclose`
+        wait for it). A failure (a network of the name that pyecs did not make...) is
+        logged: the task runs on without the network, and the tasks that need it fail
+        saying why."""
+        assert self._tg is not None
+        networks = self._require_networks()
+        done = anyio.Event()
+        self._joins.add(done)
+
+        async def join() -> None:
+            try:
+                await networks.created_alone(engine, task_arn)
+            except ContainerStartError as exc:
+                log.warning("task %s stays off the cluster network: %s", task_arn, exc)
+            except (docker.errors.DockerException, BackendError) as exc:
+                log.warning("task %s: joining the cluster network: %s", task_arn, exc)
+            finally:
+                self._joins.discard(done)
+                done.set()
+
+        self._tg.start_soon(join)
+        return done
+
+    def _require_networks(self) -> ClusterNetworks:
+        self._require_open()
+        assert self._networks is not None
+        return self._networks
+
+    def _reserved(self, task_arn: str) -> dict[str, str]:
+        ctx = self._require_open()
+        return {
+            LABEL_CLUSTER: ctx.cluster,
+            LABEL_TASK: task_arn,
+            **owner_labels(),
+            LABEL_BACKEND: self._token,
+        }
+
+    def _engine(self, instance_id: str) -> Engine:
+        self._require_open()
+        try:
+            return self._by_instance[instance_id]
+        except KeyError:
+            known = ", ".join(self._by_instance) or "none"
+            raise BackendError(
+                f"instance {instance_id!r} is not one of this DockerBackend's engines ({known})"
+            ) from None
+
+    @overload
+    async def _tracked(self, runtime_id: str) -> Tracked: ...
+    @overload
+    async def _tracked(self, runtime_id: str, missing_ok: Literal[True]) -> Tracked | None: ...
+    async def _tracked(self, runtime_id: str, missing_ok: bool = False) -> Tracked | None:
+        """The container's record; a container of this backend's engines is adopted."""
+        t = self._watch.tracked.get(runtime_id)
+        if t is not None:
+            return t
+        t = await adopt(self._connected, runtime_id)
+        if t is None:
+            if missing_ok:
+                return None
+            raise BackendError(
+                f"no container {runtime_id[:12]} on the Docker engine(s) of this backend"
+            )
+        self._watch.tracked[runtime_id] = t
+        return t

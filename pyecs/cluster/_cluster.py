@@ -1,0 +1,514 @@
+"""``Cluster``: the owner of everything one ECS-style cluster runs, in-process."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+
+from pyecs._checks import (
+    check_seconds,
+    check_started_by,
+    check_str_list,
+    check_tags,
+    check_timeout,
+)
+from pyecs.abc import Backend, ClusterContext
+from pyecs.backends._names import BackendName, as_backend
+from pyecs.cluster._instances import ContainerInstancesMixin
+from pyecs.exceptions import (
+    BackendError,
+    ClusterClosedError,
+    InvalidParameterError,
+    PyecsError,
+    TimeoutError,
+)
+from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs.models.task import Task
+from pyecs.models.task_definition import TaskDefinition
+from pyecs.placement._scheduler import PlacementState
+from pyecs.runtime._events import ClusterEvent, EventHub
+from pyecs.runtime._overrides import apply_overrides
+from pyecs.runtime._registry import (
+    DeleteTaskDefinitionsResult,
+    TaskDefinitionRegistry,
+    TaskDefinitionSource,
+)
+from pyecs.runtime._tasks import (
+    MAX_TASKS_PER_SERVICE,
+    STOPPED_TASKS_KEPT,
+    DescribeTasksResult,
+    RunTaskResult,
+    TaskManager,
+    owner_labels,
+)
+from pyecs.service._manager import CLUSTER_NAME, ServicesMixin
+from pyecs.service._service import Service
+
+__all__ = ["Cluster"]
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def _guarded_lines(
+    backend: Backend, runtime_id: str, follow: bool, where: str
+) -> AsyncIterator[str]:
+    """The backend's log lines; a failure of its own comes out as a BackendError."""
+    try:
+        async for line in backend.logs(runtime_id, follow=follow):
+            yield line
+    except PyecsError:
+        raise
+    except Exception as exc:
+        raise BackendError(
+            f"the {backend.name} backend could not read the output of {where}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+class Cluster(ContainerInstancesMixin, ServicesMixin):
+    """An ECS-style cluster whose control loop runs in the caller's event loop.
+
+    Use it as an async context manager: leaving the block stops every task the cluster
+    started and removes what it created, also on an exception or on cancellation.
+
+    Args:
+        name: The cluster name, 1-255 letters, digits, ``-`` or ``_``.
+        backend: Runs the tasks' containers (``DockerBackend``, ``ProcessBackend``,
+            ``SimulatedBackend`` or your own), or the name of one (``"docker"``,
+            ``"process"``, ``"simulated"``) to build it with its defaults; without one the
+            cluster only keeps task definitions.
+        region: The region written into ARNs (default ``local``).
+        account: The account written into ARNs (default ``000000000000``).
+        clock: Returns the current UTC time; tests may pass their own.
+        task_healthy_delay: Seconds a service task without health checks must be RUNNING
+            before it counts as healthy (ECS: 40; tests use less); finite, >= 0.
+        max_tasks_per_service: The largest ``desired_count`` a service may have (ECS's
+            quota "tasks per service": 5,000). Raise it here, as you would ask AWS to
+            raise the quota.
+        stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
+            are forgotten first); ECS keeps them about an hour, and so does pyecs within
+            this bound.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        backend: Backend | BackendName | None = None,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+        task_healthy_delay: float = 40.0,
+        max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
+        stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
+    ) -> None:
+        if not isinstance(name, str) or not CLUSTER_NAME.match(name):
+            raise InvalidParameterError(
+                f"cluster name {name!r} must be 1-255 letters, digits, '-' or '_'"
+            )
+        self.name = name
+        self._arns = ArnFactory(name, region=region, account=account)
+        self._clock = clock
+        self._registry = TaskDefinitionRegistry(self._arns, clock=clock)
+        self.task_healthy_delay = check_seconds(task_healthy_delay, "task_healthy_delay")
+        self.backend = as_backend(backend)
+        self._placement = PlacementState(name, region=region, account=account)
+        self._events = EventHub()
+        for param, value in (
+            ("max_tasks_per_service", max_tasks_per_service),
+            ("stopped_tasks_kept", stopped_tasks_kept),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(f"{param} must be an integer >= 1, got {value!r}")
+        self.max_tasks_per_service = max_tasks_per_service
+        self._tasks = TaskManager(
+            self._arns, self._placement, self._events, clock, stopped_tasks_kept=stopped_tasks_kept
+        )
+        self._tasks.watch(self._route_task)
+        self._services: dict[str, Service] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+        self._state: Literal["new", "open", "closed"] = "new"
+
+    def __repr__(self) -> str:
+        return f"<Cluster {self.name!r} {self._state}>"
+
+    @property
+    def arn(self) -> str:
+        """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
+        return self._arns.cluster_arn
+
+    @property
+    def is_open(self) -> bool:
+        """True inside ``async with``."""
+        return self._state == "open"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Cluster:
+        if self._state != "new":
+            raise ClusterClosedError(
+                f"cluster {self.name!r} was already {self._state}; create a new Cluster"
+            )
+        # Contexts are entered and left in strict LIFO order (anyio cancel scopes need it):
+        # the backend session, then the cluster's task group, then the shutdown callback,
+        # which therefore runs first on the way out, while both are still alive.
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            if self.backend is not None:
+                await stack.enter_async_context(self._backend_session(self.backend))
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.push_async_callback(self._shutdown, tg)
+        except BaseException as exc:
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tasks.attach(self.backend, tg)
+        self._task_group = tg
+        self._stack = stack
+        self._state = "open"
+        return self
+
+    @asynccontextmanager
+    async def _backend_session(self, backend: Backend) -> AsyncIterator[None]:
+        context = ClusterContext(self.name, self.arn, owner_labels(self.name))
+        specs = await backend.open(context)
+        try:
+            for spec in specs:
+                self._placement.add_instance(spec, registered_at=self._clock())
+            yield
+        finally:
+            await backend.aclose()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        stack, self._stack = self._stack, None
+        self._state = "closed"
+        if stack is not None:
+            # The caller's exception is not the task group's business: closing cleanly
+            # keeps it from being wrapped in an ExceptionGroup; it propagates as it is.
+            await stack.__aexit__(None, None, None)
+        return None
+
+    async def _shutdown(self, tg: anyio.abc.TaskGroup) -> None:
+        """Stop every task (shielded, bounded), then end the cluster's background work."""
+        self._state = "closed"
+        for svc in self._services.values():
+            svc._freeze()  # no replacements for the tasks we are about to stop
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._tasks.stop_all("Cluster closed")
+            finally:
+                self._events.close()
+                tg.cancel_scope.cancel()
+
+    async def aclose(self) -> None:
+        """Leave the cluster as ``async with`` does: stop and remove everything. Idempotent.
+
+        Stopping is shielded from cancellation (and bounded by a timeout), so leaving the
+        block on an exception or a cancellation cleans up too.
+        """
+        await self.__aexit__(None, None, None)
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise ClusterClosedError(
+                f"cluster {self.name!r} is {self._state}: use it inside "
+                f"`async with Cluster({self.name!r}) as cluster:`"
+            )
+
+    # -- task definitions ------------------------------------------------------------------
+
+    async def register_task_definition(
+        self, task_definition: TaskDefinitionSource
+    ) -> TaskDefinition:
+        """Register a revision of a task definition (a model, ECS JSON dict or file path).
+
+        Returns:
+            The registered definition, with ``revision``, ``task_definition_arn`` and
+            ``status`` ACTIVE set.
+
+        Raises:
+            InvalidTaskDefinitionError: when the definition breaks an ECS rule.
+        """
+        self._require_open()
+        return self._registry.register(task_definition)
+
+    async def deregister_task_definition(self, reference: str) -> TaskDefinition:
+        """Mark ``family:revision`` INACTIVE: no new tasks; running ones keep running."""
+        self._require_open()
+        return self._registry.deregister(reference)
+
+    async def delete_task_definitions(self, references: list[str]) -> DeleteTaskDefinitionsResult:
+        """Delete INACTIVE revisions; ACTIVE or unknown ones come back as failures.
+
+        Raises:
+            InvalidParameterError: when ``references`` is not a list of strings.
+        """
+        self._require_open()
+        refs = check_str_list(references, "references", "task definition references")
+        return self._registry.delete(refs)
+
+    def describe_task_definition(self, reference: str) -> TaskDefinition:
+        """Resolve ``family`` (latest ACTIVE revision), ``family:revision`` or an ARN.
+
+        Raises:
+            TaskDefinitionNotFoundError: naming what is registered.
+        """
+        return self._registry.describe(reference)
+
+    def list_task_definitions(
+        self,
+        *,
+        family_prefix: str | None = None,
+        status: Literal["ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"] = "ACTIVE",
+        sort: Literal["ASC", "DESC"] = "ASC",
+    ) -> list[str]:
+        """ARNs of registered revisions (ACTIVE by default), sorted by family and revision."""
+        return self._registry.list_arns(family_prefix=family_prefix, status=status, sort=sort)
+
+    def list_task_definition_families(
+        self,
+        *,
+        family_prefix: str | None = None,
+        status: Literal["ACTIVE", "INACTIVE", "ALL"] = "ACTIVE",
+    ) -> list[str]:
+        """Family names (ACTIVE: those with at least one ACTIVE revision)."""
+        return self._registry.list_families(family_prefix=family_prefix, status=status)
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    async def run_task(
+        self,
+        task_definition: str | TaskDefinition,
+        *,
+        count: int = 1,
+        placement_strategy: Sequence[object] | None = None,
+        placement_constraints: Sequence[object] | None = None,
+        group: str | None = None,
+        started_by: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> RunTaskResult:
+        """Place and start ``count`` standalone tasks (ECS RunTask).
+
+        ECS allows 10 per call; pyecs lifts that limit locally (up to 1,000 per call).
+        Copies that cannot be placed come back in ``failures`` with the ECS reason
+        (``RESOURCE:MEMORY``...) and a detail naming the closest instance. The tasks start
+        in the background: ``wait_tasks_running`` waits for them.
+
+        Args:
+            task_definition: ``family``, ``family:revision``, an ARN, or a registered
+                :class:`TaskDefinition`; it must be ACTIVE.
+            count: How many copies.
+            placement_strategy: Up to 5 strategies (``pyecs.BinPack("memory")`` or the
+                ECS dict form).
+            placement_constraints: Up to 10 constraints, besides the task definition's.
+            group: The task group (default ``family:<family>``).
+            started_by: Recorded on the tasks, for ``list_tasks(started_by=...)``: up to
+                128 letters, digits, ``-``, ``/`` or ``_`` (as ECS).
+            overrides: ECS TaskOverride: ``containerOverrides`` (command, environment,
+                cpu, memory, memoryReservation), task ``cpu`` and ``memory``.
+            tags: Key/value tags recorded on the tasks, strings, by the ECS rules: at most
+                50, keys 1-128 characters (not ``aws:...``), values up to 256.
+
+        Raises:
+            TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
+            InvalidParameterError: a bad count, group, started_by, tags or overrides;
+                nothing is started then.
+            PlacementError: a malformed strategy or constraint.
+            BackendError: the cluster has no backend.
+        """
+        self._require_open()
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise InvalidParameterError(f"count must be from 1 to 1000, got {count!r}")
+        td = self._resolve(task_definition)
+        td = apply_overrides(td, overrides)
+        if group is not None and (not isinstance(group, str) or not group or len(group) > 255):
+            raise InvalidParameterError(f"group must be 1-255 characters, got {group!r}")
+        started_by = check_started_by(started_by)
+        checked_tags = check_tags(tags)
+        result, _ = await self._tasks.launch_in_batches(
+            td,
+            count,
+            group=group or f"family:{td.family}",
+            started_by=started_by,
+            strategies=placement_strategy,
+            constraints=placement_constraints,
+            tags=checked_tags,
+        )
+        return result
+
+    def _resolve(self, task_definition: str | TaskDefinition) -> TaskDefinition:
+        if isinstance(task_definition, TaskDefinition):
+            if task_definition.task_definition_arn is None:
+                raise InvalidParameterError(
+                    "this TaskDefinition is not registered: pass the result of "
+                    "register_task_definition(), or its 'family:revision'"
+                )
+            return self._registry.resolve_active(str(task_definition.task_definition_arn))
+        return self._registry.resolve_active(task_definition)
+
+    async def stop_task(self, task: str, *, reason: str | None = None) -> Task:
+        """Stop a task (ECS StopTask): stopCode UserInitiated, reason as given.
+
+        Returns at once with the task's snapshot; ``wait_tasks_stopped`` waits.
+
+        Raises:
+            TaskNotFoundError: when the ARN or id is unknown.
+        """
+        self._require_open()
+        return self._tasks.stop(task, "UserInitiated", reason or "Task stopped by user")
+
+    def describe_tasks(self, tasks: Sequence[str]) -> DescribeTasksResult:
+        """Snapshots of tasks by ARN or id; unknown ones are ``MISSING`` failures.
+
+        Raises:
+            InvalidParameterError: when ``tasks`` is not a list of strings (a lone string
+                is refused, not read letter by letter).
+        """
+        return self._tasks.describe(check_str_list(tasks, "tasks", "task ARNs or ids"))
+
+    def describe_task(self, task: str) -> Task:
+        """The latest snapshot of one task.
+
+        Raises:
+            TaskNotFoundError: when the ARN or id is unknown.
+        """
+        return self._tasks.get(task)
+
+    def list_tasks(
+        self,
+        *,
+        family: str | None = None,
+        service_name: str | None = None,
+        desired_status: Literal["RUNNING", "STOPPED"] = "RUNNING",
+        container_instance: str | None = None,
+        started_by: str | None = None,
+    ) -> list[str]:
+        """ARNs of the tasks that match every filter given (desired RUNNING by default)."""
+        return self._tasks.list_arns(
+            family=family,
+            service_name=service_name,
+            desired_status=desired_status,
+            container_instance=container_instance,
+            started_by=started_by,
+        )
+
+    async def wait_tasks_running(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
+        """Wait until every task is RUNNING (ECS waiter ``tasks-running``).
+
+        Args:
+            tasks: ARNs or ids.
+            timeout: Seconds, >= 0; ``math.inf`` waits without a limit.
+
+        Raises:
+            TimeoutError: naming the tasks not RUNNING yet and their status.
+            PyecsError: when a task stopped instead (with its stoppedReason).
+            InvalidParameterError: a timeout that is not a number >= 0 (NaN...), or
+                ``tasks`` not a list of strings.
+        """
+        return await self._wait_tasks(tasks, timeout, "RUNNING")
+
+    async def wait_tasks_stopped(self, tasks: Sequence[str], *, timeout: float) -> list[Task]:
+        """Wait until every task is STOPPED (ECS waiter ``tasks-stopped``).
+
+        Args:
+            tasks: ARNs or ids.
+            timeout: Seconds, >= 0; ``math.inf`` waits without a limit.
+
+        Raises:
+            TimeoutError: naming the tasks not STOPPED yet and their status.
+            InvalidParameterError: a timeout that is not a number >= 0 (NaN...), or
+                ``tasks`` not a list of strings.
+        """
+        return await self._wait_tasks(tasks, timeout, "STOPPED")
+
+    async def _wait_tasks(self, arns: Sequence[str], timeout: float, want: str) -> list[Task]:
+        from pyecs.exceptions import PyecsError
+
+        timeout = check_timeout(timeout)
+        refs = check_str_list(arns, "tasks", "task ARNs or ids")
+        arns = [self._tasks.get(a).arn for a in refs]
+
+        def done() -> bool:
+            for arn in arns:
+                t = self._tasks.get(arn)
+                if t.last_status == "STOPPED" and want == "RUNNING":
+                    raise PyecsError(
+                        f"task {t.id} stopped before it was RUNNING: {t.stop_code}: "
+                        f"{t.stopped_reason}"
+                    )
+                if t.last_status != want:
+                    return False
+            return True
+
+        async with self._events.subscribe() as events:
+            with anyio.move_on_after(timeout):
+                if done():
+                    return [self._tasks.get(a) for a in arns]
+                async for _ in events:
+                    if done():
+                        return [self._tasks.get(a) for a in arns]
+        pending = [
+            f"{t.id} ({t.last_status})"
+            for t in (self._tasks.get(a) for a in arns)
+            if t.last_status != want
+        ]
+        raise TimeoutError(
+            f"{len(pending)} task(s) not {want} after {timeout} s: {', '.join(pending)}; "
+            "look at describe_tasks() for their containers' status and reasons"
+        )
+
+    def task_logs(self, task: str, container: str, *, follow: bool = False) -> AsyncIterator[str]:
+        """Output lines of one container of a task (while it exists on the backend)."""
+        snapshot = self._tasks.get(task)
+        runtime_id = snapshot.container(container).runtime_id
+        if runtime_id is None or self.backend is None:
+            raise InvalidParameterError(
+                f"container {container!r} of task {snapshot.id} has not been created"
+            )
+        return _guarded_lines(
+            self.backend, runtime_id, follow, f"container {container!r} of task {snapshot.id}"
+        )
+
+    async def task_stats(self, task: str, container: str) -> dict[str, float]:
+        """One sample of a running container's resource use (Docker: ``cpu_percent``,
+        ``memory_mib``, ``memory_limit_mib``).
+
+        Raises:
+            BackendError: when the backend does not measure usage.
+        """
+        snapshot = self._tasks.get(task)
+        runtime_id = snapshot.container(container).runtime_id
+        if runtime_id is None or self.backend is None:
+            raise InvalidParameterError(
+                f"container {container!r} of task {snapshot.id} has not been created"
+            )
+        return await self.backend.stats(runtime_id)
+
+    # -- events ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[AsyncIterator[ClusterEvent]]:
+        """Events from now on, for one consumer: ``async with cluster.subscribe() as ev:``."""
+        async with self._events.subscribe() as events:
+            yield events
+
+    async def events(self) -> AsyncIterator[ClusterEvent]:
+        """Iterate task state changes and service events from now on (until close)."""
+        async with self._events.subscribe() as events:
+            async for event in events:
+                yield event

@@ -1,0 +1,435 @@
+"""The cluster's tasks: placing, launching, stopping and remembering them."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import attrs
+
+from pyecs.abc import Backend, TaskLaunch
+from pyecs.exceptions import BackendError, TaskNotFoundError
+from pyecs.models._arn import ArnFactory
+from pyecs.models.task import Container, Task
+from pyecs.models.task_definition import TaskDefinition
+from pyecs.placement._constraints import constraints_from
+from pyecs.placement._scheduler import PlacementState
+from pyecs.placement._types import PlacementFailure, PlacementRequest
+from pyecs.runtime._events import EventHub, TaskStateChange
+from pyecs.runtime._task_runner import TaskRunner
+
+__all__ = [
+    "DescribeServicesResult",
+    "DescribeTasksResult",
+    "RunTaskResult",
+    "TaskFailure",
+    "TaskManager",
+]
+
+_log = logging.getLogger("pyecs.tasks")
+
+#: How long STOPPED tasks stay describable (ECS keeps them at least an hour).
+STOPPED_RETENTION = datetime.timedelta(hours=1)
+#: At most this many STOPPED tasks are kept (the oldest go first), so that a crash loop
+#: cannot grow memory within the hour. ``Cluster(stopped_tasks_kept=...)`` changes it.
+STOPPED_TASKS_KEPT = 5000
+#: ECS's quota of tasks per service; ``Cluster(max_tasks_per_service=...)`` raises it.
+MAX_TASKS_PER_SERVICE = 5000
+#: At most this many tasks are placed and launched in one go; a larger count is done in
+#: batches with the event loop free in between (each batch takes a few milliseconds).
+LAUNCH_BATCH = 100
+#: How often STOPPED tasks past their retention are forgotten when nothing else happens.
+PRUNE_INTERVAL = 60.0
+#: How long leaving the cluster waits for its tasks to stop before cancelling them.
+SHUTDOWN_TIMEOUT = 150.0
+
+
+@attrs.frozen
+class TaskFailure:
+    """A copy that was not started, or an ARN that was not found (ECS ``Failure``)."""
+
+    arn: str | None
+    reason: str
+    detail: str = ""
+
+
+@attrs.frozen
+class RunTaskResult:
+    """What ``run_task`` started, and the copies it could not place."""
+
+    tasks: tuple[Task, ...]
+    failures: tuple[TaskFailure, ...]
+
+
+@attrs.frozen
+class DescribeServicesResult:
+    """``describe_services``: the services found, and MISSING failures for the others."""
+
+    services: tuple[Any, ...]
+    failures: tuple[TaskFailure, ...]
+
+
+@attrs.frozen
+class DescribeTasksResult:
+    """``describe_tasks``: the tasks found, and MISSING failures for the others."""
+
+    tasks: tuple[Task, ...]
+    failures: tuple[TaskFailure, ...]
+
+
+def placement_request(td: TaskDefinition, group: str) -> PlacementRequest:
+    """What a task of ``td`` reserves on its instance."""
+    return PlacementRequest(
+        group=group,
+        cpu=td.reserved_cpu,
+        memory=td.reserved_memory,
+        tcp_ports=td.static_host_ports("tcp"),
+        udp_ports=td.static_host_ports("udp"),
+    )
+
+
+def owner_labels(cluster: str) -> dict[str, str]:
+    """Labels that tie a resource to this cluster and this process."""
+    return {
+        "pyecs.cluster": cluster,
+        "pyecs.owner": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+class TaskManager:
+    """Places, launches, stops and remembers one cluster's tasks."""
+
+    def __init__(
+        self,
+        arns: ArnFactory,
+        placement: PlacementState,
+        events: EventHub,
+        clock: Callable[[], datetime.datetime],
+        *,
+        stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
+    ) -> None:
+        self._arns = arns
+        self._placement = placement
+        self._events = events
+        self._clock = clock
+        self._keep_stopped = stopped_tasks_kept
+        self._stopped_order: collections.deque[str] = collections.deque()
+        self.backend: Backend | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._tasks: dict[str, Task] = {}
+        self._runners: dict[str, TaskRunner] = {}
+        self._watchers: list[Callable[[Task], None]] = []
+
+    def attach(self, backend: Backend | None, tg: anyio.abc.TaskGroup) -> None:
+        """Give the manager its backend and the cluster's task group."""
+        self.backend = backend
+        self._tg = tg
+        tg.start_soon(self._prune_periodically)
+
+    async def _prune_periodically(self) -> None:
+        """Forget expired STOPPED tasks even when nobody reads or changes any task."""
+        while True:
+            await anyio.sleep(PRUNE_INTERVAL)
+            self._forget_old()
+
+    def watch(self, callback: Callable[[Task], None]) -> None:
+        """Call ``callback`` with every new task snapshot (services use this)."""
+        self._watchers.append(callback)
+
+    # -- launching -------------------------------------------------------------------------
+
+    def launch(
+        self,
+        td: TaskDefinition,
+        count: int,
+        *,
+        group: str,
+        started_by: str | None,
+        strategies: Iterable[object] | None,
+        constraints: Iterable[object] | None,
+        tags: Mapping[str, str] | None = None,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None = None,
+    ) -> tuple[RunTaskResult, tuple[PlacementFailure, ...]]:
+        """Place ``count`` tasks of ``td`` and start them in the background.
+
+        Args:
+            on_deactivate: Awaited when a task enters DEACTIVATING, before its containers
+                are stopped (load-balancer draining).
+
+        Returns:
+            The ECS-shaped result, and the scheduler's failures (for service events).
+        """
+        if self.backend is None or self._tg is None:
+            raise BackendError(
+                "this cluster has no backend to run tasks on: pass one, for example "
+                "Cluster('production', backend=SimulatedBackend()) or DockerBackend()"
+            )
+        request = placement_request(td, group)
+        constraints = constraints_from(constraints)  # before it is joined to the td's
+        all_constraints = [
+            {"type": "memberOf", "expression": pc.expression}
+            for pc in td.placement_constraints or ()
+        ] + list(constraints or ())
+        ids = [secrets.token_hex(16) for _ in range(count)]
+        keys = [self._arns.task(i) for i in ids]
+        result = self._placement.place(request, count, strategies, all_constraints, task_keys=keys)
+        failures = tuple(
+            TaskFailure(
+                self._placement.instance_arn(f.closest_instance_id)
+                if f.closest_instance_id
+                else None,
+                f.reason,
+                f.detail,
+            )
+            for f in result.failures
+        )
+        tasks = []
+        for p in result.placements:
+            task = self._new_task(
+                on_deactivate,
+                td,
+                p.task_key,
+                ids[p.copy_index],
+                p.instance_id,
+                group,
+                started_by,
+                request,
+                tags,
+            )
+            tasks.append(task)
+        return RunTaskResult(tuple(tasks), failures), result.failures
+
+    async def launch_in_batches(
+        self, td: TaskDefinition, count: int, **options: Any
+    ) -> tuple[RunTaskResult, tuple[PlacementFailure, ...]]:
+        """:meth:`launch` for any count, :data:`LAUNCH_BATCH` copies at a time.
+
+        Placement is sequential either way, so the batches place exactly as one call
+        would; in between, the event loop runs everything else.
+        """
+        tasks: list[Task] = []
+        failures: list[TaskFailure] = []
+        placement_failures: list[PlacementFailure] = []
+        for done in range(0, count, LAUNCH_BATCH):
+            if done:
+                await anyio.lowlevel.checkpoint()
+            result, unplaced = self.launch(td, min(LAUNCH_BATCH, count - done), **options)
+            tasks.extend(result.tasks)
+            failures.extend(result.failures)
+            placement_failures.extend(unplaced)
+        return RunTaskResult(tuple(tasks), tuple(failures)), tuple(placement_failures)
+
+    def _new_task(
+        self,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None,
+        td: TaskDefinition,
+        arn: str,
+        task_id: str,
+        instance_id: str,
+        group: str,
+        started_by: str | None,
+        request: PlacementRequest,
+        tags: Mapping[str, str] | None,
+    ) -> Task:
+        assert self.backend is not None and self._tg is not None
+        task = Task(
+            arn=arn,
+            id=task_id,
+            cluster_arn=self._arns.cluster_arn,
+            task_definition_arn=str(td.task_definition_arn),
+            container_instance_id=instance_id,
+            container_instance_arn=self._placement.instance_arn(instance_id),
+            group=group,
+            started_by=started_by,
+            cpu=request.cpu,
+            memory=request.memory,
+            containers=tuple(
+                Container(
+                    name=str(c.name),
+                    image=str(c.image),
+                    essential=c.is_essential,
+                    has_health_check=c.health_check is not None,
+                )
+                for c in td.containers
+            ),
+            created_at=self._clock(),
+            tags=tuple(sorted((tags or {}).items())),
+        )
+        labels = {**owner_labels(self._arns.cluster), "pyecs.task-arn": arn}
+        if group.startswith("service:"):  # the Docker backend aliases service tasks by it
+            labels["pyecs.service"] = group[len("service:") :]
+        launch = TaskLaunch(arn, task_id, instance_id, td, labels)
+        runner = TaskRunner(
+            self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate
+        )
+        self._runners[arn] = runner
+        self._record(task)
+        self._tg.start_soon(self._run, runner)
+        return task
+
+    async def _run(self, runner: TaskRunner) -> None:
+        try:
+            await runner.run()
+        except Exception:
+            # The runner turns every backend failure into a stop code; what still gets here
+            # is a defect of pyecs. It stays with this task: the cluster keeps running.
+            _log.exception("task %s: its runner failed", runner.task.arn)
+            if runner.task.last_status != "STOPPED":
+                self._record(
+                    attrs.evolve(
+                        runner.task,
+                        version=runner.task.version + 1,
+                        last_status="STOPPED",
+                        desired_status="STOPPED",
+                        stop_code=runner.task.stop_code or "TaskFailedToStart",
+                        stopped_reason=runner.task.stopped_reason
+                        or "InternalError: pyecs failed to supervise this task (see its log)",
+                        stopped_at=self._clock(),
+                    )
+                )
+        finally:
+            self._placement.release(runner.task.arn)
+            self._runners.pop(runner.task.arn, None)
+
+    def _record(self, task: Task) -> None:
+        previous = self._tasks.get(task.arn)
+        self._tasks[task.arn] = task
+        if task.last_status == "STOPPED" and (
+            previous is None or previous.last_status != "STOPPED"
+        ):
+            self._stopped_order.append(task.arn)
+            self._forget_old()
+        if task.last_status == "RUNNING" and (
+            previous is None or previous.last_status != "RUNNING"
+        ):
+            self._placement.mark_running(task.arn)
+        self._events.publish(TaskStateChange(task, self._clock()))
+        for callback in self._watchers:
+            try:
+                callback(task)
+            except Exception:  # one watcher's defect must not stop the task or the others
+                _log.exception("task %s: a task watcher failed", task.arn)
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def stop(self, arn: str, stop_code: str, reason: str) -> Task:
+        """Ask a task to stop; returns its snapshot (desired STOPPED)."""
+        task = self.get(arn)
+        runner = self._runners.get(task.arn)
+        if runner is not None:
+            runner.request_stop(stop_code, reason)
+            return runner.task
+        return task
+
+    async def stop_all(self, reason: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        """Stop every task and wait (bounded) until all are STOPPED."""
+        runners = list(self._runners.values())
+        for runner in runners:
+            runner.request_stop("UserInitiated", reason)
+        with anyio.move_on_after(timeout):
+            for runner in runners:
+                await runner.wait_stopped()
+
+    async def wait_stopped(self, arn: str) -> Task:
+        """Wait until the task is STOPPED and return that snapshot."""
+        runner = self._runners.get(arn)
+        if runner is not None:
+            await runner.wait_stopped()
+        return self._tasks[arn]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Task:
+        """The latest snapshot of a task, by ARN or id.
+
+        Raises:
+            TaskNotFoundError: when no task of this cluster has that ARN or id.
+        """
+        task = self._tasks.get(ref) or self._tasks.get(self._arns.task(ref))
+        if task is None:
+            raise TaskNotFoundError(
+                f"no task {ref!r} in cluster {self._arns.cluster!r}; list_tasks() shows "
+                "the ones it has (STOPPED tasks are kept for an hour)"
+            )
+        return task
+
+    def runner(self, arn: str) -> TaskRunner | None:
+        """The runner of a task that has not stopped yet."""
+        return self._runners.get(arn)
+
+    def describe(self, refs: Sequence[str]) -> DescribeTasksResult:
+        """Snapshots of the tasks, and MISSING failures for unknown refs."""
+        self._forget_old()
+        found, failures = [], []
+        for ref in refs:
+            try:
+                found.append(self.get(ref))
+            except TaskNotFoundError:
+                failures.append(TaskFailure(ref, "MISSING"))
+        return DescribeTasksResult(tuple(found), tuple(failures))
+
+    def list_arns(self, **filters: Any) -> list[str]:
+        """ARNs of the tasks that pass every filter (see ``Cluster.list_tasks``)."""
+        self._forget_old()
+        desired = filters.get("desired_status") or "RUNNING"
+        out = []
+        for task in self._tasks.values():
+            if task.desired_status != desired:
+                continue
+            family = filters.get("family")
+            if (
+                family is not None
+                and task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0] != family
+            ):
+                continue
+            service = filters.get("service_name")
+            if service is not None and task.group != f"service:{service}":
+                continue
+            instance = filters.get("container_instance")
+            if instance is not None and instance not in (
+                task.container_instance_id,
+                task.container_instance_arn,
+            ):
+                continue
+            started_by = filters.get("started_by")
+            if started_by is not None and task.started_by != started_by:
+                continue
+            out.append(task.arn)
+        return out
+
+    def all(self) -> list[Task]:
+        """Every remembered task snapshot."""
+        return list(self._tasks.values())
+
+    def find(self, arn: str) -> Task | None:
+        """The latest snapshot of the task with this ARN, or None once it is forgotten."""
+        return self._tasks.get(arn)
+
+    @property
+    def stopped_count(self) -> int:
+        """How many STOPPED tasks are remembered."""
+        return len(self._stopped_order)
+
+    def _forget_old(self) -> None:
+        """Drop STOPPED tasks past their retention, and the oldest beyond the cap.
+
+        ``_stopped_order`` lists them in the order they stopped, so this looks only at the
+        ones it drops, plus one.
+        """
+        cutoff = self._clock() - STOPPED_RETENTION
+        order = self._stopped_order
+        while order:
+            task = self._tasks.get(order[0])
+            expired = task is None or (task.stopped_at is not None and task.stopped_at < cutoff)
+            if not expired and len(order) <= self._keep_stopped:
+                return
+            self._tasks.pop(order.popleft(), None)

@@ -1,0 +1,1 @@
+"""Service features: what a service does beyond keeping its tasks (balancing, discovery)."""
