@@ -105,9 +105,14 @@ def _child_setup(
         os.setuid(uid)
     # After the user switch: changing the effective uid clears the parent-death signal.
     if _PRCTL is not None:
+        if death_signal != signal.SIGKILL:
+            # A signal the program handles (the watchdog's SIGTERM) stays blocked until the
+            # program has installed its handler and unblocks it: a parent that dies while
+            # the new interpreter still boots must not kill it before it can act.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {death_signal})
         _PRCTL(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
+        if os.getppid() != parent_pid and death_signal == signal.SIGKILL:
+            os.kill(os.getpid(), signal.SIGKILL)  # the parent died before prctl took effect
 
 
 class Child:

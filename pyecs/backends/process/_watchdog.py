@@ -87,6 +87,7 @@ def kill_all(*_):
     os._exit(0)
 signal.signal(signal.SIGTERM, kill_all)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked since the spawn
 while sys.stdin.buffer.read(4096):
     pass
 kill_all()
