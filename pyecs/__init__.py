@@ -3,6 +3,9 @@
 Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on demand.
 """
 
+# First: pyecs.ecs installs the task-definition codec that pyecs.models uses (models
+# import nothing above them). Importing any pyecs.* module runs this file first.
+import pyecs.ecs  # noqa: F401
 from pyecs.cluster._cluster import (
     Cluster,
 )

@@ -1,5 +1,8 @@
 """ECS JSON (camelCase) in and out of the pyecs models, through one cattrs converter.
 
+This module builds :data:`converter` with the task-definition models (both ways);
+:mod:`pyecs.ecs._shapes` adds the response shapes (tasks, services, failures...) to it.
+
 Input is checked against the models' types *before* cattrs sees it, so wrong types, nulls,
 unknown keys and nested garbage come back as one :class:`InvalidTaskDefinitionError`
 listing every problem with its JSON path, never as a raw cattrs, attrs or TypeError

@@ -8,6 +8,7 @@ of them.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -15,8 +16,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pyecs.exceptions import InvalidTaskDefinitionError, Problem
+from pyecs.ecs._converter import camel, check_model_types, unstructure_task_definition
+from pyecs.exceptions import InvalidTaskDefinitionError, Problem, QuerySyntaxError
+from pyecs.models import task_definition as m
 from pyecs.models._units import parse_cpu, parse_memory
+from pyecs.placement.query import parse as parse_query
 
 if TYPE_CHECKING:
     from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
@@ -51,8 +55,6 @@ def validate_task_definition(td: TaskDefinition) -> None:
     Raises:
         InvalidTaskDefinitionError: when any rule fails.
     """
-    from pyecs.ecs._converter import check_model_types
-
     # A definition built in Python may hold values of any type: report them, as a JSON
     # document's would be, before the rules below (which rely on the types) run.
     problems = check_model_types(td)
@@ -581,14 +583,8 @@ def _constraint_and_tag_problems(td: TaskDefinition, out: list[Problem]) -> None
         elif len(pc.expression) > 2000:
             out.append(Problem(f"{cp}.expression", "must be at most 2000 characters"))
         else:
-            from pyecs.exceptions import QuerySyntaxError
-
             try:
-                from pyecs.placement.query import parse
-            except ImportError:  # pragma: no cover - the query module is part of pyecs
-                continue
-            try:
-                parse(pc.expression)
+                parse_query(pc.expression)
             except QuerySyntaxError as exc:
                 out.append(Problem(f"{cp}.expression", f"{exc.reason} at column {exc.column}"))
     tags = td.tags or ()
@@ -634,10 +630,6 @@ def tag_problems(
 
 
 def _size_problems(td: TaskDefinition) -> list[Problem]:
-    import json
-
-    from pyecs.ecs._converter import unstructure_task_definition
-
     size = len(
         json.dumps(
             unstructure_task_definition(td, include_response_fields=False), separators=(",", ":")
@@ -723,8 +715,6 @@ def text_problems(td: TaskDefinition) -> list[Problem]:
 
 
 def _walk_model(obj: object, path: str, out: list[Problem]) -> None:
-    from pyecs.ecs._converter import camel
-
     cls: typing.Any = type(obj)  # an attrs model class
     plain_json = _plain_json_fields(cls)
     for a in attrs.fields(cls):
@@ -768,7 +758,5 @@ def _walk_value(value: object, path: str, kind: str | None, out: list[Problem]) 
 @functools.cache
 def _plain_json_fields(cls: type) -> frozenset[str]:
     """The fields of a model kept as plain JSON (typed ``Json``, that is ``Any``)."""
-    from pyecs.models import task_definition as m
-
     hints = typing.get_type_hints(cls, vars(m))
     return frozenset(name for name, tp in hints.items() if tp is typing.Any)

@@ -87,6 +87,8 @@ class Task:
         stop_code: Why it stopped, as an ECS ``stopCode``; None while it runs.
         health_status: From the essential containers: all HEALTHY -> HEALTHY, any
             UNHEALTHY -> UNHEALTHY, else UNKNOWN.
+        availability_zone: The ``ecs.availability-zone`` attribute of its container
+            instance (ECS ``availabilityZone``); None when not known.
     """
 
     arn: str
@@ -114,6 +116,7 @@ class Task:
     stopped_reason: str | None = None
     health_status: HealthStatus = "UNKNOWN"
     tags: tuple[tuple[str, str], ...] = ()
+    availability_zone: str | None = None
 
     def container(self, name: str) -> Container:
         """The container called ``name``.

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from pyecs.models._codec import task_definition_codec
+from pyecs.models._units import parse_cpu, parse_memory
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -404,9 +407,7 @@ class TaskDefinition:
     delete_requested_at: Json = _opt()
 
     def __attrs_post_init__(self) -> None:
-        from pyecs.ecs._validation import validate_task_definition
-
-        validate_task_definition(self)
+        task_definition_codec().validate(self)
 
     # -- ECS JSON at the edge ------------------------------------------------------------
 
@@ -421,23 +422,17 @@ class TaskDefinition:
         Raises:
             InvalidTaskDefinitionError: listing every problem with its JSON path.
         """
-        from pyecs.ecs._converter import structure_task_definition
-
-        return structure_task_definition(data, source=source)
+        return task_definition_codec().structure(data, source=source)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str | None = None) -> TaskDefinition:
         """Parse ECS JSON text; malformed JSON is reported with its line and column."""
-        from pyecs.ecs._converter import loads_task_definition
-
-        return loads_task_definition(text, source=source)
+        return task_definition_codec().loads(text, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TaskDefinition:
         """Read a ``task-definition.json`` file."""
-        from pyecs.ecs._converter import load_task_definition_file
-
-        return load_task_definition_file(path)
+        return task_definition_codec().load_file(path)
 
     def to_dict(self, *, include_response_fields: bool = True) -> dict[str, Any]:
         """ECS camelCase JSON of this definition; unset fields are omitted.
@@ -447,9 +442,9 @@ class TaskDefinition:
                 ``status`` and the other describe-only fields when they are set. Pass
                 False for a ``register-task-definition --cli-input-json`` request.
         """
-        from pyecs.ecs._converter import unstructure_task_definition
-
-        return unstructure_task_definition(self, include_response_fields=include_response_fields)
+        return task_definition_codec().unstructure(
+            self, include_response_fields=include_response_fields
+        )
 
     # -- derived values ------------------------------------------------------------------
 
@@ -478,15 +473,11 @@ class TaskDefinition:
     @property
     def cpu_units(self) -> int | None:
         """Task-level CPU in units (1024 per vCPU), or None when unset."""
-        from pyecs.models._units import parse_cpu
-
         return None if self.cpu is None else parse_cpu(self.cpu)
 
     @property
     def memory_mib(self) -> int | None:
         """Task-level memory in MiB, or None when unset."""
-        from pyecs.models._units import parse_memory
-
         return None if self.memory is None else parse_memory(self.memory)
 
     @property
