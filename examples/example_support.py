@@ -37,8 +37,8 @@ def parse_backend(description: str | None) -> str:
 def make(name: str) -> Backend:
     """A backend of that kind, ready for the examples.
 
-    Built by :func:`pyecs.testing.make_backend`: the library's backend classes, which also
-    keep the last output lines of each container they remove (``backend.removed_logs``),
+    Built by :func:`pyecs.testing.make_backend`: the library's backend, wrapped so that it
+    also keeps the last output lines of each container it removes (``backend.removed_logs``),
     as a log service would. On the process backend, health checks run at 0.3x their
     task-definition timings (ECS's shortest interval is 5 s), so that the examples
     finish in seconds.

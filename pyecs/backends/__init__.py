@@ -5,6 +5,11 @@
 - :class:`SimulatedBackend`: in-memory instances and containers, deterministic, for tests
   and scale.
 
+What every backend shares lives in :mod:`pyecs.backends._shared`: how a container's
+environment is resolved (``environmentFiles``, ``secrets``, ``environment``, by the ECS
+rules) and the names of the labels on what pyecs creates. Code that must know how a backend
+behaves reads its :class:`~pyecs.abc.BackendCapabilities`, never its name.
+
 Names are imported on first use, so ``import pyecs.backends`` does not import the docker
 SDK until ``DockerBackend`` is asked for. :func:`backend_from_name` builds one by its name
 (``"docker"``, ``"process"``, ``"simulated"``: :data:`BACKEND_NAMES`), as

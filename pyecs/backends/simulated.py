@@ -5,13 +5,19 @@ Containers run until stopped unless a :class:`Behavior` says otherwise; behaviou
 chosen by image or by container name, so a test can say "image ``bad:2`` cannot be
 pulled" or "container ``worker`` exits with 3 after 2 s". Time is anyio time: under trio's
 ``MockClock(autojump_threshold=0)`` a simulated minute passes at once.
+
+A container's environment is resolved as on every backend
+(:func:`pyecs.backends._shared.resolve_environment`: ``environmentFiles``, ``secrets``,
+``environment``), so a file that cannot be read or a secret that is not set fails the
+create the same way; :meth:`SimulatedBackend.environment` shows the result, and
+``Behavior(print_environment=True)`` prints it.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import anyio
 import anyio.abc
@@ -28,6 +34,7 @@ from pyecs.abc import (
     StartedContainer,
     TaskLaunch,
 )
+from pyecs.backends._shared import resolve_environment
 from pyecs.exceptions import BackendError, InvalidParameterError
 from pyecs.models.instance import InstanceSpec, uniform_instances
 from pyecs.models.task import HealthStatus, NetworkBinding
@@ -51,6 +58,8 @@ class Behavior:
         stop_exit_code: The exit code after a graceful stop.
         oom_after: Be OOM-killed (exit 137) this many seconds after start.
         logs: Lines the container prints at start.
+        print_environment: Print the container's environment at start, before ``logs``:
+            one ``NAME=value`` line per variable, in name order (as ``env`` would).
     """
 
     exit_code: int | None = None
@@ -63,12 +72,14 @@ class Behavior:
     stop_exit_code: int = 0
     oom_after: float | None = None
     logs: tuple[str, ...] = ()
+    print_environment: bool = False
 
 
 @attrs.define
 class _Container:
     launch: ContainerLaunch
     behavior: Behavior
+    environment: dict[str, str]
     exited: anyio.Event = attrs.field(factory=anyio.Event)
     result: ContainerExit | None = None
     started: bool = False
@@ -92,7 +103,13 @@ class SimulatedBackend(Backend):
 
     name = "simulated"
     capabilities = BackendCapabilities(
-        health_checks=True, memory_limit=False, images=False, logs=True, real_processes=False
+        health_checks=True,
+        memory_limit=False,
+        images=False,
+        logs=True,
+        real_processes=False,
+        shares_host_network=True,
+        containers_outlive_process=False,
     )
 
     def __init__(
@@ -136,6 +153,11 @@ class SimulatedBackend(Backend):
         c.health_changed.set()
         c.health_changed = anyio.Event()
 
+    def environment(self, runtime_id: str) -> Mapping[str, str]:
+        """The environment the task definition gives the container (as every backend
+        resolves it; a real backend adds its own, such as ``PATH`` or ``PORT``)."""
+        return dict(self._get(runtime_id).environment)
+
     @property
     def running(self) -> list[str]:
         """Runtime ids of containers that started and have not exited."""
@@ -175,9 +197,15 @@ class SimulatedBackend(Backend):
                 )
 
     async def create_container(self, container: ContainerLaunch) -> str:
-        """Record the container; nothing runs yet."""
+        """Resolve the container's environment and record it; nothing runs yet.
+
+        Raises:
+            ContainerStartError: CannotCreateContainerError for an environment file that
+                cannot be read or a secret that is not set, as on every backend.
+        """
+        environment = await resolve_environment(container.definition)
         rid = f"sim-{next(self._ids):08d}"
-        self._containers[rid] = _Container(container, self._behavior(container))
+        self._containers[rid] = _Container(container, self._behavior(container), environment)
         return rid
 
     async def start_container(self, runtime_id: str) -> StartedContainer:
@@ -189,6 +217,8 @@ class SimulatedBackend(Backend):
         if b.start_error is not None:
             raise ContainerStartError("CannotStartContainerError", b.start_error)
         c.started = True
+        if b.print_environment:
+            c.logs.extend(f"{k}={v}" for k, v in sorted(c.environment.items()))
         c.logs.extend(b.logs)
         bindings = []
         for pm in c.launch.definition.port_mappings or ():

@@ -120,7 +120,7 @@ def _say(line: str) -> None:
 
 async def gc(args: argparse.Namespace) -> int:
     """The ``gc`` command."""
-    from pyecs.cli._gc import collect_garbage
+    from pyecs.ops import collect_garbage
 
     result = await collect_garbage(docker=not args.no_docker, all_owners=args.all)
     lines = result.lines()

@@ -13,7 +13,7 @@ from typing import Any
 from pyecs.cluster._cluster import Cluster
 from pyecs.exceptions import InvalidTaskDefinitionError
 from pyecs.models.task_definition import TaskDefinition
-from pyecs.testing._backends import BACKEND_CHOICES, make_backend, resolve_backend
+from pyecs.ops import BACKEND_CHOICES, make_backend, resolve_backend
 
 __all__ = [
     "CliError",
@@ -97,7 +97,7 @@ async def open_cluster(args: argparse.Namespace, **cluster_options: Any) -> Asyn
     choice = resolve_backend(args.backend, "--backend")
     note(f"backend {choice.name} ({choice.reason})")
     options: dict[str, Any] = {}
-    if choice.name == "docker":
+    if choice.capabilities.images:  # a backend that pulls images takes a pull policy
         options["pull"] = args.pull
     backend = make_backend(choice.name, **options)
     async with Cluster(args.cluster, backend=backend, **cluster_options) as cluster:

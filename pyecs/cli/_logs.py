@@ -15,8 +15,8 @@ import anyio.abc
 
 from pyecs.cluster._cluster import Cluster
 from pyecs.models.task import Task
+from pyecs.ops import HookedBackend
 from pyecs.runtime._events import TaskStateChange
-from pyecs.testing._backends import HookedBackend
 
 __all__ = ["LogFollower", "healthy"]
 

@@ -1,6 +1,6 @@
 """Helpers for testing with pyecs: the pytest plugin and offline test images."""
 
-from pyecs.testing._backends import BackendChoice, make_backend, resolve_backend
+from pyecs.ops import BackendChoice, make_backend, resolve_backend
 from pyecs.testing._clusters import ClusterFixture, SyncClusterFixture
 from pyecs.testing._up import ServiceUp, wait_http
 

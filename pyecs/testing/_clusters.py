@@ -16,11 +16,11 @@ import anyio
 
 from pyecs.cluster._cluster import Cluster
 from pyecs.models.task import Task
+from pyecs.ops import HookedBackend
 from pyecs.runtime._registry import TaskDefinitionSource
 from pyecs.service._service import Service
 from pyecs.sync import Cluster as SyncCluster
 from pyecs.sync._service import Service as SyncService
-from pyecs.testing._backends import HookedBackend
 from pyecs.testing._up import ServiceUp, bring_up
 
 __all__ = ["ClusterFixture", "SyncClusterFixture", "logs_report"]

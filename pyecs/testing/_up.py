@@ -218,7 +218,7 @@ async def _stable_and_serving(
     """``wait_stable``, while probing each RUNNING task's endpoint with ``GET path``;
     return the ARNs of the tasks that answered.
 
-    A task that answers counts as healthy at once (``Service._confirm_serving``): an
+    A task that answers counts as healthy at once (``Service.confirm_serving``): an
     answer is better evidence than the ``healthy_delay`` a task without health checks
     otherwise has to run for. Tasks with health checks still need HEALTHY.
     """
@@ -232,16 +232,17 @@ async def _stable_and_serving(
         with contextlib.suppress(TimeoutError):
             await wait_http(endpoint, path, timeout=timeout)
             answered.add(task.arn)
-            svc._confirm_serving(task.arn)
+            svc.confirm_serving(task.arn)
 
     async def watch(tg: anyio.abc.TaskGroup) -> None:
         probing: set[str] = set()
         while True:
+            changed = svc.change_event  # taken before the read: no change is missed
             for task in svc.tasks:
                 if task.last_status == "RUNNING" and task.arn not in probing:
                     probing.add(task.arn)
                     tg.start_soon(probe, task)
-            await svc._wait_changed()
+            await changed.wait()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch, tg)

@@ -39,11 +39,12 @@ import pluggy
 import pytest
 
 from pyecs.abc import Backend
-from pyecs.cli._gc import GcResult, collect_garbage
-from pyecs.testing._backends import (
+from pyecs.ops import (
     BACKEND_CHOICES,
     BackendChoice,
+    GcResult,
     HookedBackend,
+    collect_leftovers_for,
     make_backend,
     resolve_backend,
 )
@@ -168,7 +169,8 @@ def _attach(item: pytest.Item, cluster: str, text: str) -> None:
 
 def _mark_kept(item: pytest.Item, state: _State, cluster: str, backend: Backend | None) -> bool:
     """Say what --pyecs-keep does for this cluster; True when it will be kept."""
-    if backend is not None and backend.name == "docker" and isinstance(backend, HookedBackend):
+    outlives = backend is not None and backend.capabilities.containers_outlive_process
+    if isinstance(backend, HookedBackend) and backend.can_keep:
         if cluster not in state.kept:
             state.kept.append(cluster)
         text = (
@@ -178,17 +180,17 @@ def _mark_kept(item: pytest.Item, state: _State, cluster: str, backend: Backend 
             "that uses pyecs removes it too)"
         )
         keeps = True
-    elif backend is not None and backend.name == "docker":
+    elif backend is not None and outlives:
         text = (
-            "not kept: this DockerBackend was not built by pyecs.testing.make_backend(), "
-            "which can leave containers running"
+            f"not kept: this {type(backend).__name__} was not built by "
+            "pyecs.testing.make_backend(), which can leave containers running"
         )
         keeps = False
     else:
         name = backend.name if backend is not None else "no"
         text = (
             f"not kept: the {name} backend's tasks cannot outlive pytest "
-            "(use --pyecs-backend=docker with --pyecs-keep)"
+            "(use a backend whose containers can, --pyecs-backend=docker, with --pyecs-keep)"
         )
         keeps = False
     item.add_report_section("teardown", f"pyecs keep {cluster}", text)
@@ -229,12 +231,11 @@ def _pyecs_state(pytestconfig: pytest.Config) -> _State:
     if state is None:
         choice = resolve_backend(*_wanted_backend(pytestconfig))
         state = _State(choice, keep=bool(pytestconfig.getoption("pyecs_keep", False)))
-        if choice.name != "simulated":
-            collect = functools.partial(collect_garbage, docker=choice.name == "docker")
-            try:
-                state.cleaned = _run_async(collect)
-            except Exception as exc:  # a failed cleanup must not fail the tests
-                state.cleaned = GcResult(skipped=(f"cleanup failed: {exc}",))
+        collect = functools.partial(collect_leftovers_for, choice.capabilities)
+        try:
+            state.cleaned = _run_async(collect)
+        except Exception as exc:  # a failed cleanup must not fail the tests
+            state.cleaned = GcResult(skipped=(f"cleanup failed: {exc}",))
         pytestconfig.stash[_STATE] = state
     return state
 

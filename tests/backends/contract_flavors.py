@@ -20,6 +20,8 @@ from pyecs.backends.simulated import Behavior, SimulatedBackend
 _counter = itertools.count()
 
 FOREVER = "trap 'exit 0' TERM; while true; do sleep 0.2; done"
+#: The line a container prints after its environment.
+ENV_PRINTED = "pyecs-env-printed"
 
 
 @attrs.define
@@ -56,6 +58,11 @@ class Flavor:
     def prints(self, name: str, line: str, **extra: Any) -> dict[str, Any]:
         """Prints ``line`` then runs until stopped."""
         return self._shell(name, f"echo {line}; {FOREVER}", **extra)
+
+    def prints_environment(self, name: str, **extra: Any) -> dict[str, Any]:
+        """Prints its environment (``NAME=value`` lines), then :data:`ENV_PRINTED`, then
+        runs until stopped."""
+        return self._shell(name, f"env; echo {ENV_PRINTED}; {FOREVER}", **extra)
 
     def healthy_then_unhealthy(
         self, name: str, healthy_for: float | None, **extra: Any
@@ -102,6 +109,10 @@ class SimFlavor(Flavor):
 
     def prints(self, name: str, line: str, **extra: Any) -> dict[str, Any]:
         return self._behave(name, Behavior(logs=(line,)), **extra)
+
+    def prints_environment(self, name: str, **extra: Any) -> dict[str, Any]:
+        behavior = Behavior(print_environment=True, logs=(ENV_PRINTED,))
+        return self._behave(name, behavior, **extra)
 
     def healthy_then_unhealthy(
         self, name: str, healthy_for: float | None, **extra: Any

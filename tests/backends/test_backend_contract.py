@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from contract_flavors import Flavor, SimFlavor
+from contract_flavors import ENV_PRINTED, Flavor, SimFlavor
 
 import pyecs
 from pyecs.backends.process import ProcessBackend
@@ -208,6 +209,85 @@ async def test_logs_are_captured(flavor: Flavor) -> None:
             while not any("hello-contract" in line for line in lines):
                 lines = [line async for line in cluster.task_logs(task.arn, "app")]
                 await anyio.sleep(0.1)
+
+
+#: An environment file with what ECS takes literally and what it ignores.
+FIRST_ENV_FILE = (
+    "# a comment\n"
+    "   # an indented comment\n"
+    "\n"
+    "PLAIN=value\n"
+    "WITH_EQUALS=a=b=c\n"
+    'QUOTED="double quoted"\n'
+    "SINGLE='single quoted'\n"
+    "SPACES=  two  spaces \n"
+    "HASH=value # not a comment\n"
+    "PYECS_CONTRACT_BARE\n"
+    "EMPTY=\n"
+    "DUP=first line\n"
+    "DUP=second line\n"
+    "SHARED=from the first file\n"
+    "OVERRIDDEN=from a file\n"
+    "PYECS_CONTRACT_SECRET=from a file\n"
+)
+SECOND_ENV_FILE = "SHARED=from the second file\nSECOND_ONLY=yes\n"
+
+#: What the container sees: values literally (quotes and spaces kept, no comments after a
+#: value), a file's later line over its earlier one, the first file over the second,
+#: secrets over files, ``environment`` over everything.
+EXPECTED_ENVIRONMENT = {
+    "PLAIN": "value",
+    "WITH_EQUALS": "a=b=c",
+    "QUOTED": '"double quoted"',
+    "SINGLE": "'single quoted'",
+    "SPACES": "  two  spaces ",
+    "HASH": "value # not a comment",
+    "DUP": "second line",
+    "SHARED": "from the first file",
+    "SECOND_ONLY": "yes",
+    "OVERRIDDEN": "from the environment",
+    "PYECS_CONTRACT_SECRET": "s3cret value",
+}
+
+
+async def test_the_same_definition_gets_the_same_environment(
+    flavor: Flavor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """environmentFiles, secrets and environment resolve by the ECS rules on every backend:
+    a bare name and an empty value are ignored (the host's value is not taken)."""
+    monkeypatch.setenv("PYECS_CONTRACT_SECRET", "s3cret value")
+    monkeypatch.setenv("PYECS_CONTRACT_BARE", "from the host")
+    first = tmp_path / "first.env"
+    first.write_text(FIRST_ENV_FILE)
+    second = tmp_path / "second file.env"  # given as a file:// URL: %20 for the space
+    second.write_text(SECOND_ENV_FILE)
+    app = flavor.prints_environment(
+        "app",
+        environmentFiles=[
+            {"value": str(first), "type": "s3"},
+            {"value": second.as_uri(), "type": "s3"},
+        ],
+        secrets=[
+            {
+                "name": "PYECS_CONTRACT_SECRET",
+                "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/contract",
+            }
+        ],
+        environment=[{"name": "OVERRIDDEN", "value": "from the environment"}],
+    )
+    async with cluster_for(flavor) as cluster:
+        task = await run_one(cluster, td(app))
+        await cluster.wait_tasks_running([task.arn], timeout=30)
+        lines: list[str] = []
+        with anyio.fail_after(10):
+            while ENV_PRINTED not in lines:
+                lines = [line async for line in cluster.task_logs(task.arn, "app")]
+                await anyio.sleep(0.05)
+    printed = lines[: lines.index(ENV_PRINTED)]
+    env = dict(line.split("=", 1) for line in printed if "=" in line)
+    assert {name: env.get(name) for name in EXPECTED_ENVIRONMENT} == EXPECTED_ENVIRONMENT
+    assert "PYECS_CONTRACT_BARE" not in env
+    assert "EMPTY" not in env
 
 
 async def test_ports_are_reported(flavor: Flavor) -> None:

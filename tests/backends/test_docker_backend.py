@@ -152,7 +152,7 @@ async def test_an_api_version_the_engine_no_longer_speaks_is_agreed_again(
 ) -> None:
     """Connections reuse the API version agreed before (no /version round trip); an
     engine replaced by one that refuses it (HTTP 400) gets a new agreement."""
-    from pyecs.backends import _docker_engine
+    from pyecs.backends.docker import _engine as _docker_engine
 
     engine = DockerEngine()
     key = _docker_engine._address_key(engine)

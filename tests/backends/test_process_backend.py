@@ -258,11 +258,12 @@ async def test_unknown_program_is_a_start_error() -> None:
 # -- environment and working directory ----------------------------------------------------
 
 
-async def test_environment_files_then_environment_win(
+async def test_environment_wins_over_files_and_the_first_file_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """ECS: ``environment`` over the files; with several files, the first value is used."""
     (tmp_path / "a.env").write_text("# comment\n\nA=from-file\nB=from-file\nC=x=y\n")
-    (tmp_path / "b.env").write_text("B=from-second-file\n")
+    (tmp_path / "b.env").write_text("B=from-second-file\nD=from-second-file\n")
     monkeypatch.chdir(tmp_path)  # relative paths resolve against the current directory
     container = {
         **sh('echo "$A|$B|$C|$D"'),
@@ -270,7 +271,7 @@ async def test_environment_files_then_environment_win(
         "environment": [{"name": "A", "value": "explicit"}, {"name": "D", "value": "d"}],
     }
     async with opened() as backend:
-        assert await run(backend, container) == (0, ["explicit|from-second-file|x=y|d"])
+        assert await run(backend, container) == (0, ["explicit|from-file|x=y|d"])
 
 
 async def test_base_environment_is_minimal_unless_inherited(

@@ -99,7 +99,7 @@ def test_one_registry_of_backend_names_serves_library_cli_and_plugin() -> None:
     assert BACKEND_CHOICES[0] == "auto"
     assert BACKEND_CHOICES[1:] == BACKEND_NAMES
     assert type(backend_from_name("simulated")) is SimulatedBackend
-    assert isinstance(make_backend("process"), ProcessBackend)
+    assert isinstance(make_backend("process").wrapped, ProcessBackend)
     with pytest.raises(InvalidParameterError, match=r"unknown backend 'podman'"):
         make_backend("podman")
 

@@ -256,7 +256,7 @@ def test_a_run_killed_mid_session_leaves_nothing_and_the_next_run_is_clean(
     assert owned_processes(proc.pid) == [], "the killed run's containers must die with it"
     result = run(pytester, PROCESS, "test_ok.py")
     result.assert_outcomes(passed=1)
-    from pyecs.cli._gc import process_leftovers
+    from pyecs.ops import process_leftovers
 
     killed, dirs = process_leftovers(kill=False)
     assert not [d for d in dirs if f"pyecs-process-{proc.pid}-" in d]

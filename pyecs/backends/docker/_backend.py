@@ -32,6 +32,13 @@ from pyecs.abc import (
     StartedContainer,
     TaskLaunch,
 )
+from pyecs.backends._shared import (
+    LABEL_BACKEND,
+    LABEL_CLUSTER,
+    LABEL_CONTAINER,
+    LABEL_TASK,
+    resolve_environment,
+)
 from pyecs.backends.docker._cleanup import (
     CleanupResult,
     cleanup,
@@ -43,8 +50,6 @@ from pyecs.backends.docker._config import (
     create_args,
     host_bindings,
     joins_cluster_network,
-    read_env_files,
-    read_secrets,
     resource_prefix,
 )
 from pyecs.backends.docker._containers import (
@@ -58,10 +63,6 @@ from pyecs.backends.docker._containers import (
     stop,
 )
 from pyecs.backends.docker._engine import (
-    LABEL_BACKEND,
-    LABEL_CLUSTER,
-    LABEL_CONTAINER,
-    LABEL_TASK,
     DockerEngine,
     Engine,
     EngineLike,
@@ -109,7 +110,15 @@ class DockerBackend(Backend):
         close_timeout: Bound, in seconds, on the last-resort cleanup in :meth:`aclose`.
     """
 
-    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities()
+    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities(
+        health_checks=True,
+        memory_limit=True,
+        images=True,
+        logs=True,
+        real_processes=True,
+        shares_host_network=False,
+        containers_outlive_process=True,
+    )
     name: ClassVar[str] = "docker"
 
     def __init__(
@@ -143,6 +152,7 @@ class DockerBackend(Backend):
         self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._joins: set[anyio.Event] = set()
+        self._leave_running = False
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -196,19 +206,25 @@ class DockerBackend(Backend):
         self._state = "open"
         return [e.instance_spec() for e in connected]
 
+    def leave_running(self) -> None:
+        """Leave this backend's containers running when it closes (``--pyecs-keep``).
+
+        :meth:`aclose` then removes nothing (no last-resort sweep, no cluster network
+        release); it only stops the event readers and closes the connections. What stays
+        keeps its labels: ``pyecs gc``, or the next ``open()`` of a cluster of the same
+        name once this process is gone, removes it. Stop the cluster's supervision first
+        (:class:`pyecs.ops.HookedBackend` does), or closing the cluster stops the tasks.
+        """
+        self._leave_running = True
+
     async def aclose(self) -> None:
         """Remove what this backend still has (bounded, shielded), stop the readers."""
         if self._state != "open":
             return
         self._state = "closed"
         try:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
-                for joining in list(self._joins):  # it may make the network: then remove it
-                    await joining.wait()
-                for engine in self._connected:
-                    await remove_backend_resources(engine, self._token)
-                    if self._networks and engine.instance_id in self._networks.engines:
-                        await self._networks.release(engine)
+            if not self._leave_running:
+                await self._remove_everything()
             self._watch.close_streams()
             for t in self._watch.tracked.values():
                 t.set_removed()  # wake whoever still waits: nothing will report any more
@@ -223,6 +239,16 @@ class DockerBackend(Backend):
                     engine.close()
                 self._tasks.clear()
                 self._watch.tracked.clear()
+
+    async def _remove_everything(self) -> None:
+        """The last-resort sweep of :meth:`aclose`: bounded, shielded."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
+            for joining in list(self._joins):  # it may make the network: then remove it
+                await joining.wait()
+            for engine in self._connected:
+                await remove_backend_resources(engine, self._token)
+                if self._networks and engine.instance_id in self._networks.engines:
+                    await self._networks.release(engine)
 
     def docker_client(self, instance_id: str | None = None) -> docker.DockerClient:
         """The SDK client of an engine (the first one by default), for what pyecs lacks."""
@@ -292,8 +318,7 @@ class DockerBackend(Backend):
             name=f"{state.prefix}-{c.name}",
             labels=labels,
             bind_ip=state.engine.spec.bind_ip,
-            env_from_files=await read_env_files(c),
-            secrets=read_secrets(c),
+            environment=await resolve_environment(c),
             volumes_from=volumes_from,
             log_drivers_supported=state.engine.log_drivers,
             log_drivers_allowed=self.log_drivers,

@@ -23,11 +23,8 @@ import docker.errors
 import requests
 
 from pyecs._pids import pid_alive
+from pyecs.backends._shared import LABEL_CLUSTER, LABEL_OWNER, LABEL_OWNER_STARTED, LABEL_SCOPE
 from pyecs.backends.docker._engine import (
-    LABEL_CLUSTER,
-    LABEL_OWNER,
-    LABEL_OWNER_STARTED,
-    LABEL_SCOPE,
     EngineLike,
     _client,
     _unreachable,

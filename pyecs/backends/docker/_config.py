@@ -1,4 +1,4 @@
-"""ECS container definitions as Docker create arguments (pure functions, no I/O but files).
+"""ECS container definitions as Docker create arguments (pure functions, no I/O).
 
 :func:`create_args` maps one :class:`~pyecs.models.task_definition.ContainerDefinition`
 onto the keyword arguments of the docker SDK's ``APIClient.create_container`` and
@@ -8,18 +8,13 @@ onto the keyword arguments of the docker SDK's ``APIClient.create_container`` an
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import unquote, urlparse
 
 import attrs
 import docker.types
 
-from pyecs._files import ENV_FILE_LIMIT, decode_env_file, read_bounded_async
-from pyecs.abc import ContainerStartError
-from pyecs.backends.docker._engine import LABEL_DNS
+from pyecs.backends._shared import LABEL_DNS
 from pyecs.models.task import NetworkBinding
 from pyecs.models.task_definition import ContainerDefinition, HealthCheck, TaskDefinition
 
@@ -34,8 +29,6 @@ __all__ = [
     "host_bindings",
     "joins_cluster_network",
     "network_aliases",
-    "read_env_files",
-    "read_secrets",
     "resource_prefix",
     "service_aliases",
 ]
@@ -46,7 +39,6 @@ OOM_REASON: Final = "OutOfMemoryError: Container killed due to memory usage"
 LOCAL_LOG_DRIVERS: Final = frozenset({"json-file", "local", "journald", "syslog", "none"})
 _MIB: Final = 1024 * 1024
 _NS: Final = 1_000_000_000
-_ENV_FILE_TOO_BIG: Final = "split it, or pass large values another way (a mounted file)"
 
 
 def resource_prefix(cluster: str, task_id: str) -> str:
@@ -138,93 +130,6 @@ def plan_network(
     if len(td.containers) > 1:
         return mode, prefix, prefix
     return mode, cluster_network or "bridge", None
-
-
-async def read_env_files(definition: ContainerDefinition) -> dict[str, str]:
-    """The variables of the container's ``environmentFiles`` (``VAR=VALUE`` lines).
-
-    Blank lines and ``#`` comments are skipped; values are taken literally; a later file
-    wins over an earlier one. Each file is read in a worker thread, at most
-    :data:`~pyecs._files.ENV_FILE_LIMIT` bytes of a regular file.
-
-    Raises:
-        ContainerStartError: CannotCreateContainerError for a file that is not local, cannot
-            be read, is not a regular file, is too big, is not UTF-8, or has a line with no
-            variable name.
-    """
-    env: dict[str, str] = {}
-    for index, entry in enumerate(definition.environment_files or ()):
-        value = entry.value or ""
-        where = f"container {definition.name!r}: environmentFiles[{index}] {value!r}"
-        parsed = urlparse(value)
-        if parsed.scheme == "file":
-            path = Path(unquote(parsed.path))
-        elif parsed.scheme == "" or len(parsed.scheme) == 1:  # a path (or C:\ on Windows)
-            path = Path(value)
-        else:
-            raise ContainerStartError(
-                "CannotCreateContainerError",
-                f"{where} is not a local file; the Docker backend reads local .env files (a "
-                "path or file:// URL)",
-            )
-        try:
-            env.update(
-                await read_bounded_async(
-                    path,
-                    ENV_FILE_LIMIT,
-                    what="an environment file",
-                    too_big=_ENV_FILE_TOO_BIG,
-                    parse=_parse_env_file,
-                )
-            )
-        except OSError as exc:
-            raise ContainerStartError(
-                "CannotCreateContainerError", f"{where} cannot be read: {exc.strerror or exc}"
-            ) from None
-        except ValueError as exc:
-            raise ContainerStartError("CannotCreateContainerError", f"{where} {exc}") from None
-    return env
-
-
-def _parse_env_file(data: bytes) -> dict[str, str]:
-    """``VAR=VALUE`` lines (others skipped), values taken literally.
-
-    Raises:
-        ValueError: not UTF-8, a NUL byte, or a line with no variable name.
-    """
-    env: dict[str, str] = {}
-    for number, line in enumerate(decode_env_file(data).splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, val = line.partition("=")
-        if not name.strip():
-            raise ValueError(f"line {number} has no variable name before '='; write NAME=VALUE")
-        env[name.strip()] = val
-    return env
-
-
-def read_secrets(definition: ContainerDefinition) -> dict[str, str]:
-    """The container's ``secrets``, each taken from the Python process's environment
-    variable of the same name (as the process backend does); never logged nor printed.
-
-    Raises:
-        ContainerStartError: CannotCreateContainerError naming the variable to set.
-    """
-    values: dict[str, str] = {}
-    for secret in definition.secrets or ():
-        if secret.name is None:
-            continue
-        value = os.environ.get(secret.name)
-        if value is None:
-            raise ContainerStartError(
-                "CannotCreateContainerError",
-                f"container {definition.name!r}: secret {secret.name!r} (valueFrom "
-                f"{secret.value_from!r}) cannot be fetched: the Docker backend takes secrets "
-                f"from the environment of the Python process; set {secret.name} there",
-            )
-        values[secret.name] = value
-    return values
 
 
 def _healthcheck(hc: HealthCheck | None) -> dict[str, Any]:
@@ -321,18 +226,18 @@ def create_args(
     name: str,
     labels: Mapping[str, str],
     bind_ip: str,
-    env_from_files: Mapping[str, str],
-    secrets: Mapping[str, str],
+    environment: Mapping[str, str],
     volumes_from: Iterable[str],
     log_drivers_supported: frozenset[str],
     log_drivers_allowed: frozenset[str],
 ) -> CreateArgs:
-    """Map one container definition onto Docker create arguments."""
+    """Map one container definition onto Docker create arguments.
+
+    ``environment`` is the container's, resolved already
+    (:func:`pyecs.backends._shared.resolve_environment`).
+    """
     mode = plan.network_mode
     exposed, bindings = _ports(c, mode, bind_ip)
-    env = dict(env_from_files)
-    env.update(secrets)
-    env.update(c.environment_dict())  # explicit environment wins over files and secrets
     memory = c.memory
     task_memory = td.memory_mib
     if memory is None and task_memory and (c.memory_reservation or 0) < task_memory:
@@ -341,7 +246,7 @@ def create_args(
         "image": c.image,
         "command": list(c.command) if c.command is not None else None,
         "entrypoint": list(c.entry_point) if c.entry_point is not None else None,
-        "environment": env or None,
+        "environment": dict(environment) or None,
         "working_dir": c.working_directory,
         "user": c.user,
         "labels": dict(labels),

@@ -14,8 +14,9 @@ import docker.errors
 
 from pyecs.abc import ContainerStartError
 from pyecs.backends._log_lines import LineSplitter
+from pyecs.backends._shared import LABEL_CONTAINER, LABEL_TASK
 from pyecs.backends.docker._config import CreateArgs
-from pyecs.backends.docker._engine import LABEL_CONTAINER, LABEL_TASK, Engine
+from pyecs.backends.docker._engine import Engine
 from pyecs.backends.docker._watch import Tracked
 from pyecs.exceptions import BackendError
 from pyecs.models.task import NetworkBinding

@@ -26,18 +26,14 @@ import docker.errors
 import requests
 
 from pyecs.abc import ContainerStartError
+from pyecs.backends._shared import LABEL_OWNER, LABEL_OWNER_STARTED
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
 
 __all__ = [
     "DEFAULT_SOCKET",
-    "LABEL_BACKEND",
-    "LABEL_CLUSTER",
-    "LABEL_CONTAINER",
     "LABEL_OWNER",
     "LABEL_OWNER_STARTED",
-    "LABEL_SCOPE",
-    "LABEL_TASK",
     "DockerEngine",
     "Engine",
     "EngineLike",
@@ -52,18 +48,6 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_SOCKET: Final = "unix:///var/run/docker.sock"
-LABEL_CLUSTER: Final = "pyecs.cluster"
-LABEL_TASK: Final = "pyecs.task-arn"
-LABEL_CONTAINER: Final = "pyecs.container-name"
-LABEL_OWNER: Final = "pyecs.owner"
-LABEL_OWNER_STARTED: Final = "pyecs.owner-started"
-#: One value per DockerBackend instance: what its event filter and last-resort sweep use.
-LABEL_BACKEND: Final = "pyecs.backend"
-#: ``task`` or ``shared`` on volumes.
-LABEL_SCOPE: Final = "pyecs.scope"
-#: On a container that belongs on the cluster network: the names it answers to there
-#: (comma-separated, maybe none), so that whoever makes the network can connect it.
-LABEL_DNS: Final = "pyecs.cluster-aliases"
 
 _ARCHITECTURES: Final = {
     "x86_64": "x86_64",

@@ -16,6 +16,14 @@ import docker.errors
 import requests
 
 from pyecs.abc import ContainerStartError, TaskLaunch
+from pyecs.backends._shared import (
+    LABEL_BACKEND,
+    LABEL_CLUSTER,
+    LABEL_DNS,
+    LABEL_SCOPE,
+    LABEL_SERVICE,
+    LABEL_TASK,
+)
 from pyecs.backends.docker._cleanup import CleanupResult, sweep
 from pyecs.backends.docker._config import (
     TaskPlan,
@@ -26,19 +34,10 @@ from pyecs.backends.docker._config import (
     resource_prefix,
     service_aliases,
 )
-from pyecs.backends.docker._engine import (
-    LABEL_BACKEND,
-    LABEL_CLUSTER,
-    LABEL_DNS,
-    LABEL_SCOPE,
-    LABEL_TASK,
-    Engine,
-    PendingPull,
-)
+from pyecs.backends.docker._engine import Engine, PendingPull
 from pyecs.exceptions import BackendError
 
 __all__ = [
-    "LABEL_SERVICE",
     "ClusterNetworks",
     "PullPolicy",
     "TaskState",
@@ -51,9 +50,6 @@ __all__ = [
 log = logging.getLogger("pyecs.backends.docker")
 
 PullPolicy = Literal["if-not-present", "always", "never"]
-
-#: The label the cluster puts on a service's tasks: its value is the service name.
-LABEL_SERVICE = "pyecs.service"
 
 
 @attrs.define(eq=False)

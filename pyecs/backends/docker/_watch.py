@@ -23,8 +23,9 @@ import docker.errors
 from docker.types import CancellableStream
 
 from pyecs.abc import ContainerExit
+from pyecs.backends._shared import LABEL_BACKEND
 from pyecs.backends.docker._config import OOM_REASON
-from pyecs.backends.docker._engine import LABEL_BACKEND, Engine
+from pyecs.backends.docker._engine import Engine
 from pyecs.models.task import HealthStatus, NetworkBinding
 
 __all__ = ["Tracked", "Watcher", "exit_from_state"]

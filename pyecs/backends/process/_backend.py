@@ -108,7 +108,13 @@ class ProcessBackend(Backend):
 
     name = "process"
     capabilities = BackendCapabilities(
-        health_checks=True, memory_limit=False, images=False, logs=True, real_processes=True
+        health_checks=True,
+        memory_limit=False,
+        images=False,
+        logs=True,
+        real_processes=True,
+        shares_host_network=True,
+        containers_outlive_process=False,
     )
 
     def __init__(

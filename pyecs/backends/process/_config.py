@@ -1,9 +1,9 @@
 """What the process backend derives from a container definition, before anything runs.
 
 Pure functions and small values: the program (``entryPoint`` + ``command``), the environment
-(a minimal base, ``environmentFiles``, ``secrets``, ``environment``), the working directory,
-the user, the ulimits, the host ports, and the host as an ECS container instance. The one
-I/O, reading environment files, is bounded and done in a worker thread (:mod:`pyecs._files`).
+(a minimal base, then what the task definition gives, resolved by the rules every backend
+shares: :mod:`pyecs.backends._shared`), the working directory, the user, the ulimits, the
+host ports, and the host as an ECS container instance.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import attrs
 
-from pyecs._files import ENV_FILE_LIMIT, decode_env_file, read_bounded_async
 from pyecs.abc import ContainerLaunch, ContainerStartError
+from pyecs.backends._shared import resolve_environment
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.task import NetworkBinding
 from pyecs.models.task_definition import ContainerDefinition
@@ -44,7 +44,6 @@ __all__ = [
 #: The variables a container inherits from the Python process (when they are set there).
 BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_ENV_FILE_TOO_BIG = "split it, or pass large values another way (a file the program reads)"
 
 # ECS ulimit names -> resource constants (RLIMIT_LOCKS is 10 on Linux; Python lacks it).
 _RLIMITS: dict[str, int] = {
@@ -92,8 +91,10 @@ class ContainerPlan:
 
 
 async def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) -> ContainerPlan:
-    """Resolve what can be resolved at create time (environment files are read in a
-    worker thread, at most :data:`~pyecs._files.ENV_FILE_LIMIT` bytes each).
+    """Resolve what can be resolved at create time. The task definition's environment
+    comes from :func:`pyecs.backends._shared.resolve_environment`, the rules every backend
+    shares; the base below it (``BASE_ENVIRONMENT`` or, with ``inherit_environment``, this
+    process's whole environment) is the process backend's own.
 
     Raises:
         ContainerStartError: ``CannotCreateContainerError`` (no program, an environment file
@@ -107,12 +108,9 @@ async def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) 
             'runs programs, not images; add "command": [...]'
         )
     cwd = Path(c.working_directory or ".").expanduser()
-    from_files: dict[str, str] = {}
-    for index, ef in enumerate(c.environment_files or ()):
-        from_files.update(await _read_env_file(str(ef.value or ""), c.name, index))
     return ContainerPlan(
         argv=argv,
-        env=_environment(c, inherit_environment, from_files),
+        env=_environment(inherit_environment, await resolve_environment(c)),
         cwd=str(cwd if cwd.is_absolute() else Path.cwd() / cwd),
         rlimits=_rlimits(c),
         user=c.user,
@@ -120,71 +118,15 @@ async def plan_container(launch: ContainerLaunch, *, inherit_environment: bool) 
     )
 
 
-def _environment(
-    c: ContainerDefinition, inherit: bool, from_files: Mapping[str, str]
-) -> dict[str, str]:
+def _environment(inherit: bool, resolved: Mapping[str, str]) -> dict[str, str]:
+    """The base (this process's whole environment, or the minimal one), then the task
+    definition's environment over it."""
     if inherit:
         env = dict(os.environ)
     else:
         env = {k: os.environ[k] for k in BASE_ENVIRONMENT if k in os.environ}
         env.setdefault("PATH", _DEFAULT_PATH)
-    env.update(from_files)
-    for secret in c.secrets or ():
-        if secret.name is None:
-            continue
-        value = os.environ.get(secret.name)
-        if value is None:
-            raise _create_error(
-                f"container {c.name!r}: secret {secret.name!r} (valueFrom {secret.value_from!r})"
-                " cannot be fetched: the process backend takes secrets from the environment "
-                f"of the Python process; set {secret.name} there"
-            )
-        env[secret.name] = value
-    env.update(c.environment_dict())
-    return env
-
-
-async def _read_env_file(value: str, container: str | None, index: int) -> dict[str, str]:
-    where = f"container {container!r}: environmentFiles[{index}] {value!r}"
-    if value.startswith("arn:"):
-        raise _create_error(
-            f"{where} is an S3 object: the process backend reads local files; "
-            "use a path (relative to the current directory) or a file:// URL"
-        )
-    path = Path(value.removeprefix("file://")).expanduser()
-    try:
-        return await read_bounded_async(
-            path,
-            ENV_FILE_LIMIT,
-            what="an environment file",
-            too_big=_ENV_FILE_TOO_BIG,
-            parse=_parse_env_file,
-        )
-    except OSError as exc:
-        raise _create_error(f"{where} cannot be read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise _create_error(f"{where} {exc}") from None
-
-
-def _parse_env_file(data: bytes) -> dict[str, str]:
-    """``VAR=VALUE`` lines; a bare ``VAR`` takes the Python process's value, if any.
-
-    Raises:
-        ValueError: not UTF-8, a NUL byte, or a line with no variable name.
-    """
-    env: dict[str, str] = {}
-    for number, line in enumerate(decode_env_file(data).splitlines(), 1):
-        line = line.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, val = line.partition("=")
-        name = name.strip()
-        if not name:
-            raise ValueError(f"line {number} has no variable name before '='; write NAME=VALUE")
-        if sep:
-            env[name] = val
-        elif name in os.environ:  # Docker: a bare name takes the host's value
-            env[name] = os.environ[name]
+    env.update(resolved)
     return env
 
 

@@ -1,31 +1,22 @@
-"""``pyecs gc``: remove what runs of pyecs left behind when they died.
+"""Removing what runs of pyecs left behind when they died (``pyecs gc``, the pytest plugin).
 
 - **Docker**: containers, networks and task volumes labelled by pyecs whose owner process
   is gone (:func:`pyecs.backends.docker.cleanup`); with ``all_owners`` also those of live
   processes (a cluster kept with ``--pyecs-keep`` by a pytest that still runs).
-- **Process backend**: its children die with their parent (a watchdog sees to it), so
-  normally nothing is left. Should the watchdog itself have been killed, the processes
-  whose environment carries the ``PYECS_OWNER=<pid>-<token>`` marker of a dead owner are
-  killed here, and the log directories of dead owners are deleted.
+- **Process backend**: its children die with their parent, so normally nothing is left;
+  should its watchdog have been killed too, :func:`pyecs.backends.process.process_leftovers`
+  kills what dead owners left and deletes their log directories.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
-import signal
-from pathlib import Path
-
 import attrs
 
-from pyecs._pids import pid_alive
-from pyecs.backends.process import dead_run_dirs
+from pyecs.abc import BackendCapabilities
+from pyecs.backends.process import process_leftovers
+from pyecs.ops._choice import docker_unavailable
 
-__all__ = ["GcResult", "collect_garbage", "process_leftovers"]
-
-_MARKER = re.compile(rb"(?:^|\x00)PYECS_OWNER=(\d+)-[0-9a-f]+(?:\x00|$)")
+__all__ = ["GcResult", "collect_garbage", "collect_leftovers_for", "process_leftovers"]
 
 
 @attrs.frozen
@@ -63,51 +54,6 @@ class GcResult:
         return out
 
 
-def _ancestors() -> set[int]:
-    pids = {os.getpid()}
-    pid = os.getpid()
-    while pid > 1:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            pid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        pids.add(pid)
-    return pids
-
-
-def process_leftovers(kill: bool = True) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Kill processes marked by dead owners and delete dead owners' log directories.
-
-    Returns:
-        The pids killed and the directories removed.
-    """
-    killed: list[int] = []
-    spare = _ancestors()
-    proc = Path("/proc")
-    if proc.is_dir():
-        for entry in proc.iterdir():
-            if not entry.name.isdigit() or int(entry.name) in spare:
-                continue
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            match = _MARKER.search(environ)
-            if match is None or pid_alive(int(match.group(1))):
-                continue
-            if kill:
-                with contextlib.suppress(OSError):
-                    os.kill(int(entry.name), signal.SIGKILL)
-            killed.append(int(entry.name))
-    removed: list[str] = []
-    for path in dead_run_dirs():
-        if kill:
-            shutil.rmtree(path, ignore_errors=True)
-        removed.append(str(path))
-    return tuple(killed), tuple(removed)
-
-
 async def collect_garbage(
     *, docker: bool = True, processes: bool = True, all_owners: bool = False
 ) -> GcResult:
@@ -123,12 +69,10 @@ async def collect_garbage(
         killed, dirs = process_leftovers()
         result = attrs.evolve(result, processes=killed, directories=dirs)
     if docker:
-        from pyecs.testing._backends import docker_unavailable
-
         why_not = docker_unavailable()
         if why_not is not None:
             return attrs.evolve(result, skipped=(f"Docker: no engine answered ({why_not})",))
-        from pyecs.backends.docker import cleanup
+        from pyecs.backends.docker import cleanup  # the docker SDK only when asked for
 
         removed = await cleanup(all_owners=all_owners)
         result = attrs.evolve(
@@ -138,3 +82,17 @@ async def collect_garbage(
             volumes=removed.volumes,
         )
     return result
+
+
+async def collect_leftovers_for(capabilities: BackendCapabilities) -> GcResult | None:
+    """Remove what dead runs of a backend with these capabilities can have left.
+
+    Containers that outlive their process (Docker) are looked for on the environment's
+    engine; a backend of real processes may have left processes and log directories; an
+    in-memory one leaves nothing (None: nothing was looked at).
+    """
+    if not (capabilities.containers_outlive_process or capabilities.real_processes):
+        return None
+    return await collect_garbage(
+        docker=capabilities.containers_outlive_process, processes=capabilities.real_processes
+    )
