@@ -17,8 +17,10 @@ demo: $(STAMP)
 	$(BIN)/python examples/seed.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check pyecs tests examples benchmarks
-	$(BIN)/ruff format --check pyecs tests examples benchmarks
+	$(BIN)/ruff check pyecs tests examples benchmarks scripts
+	$(BIN)/ruff format --check pyecs tests examples benchmarks scripts
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/python scripts/check_cycles.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict pyecs

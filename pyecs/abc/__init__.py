@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
+from pyecs.abc._feature import FeatureContext, FeatureStop, FeatureVerdicts, ServiceFeature
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.task import HealthStatus, NetworkBinding
@@ -37,9 +38,13 @@ __all__ = [
     "ContainerExit",
     "ContainerLaunch",
     "ContainerStartError",
+    "FeatureContext",
+    "FeatureStop",
+    "FeatureVerdicts",
     "PlacementConstraint",
     "PlacementStrategy",
     "PlacementView",
+    "ServiceFeature",
     "StartedContainer",
     "TaskLaunch",
 ]
@@ -47,14 +52,23 @@ __all__ = [
 
 @attrs.frozen
 class BackendCapabilities:
-    """What a backend does natively; the contract suite reads these, not scattered skips.
+    """What a backend does natively. Code that must know how a backend behaves reads these,
+    never its name: the contract suite, service discovery, the CLI and the pytest plugin.
 
     Attributes:
         health_checks: Runs task-definition health checks.
         memory_limit: Enforces the container ``memory`` hard limit (OOM kill, exit 137).
-        images: Pulls and runs images (``image`` matters); False when ``image`` is ignored.
+        images: Pulls and runs images (``image`` matters, and a pull policy applies);
+            False when ``image`` is ignored.
         logs: Captures stdout/stderr for ``logs()``.
         real_processes: Runs real programs (False for the simulation).
+        shares_host_network: Tasks share this machine's network with the Python process:
+            a listener on ``127.0.0.1`` here (a load balancer) is reachable from inside a
+            task. False when tasks have network namespaces of their own (Docker).
+        containers_outlive_process: Containers can keep running after the Python process
+            is gone (Docker): leftovers of a crashed run must be removed (``pyecs gc``),
+            and a cluster can be kept for debugging (``--pyecs-keep``). False when they
+            end with the process that started them.
     """
 
     health_checks: bool = True
@@ -62,6 +76,8 @@ class BackendCapabilities:
     images: bool = True
     logs: bool = True
     real_processes: bool = True
+    shares_host_network: bool = False
+    containers_outlive_process: bool = False
 
 
 @attrs.frozen
@@ -166,9 +182,10 @@ class Backend(abc.ABC):
     hand (not from inside ``fail_after`` or another cancel scope opened between them).
     """
 
-    #: What this backend does natively.
+    #: What this backend does natively: what other code reads to know how it behaves.
     capabilities: ClassVar[BackendCapabilities] = BackendCapabilities()
-    #: A short name for messages and docs ("docker", "process", "simulated").
+    #: A short name for messages and docs ("docker", "process", "simulated"); never a
+    #: switch on behaviour (read :attr:`capabilities`).
     name: ClassVar[str] = "backend"
 
     @abc.abstractmethod

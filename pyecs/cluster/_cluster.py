@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from pyecs._checks import (
 )
 from pyecs.abc import Backend, ClusterContext
 from pyecs.backends._names import BackendName, as_backend
-from pyecs.cluster._instances import ContainerInstancesMixin
+from pyecs.cluster._instances import InstanceManager
 from pyecs.exceptions import (
     BackendError,
     ClusterClosedError,
@@ -28,7 +28,10 @@ from pyecs.exceptions import (
     PyecsError,
     TimeoutError,
 )
+from pyecs.lb._config import LoadBalancer
 from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs.models.instance import ContainerInstance, InstanceSpec
+from pyecs.models.service import DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._scheduler import PlacementState
@@ -39,16 +42,19 @@ from pyecs.runtime._registry import (
     TaskDefinitionRegistry,
     TaskDefinitionSource,
 )
+from pyecs.runtime._runtime import ClusterRuntime
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
+    DescribeServicesResult,
     DescribeTasksResult,
     RunTaskResult,
     TaskManager,
     owner_labels,
 )
-from pyecs.service._manager import CLUSTER_NAME, ServicesMixin
+from pyecs.service._manager import CLUSTER_NAME, ServiceManager
 from pyecs.service._service import Service
+from pyecs.service.features._discovery import Endpoint
 
 __all__ = ["Cluster"]
 
@@ -73,7 +79,7 @@ async def _guarded_lines(
         ) from exc
 
 
-class Cluster(ContainerInstancesMixin, ServicesMixin):
+class Cluster:
     """An ECS-style cluster whose control loop runs in the caller's event loop.
 
     Use it as an async context manager: leaving the block stops every task the cluster
@@ -96,6 +102,9 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
             are forgotten first); ECS keeps them about an hour, and so does pyecs within
             this bound.
+
+    Raises:
+        InvalidParameterError: for a bad name, backend, delay or limit, at once.
     """
 
     def __init__(
@@ -132,14 +141,25 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         self._tasks = TaskManager(
             self._arns, self._placement, self._events, clock, stopped_tasks_kept=stopped_tasks_kept
         )
-        self._tasks.watch(self._route_task)
-        self._services: dict[str, Service] = {}
-        self._task_group: anyio.abc.TaskGroup | None = None
+        # What services are given; the cluster composes it with the managers below.
+        self._runtime = ClusterRuntime(
+            name,
+            arns=self._arns,
+            clock=clock,
+            events=self._events,
+            registry=self._registry,
+            tasks=self._tasks,
+            placement=self._placement,
+            task_healthy_delay=self.task_healthy_delay,
+            max_tasks_per_service=max_tasks_per_service,
+        )
+        self._services = ServiceManager(self._runtime)
+        self._instances = InstanceManager(self._runtime, self._services.instances_changed)
+        self._tasks.watch(self._services.route_task)
         self._stack: AsyncExitStack | None = None
-        self._state: Literal["new", "open", "closed"] = "new"
 
     def __repr__(self) -> str:
-        return f"<Cluster {self.name!r} {self._state}>"
+        return f"<Cluster {self.name!r} {self._runtime.state}>"
 
     @property
     def arn(self) -> str:
@@ -147,16 +167,21 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         return self._arns.cluster_arn
 
     @property
+    def state(self) -> Literal["new", "open", "closed"]:
+        """``new`` before ``async with``, ``open`` inside, ``closed`` after."""
+        return self._runtime.state
+
+    @property
     def is_open(self) -> bool:
         """True inside ``async with``."""
-        return self._state == "open"
+        return self._runtime.state == "open"
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Cluster:
-        if self._state != "new":
+        if self._runtime.state != "new":
             raise ClusterClosedError(
-                f"cluster {self.name!r} was already {self._state}; create a new Cluster"
+                f"cluster {self.name!r} was already {self._runtime.state}; create a new Cluster"
             )
         # Contexts are entered and left in strict LIFO order (anyio cancel scopes need it):
         # the backend session, then the cluster's task group, then the shutdown callback,
@@ -172,9 +197,9 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
             await stack.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         self._tasks.attach(self.backend, tg)
-        self._task_group = tg
+        self._services.attach(self.backend, tg)
         self._stack = stack
-        self._state = "open"
+        self._runtime.state = "open"
         return self
 
     @asynccontextmanager
@@ -195,7 +220,7 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         tb: TracebackType | None,
     ) -> bool | None:
         stack, self._stack = self._stack, None
-        self._state = "closed"
+        self._runtime.state = "closed"
         if stack is not None:
             # The caller's exception is not the task group's business: closing cleanly
             # keeps it from being wrapped in an ExceptionGroup; it propagates as it is.
@@ -204,9 +229,8 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
 
     async def _shutdown(self, tg: anyio.abc.TaskGroup) -> None:
         """Stop every task (shielded, bounded), then end the cluster's background work."""
-        self._state = "closed"
-        for svc in self._services.values():
-            svc._freeze()  # no replacements for the tasks we are about to stop
+        self._runtime.state = "closed"
+        self._services.freeze()  # no replacements for the tasks we are about to stop
         with anyio.CancelScope(shield=True):
             try:
                 await self._tasks.stop_all("Cluster closed")
@@ -223,11 +247,7 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         await self.__aexit__(None, None, None)
 
     def _require_open(self) -> None:
-        if self._state != "open":
-            raise ClusterClosedError(
-                f"cluster {self.name!r} is {self._state}: use it inside "
-                f"`async with Cluster({self.name!r}) as cluster:`"
-            )
+        self._runtime.require_open()
 
     # -- task definitions ------------------------------------------------------------------
 
@@ -334,7 +354,7 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
         self._require_open()
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
             raise InvalidParameterError(f"count must be from 1 to 1000, got {count!r}")
-        td = self._resolve(task_definition)
+        td = self._runtime.resolve(task_definition)
         td = apply_overrides(td, overrides)
         if group is not None and (not isinstance(group, str) or not group or len(group) > 255):
             raise InvalidParameterError(f"group must be 1-255 characters, got {group!r}")
@@ -350,16 +370,6 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
             tags=checked_tags,
         )
         return result
-
-    def _resolve(self, task_definition: str | TaskDefinition) -> TaskDefinition:
-        if isinstance(task_definition, TaskDefinition):
-            if task_definition.task_definition_arn is None:
-                raise InvalidParameterError(
-                    "this TaskDefinition is not registered: pass the result of "
-                    "register_task_definition(), or its 'family:revision'"
-                )
-            return self._registry.resolve_active(str(task_definition.task_definition_arn))
-        return self._registry.resolve_active(task_definition)
 
     async def stop_task(self, task: str, *, reason: str | None = None) -> Task:
         """Stop a task (ECS StopTask): stopCode UserInitiated, reason as given.
@@ -498,6 +508,187 @@ class Cluster(ContainerInstancesMixin, ServicesMixin):
                 f"container {container!r} of task {snapshot.id} has not been created"
             )
         return await self.backend.stats(runtime_id)
+
+    # -- services (ECS CreateService and friends) -------------------------------------------
+
+    async def create_service(
+        self,
+        name: str,
+        *,
+        task_definition: str | TaskDefinition,
+        desired_count: int = 1,
+        scheduling_strategy: Literal["REPLICA", "DAEMON"] = "REPLICA",
+        placement_strategy: Sequence[object] | None = None,
+        placement_constraints: Sequence[object] | None = None,
+        deployment_configuration: DeploymentConfiguration | None = None,
+        health_check_grace_period: float = 0,
+        healthy_delay: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
+        restart_backoff: RestartBackoff | None = None,
+    ) -> Service:
+        """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
+
+        Every argument is checked before anything starts.
+
+        Args:
+            name: 1-255 letters, digits, ``-`` or ``_``; unique in the cluster while the
+                service is ACTIVE or DRAINING.
+            task_definition: ``family``, ``family:revision``, ARN or a registered model.
+            desired_count: Tasks to keep (ignored for DAEMON: one per instance); at most the
+                cluster's ``max_tasks_per_service`` (5,000 by default, as ECS's quota).
+            scheduling_strategy: ``REPLICA`` or ``DAEMON``.
+            placement_strategy: Up to 5 strategies; none means ECS's default (spread over
+                availability zones, then instances). Not allowed for DAEMON.
+            placement_constraints: Up to 10 constraints.
+            deployment_configuration: Deployment bounds and circuit breaker (ECS defaults:
+                100% / 200%; DAEMON: 0% / 100%).
+            health_check_grace_period: Seconds after a task starts during which failing
+                health checks are ignored.
+            healthy_delay: Seconds a task without health checks must run to count as
+                healthy; default the cluster's ``task_healthy_delay``.
+            tags: Tags for the service and its tasks (the ECS rules: at most 50, keys
+                1-128 characters, values up to 256, strings).
+            load_balancers: Up to 5 in-process load balancers, each a
+                ``pyecs.LoadBalancer(container_name="web", container_port=80, ...)`` or the
+                ECS dict form ``{"containerName": "web", "containerPort": 80, ...}``. Each
+                listens on 127.0.0.1 (``svc.load_balancer.address``) before this returns
+                and spreads connections over the service's healthy tasks; see
+                ``docs/load-balancing.md``.
+            restart_backoff: How long to wait before replacing tasks that keep exiting
+                soon after they start (a local protection; default
+                ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the second quick
+                exit in a row).
+
+        Raises:
+            InvalidParameterError: a bad argument or a duplicate name, or a load balancer
+                whose container or port the task definition lacks or whose listener port
+                is taken.
+            TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
+            PlacementError: a malformed strategy or constraint.
+        """
+        return await self._services.create_service(
+            name,
+            task_definition=task_definition,
+            desired_count=desired_count,
+            scheduling_strategy=scheduling_strategy,
+            placement_strategy=placement_strategy,
+            placement_constraints=placement_constraints,
+            deployment_configuration=deployment_configuration,
+            health_check_grace_period=health_check_grace_period,
+            healthy_delay=healthy_delay,
+            tags=tags,
+            load_balancers=load_balancers,
+            restart_backoff=restart_backoff,
+        )
+
+    def service(self, name: str) -> Service:
+        """The service called ``name`` (ACTIVE, DRAINING or recently INACTIVE).
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist.
+        """
+        return self._services.service(name)
+
+    def discover(self, name: str) -> list[Endpoint]:
+        """Where the healthy tasks of service ``name`` can be reached now.
+
+        One endpoint per healthy task that is not being stopped: for a service with a load
+        balancer its container and port, otherwise every published port of the first
+        essential container (``endpoint.address`` is ``"127.0.0.1:PORT"``).
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist.
+        """
+        return self._services.discover(name)
+
+    def watch_endpoints(self, name: str) -> AsyncIterator[list[Endpoint]]:
+        """Yield :meth:`discover`'s answer now and each time it changes.
+
+        ``async for eps in cluster.watch_endpoints("web-app"): ...``; ends (after an
+        empty list) when the service is INACTIVE or the cluster closes.
+
+        Raises:
+            ServiceNotFoundError: naming the services that exist (on first iteration).
+        """
+        return self._services.watch_endpoints(name)
+
+    def list_services(self) -> list[str]:
+        """ARNs of the services that are ACTIVE or DRAINING."""
+        return self._services.list_services()
+
+    def describe_services(self, names: Sequence[str]) -> DescribeServicesResult:
+        """Services by name or ARN; unknown ones are ``MISSING`` failures.
+
+        Raises:
+            InvalidParameterError: when ``names`` is not a list of strings.
+        """
+        return self._services.describe_services(names)
+
+    async def delete_service(self, name: str, *, force: bool = False) -> Service:
+        """Delete a service (see :meth:`Service.delete`)."""
+        return await self._services.delete_service(name, force=force)
+
+    def instances_changed(self) -> None:
+        """Tell the services that capacity changed (instances added, drained...)."""
+        self._services.instances_changed()
+
+    # -- container instances ---------------------------------------------------------------
+
+    def list_container_instances(
+        self, *, filter: str | None = None, status: str | None = None
+    ) -> list[ContainerInstance]:
+        """The cluster's container instances, optionally filtered.
+
+        Args:
+            filter: A cluster query language expression, such as
+                ``attribute:ecs.availability-zone == us-east-1a``.
+            status: Only instances with this status (ACTIVE, DRAINING...).
+
+        Raises:
+            QuerySyntaxError: pointing at the column of a malformed ``filter``.
+        """
+        return self._instances.list_container_instances(filter=filter, status=status)
+
+    def describe_container_instance(self, instance: str) -> ContainerInstance:
+        """One container instance by id or ARN."""
+        return self._instances.describe_container_instance(instance)
+
+    async def register_container_instance(self, spec: InstanceSpec) -> ContainerInstance:
+        """Add an instance (simulated capacity, or an engine the backend serves)."""
+        return await self._instances.register_container_instance(spec)
+
+    async def deregister_container_instance(
+        self, instance: str, *, force: bool = False
+    ) -> ContainerInstance:
+        """Remove an instance. With tasks on it, ``force=True`` is needed; they keep running.
+
+        Raises:
+            InvalidParameterError: when tasks run on it and ``force`` is False.
+        """
+        return await self._instances.deregister_container_instance(instance, force=force)
+
+    async def update_container_instances_state(
+        self, instances: Iterable[str], status: Literal["ACTIVE", "DRAINING"]
+    ) -> list[ContainerInstance]:
+        """Set instances ACTIVE or DRAINING (DRAINING: nothing new is placed there).
+
+        Every instance is looked up before any changes, so a bad one changes nothing.
+
+        Raises:
+            InvalidParameterError: a bad status, or ``instances`` not a list of strings.
+        """
+        return await self._instances.update_container_instances_state(instances, status)
+
+    async def put_attributes(
+        self, instance: str, attributes: Mapping[str, str | None]
+    ) -> ContainerInstance:
+        """Add or change custom attributes of an instance."""
+        return await self._instances.put_attributes(instance, attributes)
+
+    async def delete_attributes(self, instance: str, names: Iterable[str]) -> ContainerInstance:
+        """Remove attributes of an instance."""
+        return await self._instances.delete_attributes(instance, names)
 
     # -- events ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import anyio.abc
 import attrs
 from anyio.abc import SocketAttribute
 
-from pyecs.lb import _fastpath as fastpath
+import pyecs.lb._fastpath as fastpath
 from pyecs.lb._algorithms import LeastOutstanding, RoundRobin
 from pyecs.lb._health import TargetHealth
 from pyecs.lb._proxy import nodelay, splice

@@ -79,11 +79,11 @@ class RestartBackoff:
     A local protection, not an ECS feature: ECS throttles only tasks that never reach
     RUNNING (``(service X) is unable to consistently start tasks successfully.``, which
     pyecs does too). A task that reaches RUNNING and exits within ``reset_after`` seconds
-    counts as a quick exit. The first quick exit is replaced at once, as ECS does; each
-    further one in a row doubles the wait before the next start, from ``initial`` up to
-    ``maximum``. A task that runs ``reset_after`` seconds ends the streak. The service
-    event ``(service X) tasks keep exiting soon after they start: ...`` says when it
-    applies.
+    counts as a quick exit. The first quick exit is replaced at once, as ECS does; for each
+    further one in a row, the replacement of that task waits, from ``initial`` doubling up
+    to ``maximum``. A task that runs ``reset_after`` seconds (the one that exits, or any
+    still running) ends the streak. The service event ``(service X) tasks keep exiting
+    soon after they start: ...`` says when it applies.
 
     Attributes:
         initial: The wait after the second quick exit in a row, in seconds.

@@ -170,6 +170,10 @@ class PlacementState:
         """A snapshot of one instance."""
         return self._node(instance_id).snapshot(self.instance_arn(instance_id))
 
+    def attribute(self, instance_id: str, name: str) -> str | None:
+        """One attribute of an instance (None when it is absent or only a name)."""
+        return self._node(instance_id).attributes.get(name)
+
     def instances(self) -> list[ContainerInstance]:
         """Snapshots of every registered instance, in id order."""
         return [self.instance(i) for i in sorted(self._nodes)]

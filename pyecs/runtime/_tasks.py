@@ -17,6 +17,7 @@ import anyio.lowlevel
 import attrs
 
 from pyecs.abc import Backend, TaskLaunch
+from pyecs.backends._shared import LABEL_CLUSTER, LABEL_OWNER, LABEL_SERVICE, LABEL_TASK
 from pyecs.exceptions import BackendError, TaskNotFoundError
 from pyecs.models._arn import ArnFactory
 from pyecs.models.task import Container, Task
@@ -100,8 +101,8 @@ def placement_request(td: TaskDefinition, group: str) -> PlacementRequest:
 def owner_labels(cluster: str) -> dict[str, str]:
     """Labels that tie a resource to this cluster and this process."""
     return {
-        "pyecs.cluster": cluster,
-        "pyecs.owner": f"{socket.gethostname()}:{os.getpid()}",
+        LABEL_CLUSTER: cluster,
+        LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}",
     }
 
 
@@ -248,6 +249,7 @@ class TaskManager:
             task_definition_arn=str(td.task_definition_arn),
             container_instance_id=instance_id,
             container_instance_arn=self._placement.instance_arn(instance_id),
+            availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
             group=group,
             started_by=started_by,
             cpu=request.cpu,
@@ -264,9 +266,9 @@ class TaskManager:
             created_at=self._clock(),
             tags=tuple(sorted((tags or {}).items())),
         )
-        labels = {**owner_labels(self._arns.cluster), "pyecs.task-arn": arn}
+        labels = {**owner_labels(self._arns.cluster), LABEL_TASK: arn}
         if group.startswith("service:"):  # the Docker backend aliases service tasks by it
-            labels["pyecs.service"] = group[len("service:") :]
+            labels[LABEL_SERVICE] = group[len("service:") :]
         launch = TaskLaunch(arn, task_id, instance_id, td, labels)
         runner = TaskRunner(
             self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate

@@ -10,12 +10,13 @@ state, the public API and the loop.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import logging
 import math
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import anyio
 import anyio.abc
@@ -23,36 +24,33 @@ import anyio.lowlevel
 import attrs
 
 from pyecs._checks import check_timeout
+from pyecs.abc import FeatureContext, ServiceFeature
 from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
 from pyecs.lb._balancer import ServiceLoadBalancer
-from pyecs.lb._config import LoadBalancer
+from pyecs.models.instance import ContainerInstance
 from pyecs.models.service import (
     Deployment,
     DeploymentConfiguration,
     RestartBackoff,
     circuit_breaker_threshold,
 )
+from pyecs.models.snapshot import DeploymentState, ServiceSnapshot
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
+from pyecs.placement import DEFAULT_SERVICE_STRATEGY
+from pyecs.placement.query import parse
 from pyecs.runtime._events import ServiceEvent
+from pyecs.runtime._runtime import ClusterRuntime
 from pyecs.runtime._tasks import LAUNCH_BATCH
-from pyecs.service._plan import Plan, ServiceView, make_plan
-from pyecs.service.features._balancing import BalancedView, ServiceBalancing, check_container_port
-from pyecs.service.features._discovery import with_discovery_environment
-
-if TYPE_CHECKING:
-    from pyecs.cluster._cluster import Cluster
+from pyecs.service._checks import check_backoff, check_count, check_daemon_config, check_grace
+from pyecs.service._gate import LaunchGate
+from pyecs.service._plan import Plan, make_plan, scale_in_need
+from pyecs.service.features._balancing import LoadBalancing
 
 __all__ = ["Service"]
 
 _log = logging.getLogger("pyecs.services")
 
-#: Start throttling: delay after the first tasks that never reached RUNNING, doubling
-#: with each further one, up to ECS's 15 minutes.
-THROTTLE_BASE = 5.0
-THROTTLE_MAX = 900.0
-#: Tasks that never start in a row before throttling kicks in.
-THROTTLE_AFTER = 3
 #: How often an unplaceable task is retried when nothing else wakes the service.
 PLACEMENT_RETRY = 5.0
 
@@ -84,7 +82,7 @@ class Service:
 
     def __init__(
         self,
-        cluster: Cluster,
+        runtime: ClusterRuntime,
         name: str,
         task_definition: TaskDefinition,
         *,
@@ -96,12 +94,12 @@ class Service:
         health_check_grace_period: float,
         healthy_delay: float,
         tags: Mapping[str, str],
-        load_balancers: Sequence[LoadBalancer] = (),
         restart_backoff: RestartBackoff | None = None,
+        features: Sequence[ServiceFeature] = (),
     ) -> None:
-        self._cluster = cluster
+        self._runtime = runtime
         self.name = name
-        self.arn = cluster._arns.service(name)
+        self.arn = runtime.arns.service(name)
         self.status: Literal["ACTIVE", "DRAINING", "INACTIVE"] = "ACTIVE"
         self.scheduling_strategy = scheduling_strategy
         self._desired = desired_count
@@ -111,8 +109,8 @@ class Service:
         self.health_check_grace_period = health_check_grace_period
         self.healthy_delay = healthy_delay
         self.tags = dict(tags)
-        self.created_at = cluster._clock()
-        now = cluster._clock()
+        self.created_at = runtime.clock()
+        now = runtime.clock()
         self._deployments = [_Deployment(_deployment_id(), task_definition, now, now)]
         self._arns: list[str] = []
         self._running_since: dict[str, float] = {}
@@ -120,18 +118,24 @@ class Service:
         self._events: collections.deque[ServiceEvent] = collections.deque(maxlen=100)
         self._wake = anyio.Event()
         self._changed = anyio.Event()
-        self._throttle_failures = 0
-        self._next_launch_at = 0.0
+        self._gate = LaunchGate(name)
         self.restart_backoff = restart_backoff or RestartBackoff()
-        self._quick_exits = 0  # tasks in a row that exited soon after RUNNING
-        self._backoff_reported = 0.0
-        self._last_quick_exit = -math.inf
         self._last_error_event: str | None = None
         self._steady_reported = False
         self._last_place_event: str | None = None
         self._stuck_reported = False
         self._frozen = False
-        self._balancing = ServiceBalancing(self, load_balancers)
+        self.features = tuple(features)
+        context = FeatureContext(
+            service_name=name,
+            service_arn=self.arn,
+            region=runtime.arns.region,
+            account=runtime.arns.account,
+            wake=self._feature_changed,
+            cluster_open=lambda: runtime.is_open,
+        )
+        for feature in self.features:
+            feature.bind(context)
 
     def __repr__(self) -> str:
         return (
@@ -145,15 +149,20 @@ class Service:
     def desired_count(self) -> int:
         """Tasks the service keeps (for DAEMON: one per eligible instance)."""
         if self.scheduling_strategy == "DAEMON" and self.status == "ACTIVE":
-            return len(self._plan_view(anyio.current_time()).daemon_instances)
+            return len(self._daemon_instances())
         return self._desired
+
+    @property
+    def cluster_arn(self) -> str:
+        """The ARN of the cluster the service belongs to."""
+        return self._runtime.arns.cluster_arn
 
     @property
     def tasks(self) -> list[Task]:
         """The service's tasks that are not STOPPED, oldest first."""
         out = []
         for arn in self._arns:
-            t = self._cluster._tasks.find(arn)
+            t = self._runtime.tasks.find(arn)
             if t is not None and t.last_status != "STOPPED":
                 out.append(t)
         return out
@@ -202,7 +211,7 @@ class Service:
     @property
     def load_balancers(self) -> list[ServiceLoadBalancer]:
         """The service's running load balancers (``load_balancers=`` of create_service)."""
-        return list(self._balancing.balancers)
+        return [lb for f in self.features if isinstance(f, LoadBalancing) for lb in f.balancers]
 
     @property
     def load_balancer(self) -> ServiceLoadBalancer:
@@ -211,12 +220,13 @@ class Service:
         Raises:
             InvalidParameterError: when the service has no load balancer.
         """
-        if not self._balancing:
+        balancers = self.load_balancers
+        if not balancers:
             raise InvalidParameterError(
                 f"service {self.name!r} has no load balancer: create it with "
                 "load_balancers=[pyecs.LoadBalancer(container_name=..., container_port=...)]"
             )
-        return self._balancing.balancers[0]
+        return balancers[0]
 
     @property
     def events(self) -> list[ServiceEvent]:
@@ -227,12 +237,11 @@ class Service:
         """One deployment, running == desired, nothing pending, every task healthy."""
         if self.status != "ACTIVE" or len(self._deployments) != 1:
             return False
-        view = self._plan_view(anyio.current_time())
-        tasks = self.tasks
+        snap = self.snapshot()
         return (
             self._deployments[0].rollout_state == "COMPLETED"
-            and len(tasks) == self.desired_count
-            and all(view.is_healthy(t) for t in tasks)
+            and len(snap.tasks) == snap.desired_count
+            and all(snap.is_healthy(t) for t in snap.tasks)
         )
 
     # -- writes ----------------------------------------------------------------------------
@@ -264,21 +273,21 @@ class Service:
             )
         new_td = None
         if task_definition is not None:
-            new_td = self._cluster._resolve(task_definition)
-            for lb in self._balancing.balancers:
-                check_container_port(lb.config, new_td)
+            new_td = self._runtime.resolve(task_definition)
+            for feature in self.features:
+                feature.check_task_definition(new_td)
         config = deployment_configuration or self.deployment_configuration
         if desired_count is not None:
-            _check_count(desired_count, self._cluster.max_tasks_per_service)
+            check_count(desired_count, self._runtime.max_tasks_per_service)
             if self.scheduling_strategy == "DAEMON":
                 raise InvalidParameterError("a DAEMON service has no desired_count to set")
-        _check_daemon_config(self.scheduling_strategy, config)
-        strategies = self._cluster._check_placement(
+        check_daemon_config(self.scheduling_strategy, config)
+        strategies = self._runtime.check_placement(
             placement_strategy, placement_constraints, self.scheduling_strategy
         )
         if health_check_grace_period is not None:
-            _check_grace(health_check_grace_period)
-        _check_backoff(restart_backoff)
+            check_grace(health_check_grace_period)
+        check_backoff(restart_backoff)
         # Everything is valid: apply.
         if desired_count is not None:
             self._desired = desired_count
@@ -296,16 +305,14 @@ class Service:
             if new_td is not None and new_td.task_definition_arn != (
                 self.task_definition.task_definition_arn
             ):
-                self._throttle_failures = 0
-                self._quick_exits = 0
-                self._next_launch_at = 0.0
+                self._gate.reset()
             self._new_deployment(td)
         self._steady_reported = False
         self.wake()
         return self
 
     def _new_deployment(self, td: TaskDefinition, rollback_of: str | None = None) -> None:
-        now = self._cluster._clock()
+        now = self._runtime.clock()
         for d in self._deployments:
             d.status = "ACTIVE"
             d.updated_at = now
@@ -385,7 +392,7 @@ class Service:
         """Make the loop reconcile now (a task changed, an instance changed...)."""
         self._wake.set()
 
-    def _confirm_serving(self, arn: str) -> None:
+    def confirm_serving(self, arn: str) -> None:
         """A caller saw RUNNING task ``arn`` answer on its port: it counts as healthy now.
 
         The local stand-in for the load balancer health ECS would use: a task without
@@ -396,9 +403,17 @@ class Service:
             self._serving.add(arn)
             self.wake()
 
-    async def _wait_changed(self) -> None:
-        """Return at the service's next change (a task snapshot, a reconcile pass)."""
-        await self._changed.wait()
+    @property
+    def change_event(self) -> anyio.Event:
+        """An event set at the service's next change (a task snapshot, a reconcile pass).
+
+        Take it before reading the service's state, then wait on it: no change is missed.
+        """
+        return self._changed
+
+    def _feature_changed(self) -> None:
+        self.wake()
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -407,13 +422,14 @@ class Service:
     def on_task(self, task: Task) -> None:
         """Called with every snapshot of one of this service's tasks."""
         now = anyio.current_time()
-        self._balancing.observe(task)
+        for feature in self.features:
+            feature.task_changed(task)
         d = next((d for d in self._deployments if d.id == task.started_by), None)
         stopping = task.desired_status == "STOPPED"
         chosen = _scheduler_stopped(task) or task.stop_code == "UserInitiated"
         if task.last_status == "RUNNING" and not stopping and task.arn not in self._running_since:
             self._running_since[task.arn] = now
-            self._throttle_failures = 0
+            self._gate.running()
             if d is not None and not d.seen_running:
                 d.seen_running = True
                 d.failed_tasks = 0  # stage 2 of the circuit breaker begins
@@ -421,53 +437,25 @@ class Service:
             # The backoff applies from the stop request on: the replacement is planned then.
             since = self._running_since.pop(task.arn)
             if not chosen:
-                self._task_exited(now - since, now)
+                message = self._gate.exited(
+                    self.restart_backoff, now - since, now, self._running_since.values()
+                )
+                if message:
+                    self._event(message)
         if task.last_status == "STOPPED":
             self._serving.discard(task.arn)
             if task.stop_code != "ServiceSchedulerInitiated":
                 self._steady_reported = False  # lost a task we did not choose to stop
             if task.started_at is None and not chosen:
-                self._throttle_failures += 1
-                if self._throttle_failures >= THROTTLE_AFTER:
-                    exp = self._throttle_failures - THROTTLE_AFTER
-                    delay = min(THROTTLE_MAX, THROTTLE_BASE * 2**exp)
-                    self._next_launch_at = now + delay
-                    self._event(
-                        f"(service {self.name}) is unable to consistently start tasks successfully."
-                    )
+                message = self._gate.never_started(now)
+                if message:
+                    self._event(message)
                 if d is not None:
                     self._count_failure(d)
             elif (task.stopped_reason or "").startswith("Task failed") and d is not None:
                 self._count_failure(d)
         self.wake()
         self._notify()
-
-    def _task_exited(self, ran_for: float, now: float) -> None:
-        """A task that reached RUNNING stopped on its own: apply the restart backoff."""
-        backoff = self.restart_backoff
-        # The streak ends with a task that ran long enough: this one, or one started after
-        # the streak's last quick exit and still running.
-        if ran_for >= backoff.reset_after or any(
-            since >= self._last_quick_exit and now - since >= backoff.reset_after
-            for since in self._running_since.values()
-        ):
-            self._quick_exits = 0
-            self._backoff_reported = 0.0
-            if ran_for >= backoff.reset_after:
-                return
-        self._quick_exits += 1
-        self._last_quick_exit = now
-        delay = backoff.delay(self._quick_exits)
-        if delay <= 0:
-            return
-        self._next_launch_at = max(self._next_launch_at, now + delay)
-        if delay != self._backoff_reported:
-            self._backoff_reported = delay
-            self._event(
-                f"(service {self.name}) tasks keep exiting soon after they start "
-                f"({self._quick_exits} in a row within {backoff.reset_after:g} s): waiting "
-                f"{delay:g} s before starting more (restart backoff)."
-            )
 
     def _count_failure(self, d: _Deployment) -> None:
         d.failed_tasks += 1
@@ -481,7 +469,7 @@ class Service:
             return
         d.rollout_state = "FAILED"
         d.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
-        d.updated_at = self._cluster._clock()
+        d.updated_at = self._runtime.clock()
         self._event(
             f"(service {self.name}) (deployment {d.id}) deployment failed: tasks failed to start."
         )
@@ -495,28 +483,22 @@ class Service:
                 )
                 self._event(f"(service {self.name}) {d.rollout_state_reason}")
                 self._new_deployment(target.task_definition, rollback_of=target.id)
-                self._throttle_failures = 0
-                self._next_launch_at = 0.0
+                self._gate.reset_throttle()
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """The reconcile loop; ends when the service is INACTIVE.
 
-        Started with ``task_group.start``: it reports started once the load balancers
-        listen, and closes them when it ends.
+        Started with ``task_group.start``: it reports started once every feature is
+        running (load balancers listen), and stops them when it ends.
         """
         try:
-            if not self._balancing:
+            async with contextlib.AsyncExitStack() as stack:
+                for feature in self.features:
+                    await stack.enter_async_context(feature.running())
                 task_status.started()
                 await self._loop()
-                return
-            async with self._balancing.listening():
-                task_status.started()
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._balancing.serve)
-                    await self._loop()
-                    tg.cancel_scope.cancel()
         finally:
             self._notify()  # watchers see the end (also when the cluster closes)
 
@@ -533,21 +515,65 @@ class Service:
             with anyio.move_on_after(wait):
                 await self._wake.wait()
 
-    def _plan_view(self, now: float) -> ServiceView:
-        if self._balancing:
-            return BalancedView(
-                service=self,
-                now=now,
-                instances=self._cluster._placement.instances(),
-                balancing=self._balancing,
-            )
-        return ServiceView(
-            service=self,
-            now=now,
-            instances=self._cluster._placement.instances(),
-        )
+    def _daemon_instances(self) -> list[ContainerInstance]:
+        """ACTIVE, connected instances that meet the service's memberOf constraints."""
+        expressions = []
+        for c in self.placement_constraints:
+            expr = c.get("expression") if isinstance(c, dict) else getattr(c, "expression", None)
+            if expr:
+                expressions.append(parse(str(expr)))
+        for pc in self.task_definition.placement_constraints or ():
+            if pc.expression:
+                expressions.append(parse(pc.expression))
+        return [
+            ci
+            for ci in self._runtime.placement.instances()
+            if ci.status == "ACTIVE"
+            and ci.agent_connected
+            and all(e.evaluate(ci) for e in expressions)
+        ]
 
-    def _freeze(self) -> None:
+    def snapshot(self) -> ServiceSnapshot:
+        """The service now, as frozen values: what the planner and the features decide from."""
+        tasks = tuple(self.tasks)
+        daemon = self.scheduling_strategy == "DAEMON" and self.status == "ACTIVE"
+        daemon_instances = tuple(self._daemon_instances()) if daemon else ()
+        snap = ServiceSnapshot(
+            name=self.name,
+            status=self.status,
+            scheduling_strategy=self.scheduling_strategy,
+            desired_count=len(daemon_instances) if daemon else self._desired,
+            deployment_configuration=self.deployment_configuration,
+            deployments=tuple(
+                DeploymentState(d.id, d.status, d.rollout_state, d.rollback_of)
+                for d in self._deployments
+            ),
+            tasks=tasks,
+            instances=tuple(self._runtime.placement.instances()),
+            daemon_instances=daemon_instances,
+            now=anyio.current_time(),
+            running_since=dict(self._running_since),
+            serving=frozenset(self._serving),
+            held_back=frozenset(
+                t.arn for t in tasks if not all(f.allows_healthy(t) for f in self.features)
+            ),
+            healthy_delay=self.healthy_delay,
+            health_check_grace_period=self.health_check_grace_period,
+            next_launch_at=self._gate.next_launch_at,
+            backoff_holds=self._gate.holds(anyio.current_time()),
+        )
+        candidates, count = scale_in_need(snap)
+        if count > 0:
+            order = self._runtime.placement.victims(
+                f"service:{self.name}",
+                count,
+                self.placement_strategy or None,
+                candidates=candidates,
+            )
+            snap = attrs.evolve(snap, scale_in_order=tuple(order))
+        return snap
+
+    def freeze(self) -> None:
         """Stop reconciling: the cluster is closing and stops every task itself."""
         self._frozen = True
         self.wake()
@@ -571,17 +597,56 @@ class Service:
             return anyio.current_time() + PLACEMENT_RETRY
 
     def _reconcile_once(self) -> float | None:
-        now = anyio.current_time()
-        view = self._plan_view(now)
-        recheck = self._balancing.replace_failed(view) if self._balancing else None
-        plan = make_plan(view)
+        snap = self.snapshot()
+        stopped, recheck = self._apply_verdicts(snap)
+        if stopped:
+            snap = self.snapshot()  # plan with those tasks already on their way out
+        plan = make_plan(snap)
         if recheck is not None:
             plan.check_at(recheck)
-        self._apply(plan, view)
+        self._apply(plan, snap)
         return plan.next_check
 
-    def _apply(self, plan: Plan, view: ServiceView) -> None:
-        tasks_mgr = self._cluster._tasks
+    def _apply_verdicts(self, snap: ServiceSnapshot) -> tuple[bool, float | None]:
+        """Stop the tasks the features want replaced; when to look again."""
+        stopped = False
+        recheck: float | None = None
+        tasks_mgr = self._runtime.tasks
+        for feature in self.features:
+            verdicts = feature.verdicts(snap)
+            if verdicts.recheck_at is not None:
+                recheck = min(recheck or math.inf, verdicts.recheck_at)
+            for stop in verdicts.stop:
+                task = tasks_mgr.find(stop.task_arn)
+                if task is None or task.desired_status != "RUNNING":
+                    continue
+                self._event(stop.message)
+                tasks_mgr.stop(stop.task_arn, "ServiceSchedulerInitiated", stop.reason)
+                self._event(f"(service {self.name}) has stopped 1 running tasks: (task {task.id}).")
+                self._features_stopping([stop.task_arn])
+                stopped = True
+        return stopped, recheck
+
+    def _features_stopping(self, arns: list[str]) -> None:
+        for feature in self.features:
+            feature.stopping(arns)
+
+    def _feature_messages(self) -> None:
+        for feature in self.features:
+            for message in feature.messages():
+                self._event(message)
+
+    async def _deactivate(self, task: Task) -> None:
+        for feature in self.features:
+            await feature.deactivate(task)
+
+    def _launch_definition(self, td: TaskDefinition) -> TaskDefinition:
+        for feature in self.features:
+            td = feature.prepare_launch(td)
+        return td
+
+    def _apply(self, plan: Plan, snap: ServiceSnapshot) -> None:
+        tasks_mgr = self._runtime.tasks
         for arn in plan.unhealthy:
             task = tasks_mgr.get(arn)
             self._event(f"(service {self.name}) (task {task.id}) failed container health checks.")
@@ -592,10 +657,9 @@ class Service:
             ids = " ".join(f"(task {tasks_mgr.get(a).id})" for a, _ in plan.stop)
             self._event(f"(service {self.name}) has stopped {len(plan.stop)} running tasks: {ids}.")
             self._steady_reported = False
-        if self._balancing:  # deregister what is stopping now, so events come in ECS order
-            self._balancing.begin_draining(plan.unhealthy + [arn for arn, _ in plan.stop])
-            for message in self._balancing.take_messages():
-                self._event(message)
+        # Features let go of what is stopping now, so events come in ECS order.
+        self._features_stopping(plan.unhealthy + [arn for arn, _ in plan.stop])
+        self._feature_messages()
         primary = self._deployments[0]
         started: list[Task] = []
         # A large shortfall is made up over several passes, the event loop free between.
@@ -603,20 +667,20 @@ class Service:
         for constraints, wanted in plan.start:
             count = min(wanted, budget)
             if count <= 0:
-                plan.check_at(view.now)  # the rest in the next pass, after a checkpoint
+                plan.check_at(snap.now)  # the rest in the next pass, after a checkpoint
                 break
             budget -= count
             if count < wanted:
-                plan.check_at(view.now)
+                plan.check_at(snap.now)
             result, failures = tasks_mgr.launch(
-                with_discovery_environment(self._cluster, primary.task_definition),
+                self._launch_definition(primary.task_definition),
                 count,
                 group=f"service:{self.name}",
                 started_by=primary.id,
-                strategies=self.placement_strategy or view.default_strategy,
+                strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
                 constraints=list(self.placement_constraints) + list(constraints),
                 tags=self.tags,
-                on_deactivate=self._balancing.deactivate if self._balancing else None,
+                on_deactivate=self._deactivate if self.features else None,
             )
             for t in result.tasks:
                 self._arns.append(t.arn)
@@ -626,7 +690,7 @@ class Service:
                 if message != self._last_place_event:
                     self._event(message)
                     self._last_place_event = message
-                plan.next_check = min(plan.next_check or math.inf, view.now + PLACEMENT_RETRY)
+                plan.next_check = min(plan.next_check or math.inf, snap.now + PLACEMENT_RETRY)
         if started:
             self._last_place_event = None
             ids = " ".join(f"(task {t.id})" for t in started)
@@ -644,13 +708,12 @@ class Service:
         if plan.completed and primary.rollout_state == "IN_PROGRESS":
             primary.rollout_state = "COMPLETED"
             primary.rollout_state_reason = "ECS deployment completed."
-            primary.updated_at = self._cluster._clock()
+            primary.updated_at = self._runtime.clock()
             self._event(f"(service {self.name}) (deployment {primary.id}) deployment completed.")
         if plan.steady and not self._steady_reported:
             self._steady_reported = True
             self._event(f"(service {self.name}) has reached a steady state.")
-        for message in self._balancing.take_messages():
-            self._event(message)
+        self._feature_messages()
         if self.status == "DRAINING" and not self.tasks:
             self.status = "INACTIVE"
         self._prune()
@@ -659,15 +722,15 @@ class Service:
     def _prune(self) -> None:
         keep = []
         for arn in self._arns:
-            t = self._cluster._tasks.find(arn)
+            t = self._runtime.tasks.find(arn)
             if t is not None and t.last_status != "STOPPED":
                 keep.append(arn)
         self._arns = keep
 
     def _event(self, message: str) -> None:
-        event = ServiceEvent(self.name, secrets.token_hex(16), message, self._cluster._clock())
+        event = ServiceEvent(self.name, secrets.token_hex(16), message, self._runtime.clock())
         self._events.append(event)
-        self._cluster._events.publish(event)
+        self._runtime.events.publish(event)
 
 
 def _scheduler_stopped(task: Task) -> bool:
@@ -675,40 +738,3 @@ def _scheduler_stopped(task: Task) -> bool:
     return task.stop_code == "ServiceSchedulerInitiated" and not (
         task.stopped_reason or ""
     ).startswith("Task failed")
-
-
-def _check_count(count: object, limit: int) -> None:
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise InvalidParameterError(f"desired_count must be an integer >= 0, got {count!r}")
-    if count > limit:
-        raise InvalidParameterError(
-            f"desired_count {count} is above the limit of {limit} tasks per service (ECS's "
-            "quota); lower it, or raise the limit with "
-            "Cluster(..., max_tasks_per_service=N)"
-        )
-
-
-def _check_backoff(value: object) -> None:
-    if value is not None and not isinstance(value, RestartBackoff):
-        raise InvalidParameterError(
-            f"restart_backoff must be a pyecs.RestartBackoff, got {type(value).__name__}"
-        )
-
-
-def _check_grace(value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 <= value <= 2147483647
-    ):
-        raise InvalidParameterError(
-            f"health_check_grace_period must be seconds from 0, got {value!r}"
-        )
-
-
-def _check_daemon_config(strategy: str, config: DeploymentConfiguration) -> None:
-    if strategy == "DAEMON" and config.maximum_percent != 100:
-        raise InvalidParameterError(
-            "a DAEMON service needs deployment_configuration.maximum_percent == 100 "
-            f"(got {config.maximum_percent}): it runs one task per instance"
-        )

@@ -66,7 +66,7 @@ async def test_tasks_that_keep_exiting_soon_are_restarted_with_a_growing_delay()
         ]
         assert backoff[0] == (
             "(service crash) tasks keep exiting soon after they start (2 in a row within "
-            "30 s): waiting 1 s before starting more (restart backoff)."
+            "30 s): waiting 1 s before replacing each (restart backoff)."
         )
         # Without a backoff, a 0.5 s crash loop restarts about 1,200 times in 10 minutes.
         launched = len(cluster.list_tasks(service_name="crash", desired_status="STOPPED"))
@@ -166,3 +166,41 @@ async def test_stopped_tasks_are_forgotten_on_a_timer_when_nobody_asks() -> None
         # describe_task() reads without pruning: only the timer can have forgotten it.
         with pytest.raises(TaskNotFoundError):
             cluster.describe_task(task.arn)
+
+
+@pytest.mark.anyio
+async def test_tasks_killed_one_by_one_never_empty_the_service() -> None:
+    """Tasks killed from outside now and then, in a service whose other tasks keep running:
+    no crash loop, so each is replaced at once (as ECS does), never all held back."""
+    backend = SimulatedBackend(2)
+    async with pyecs.Cluster("prod", backend=backend, clock=mock_clock) as cluster:
+        await cluster.register_task_definition(td("web"))
+        svc = await cluster.create_service("web", task_definition="web", desired_count=4)
+        await anyio.sleep(40)
+        lowest = 4
+        for i in range(30):
+            running = [t for t in svc.tasks if t.last_status == "RUNNING"]
+            assert running, "the service has no running task left to kill"
+            backend.kill(str(running[i % len(running)].containers[0].runtime_id))
+            for _ in range(100):
+                await anyio.sleep(0.1)
+                lowest = min(lowest, svc.running_count)
+        assert lowest >= 3, f"the service fell to {lowest} running tasks"
+        assert not any("restart backoff" in e.message for e in svc.events)
+
+
+@pytest.mark.anyio
+async def test_each_quick_exit_holds_back_only_its_own_replacement() -> None:
+    """In a crash loop the backoff delays each replacement on its own: a service of 4 whose
+    tasks all crash still restarts one of them as soon as that one's wait is over."""
+    async with pyecs.Cluster("prod", backend=crashing(after=5), clock=mock_clock) as cluster:
+        await cluster.register_task_definition(td("crash", image="crash:1"))
+        svc = await cluster.create_service("crash", task_definition="crash", desired_count=4)
+        await anyio.sleep(300)
+        assert any("waiting 60 s" in e.message for e in svc.events)
+        # Each task crashes 5 s after it starts; at the 60 s cap each of the 4 waits 60 s
+        # on its own, so each restarts about every 65 s (plus the ramp up to the cap): about
+        # 26 starts in 300 s, where replacing at once would make about 4 + 4 * 300 / 5 = 244.
+        # One service-wide wait would allow only about 4 + 300 / 65.
+        starts = started_tasks(svc)
+        assert 15 <= starts <= 40

@@ -1,4 +1,4 @@
-"""What a service does with its load balancers: the glue between scheduler and targets.
+"""Load balancing as a service feature: the glue between the scheduler and the targets.
 
 Registration follows ECS: a task becomes a target once it is RUNNING (and, when its
 essential containers have health checks, HEALTHY); it counts as healthy for the service
@@ -13,22 +13,18 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import anyio
-import attrs
 
+from pyecs.abc import FeatureContext, FeatureStop, FeatureVerdicts, ServiceFeature
 from pyecs.exceptions import InvalidParameterError
 from pyecs.lb._balancer import ServiceLoadBalancer, target_group_arn
 from pyecs.lb._config import LoadBalancer, load_balancer_from
+from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
-from pyecs.service._plan import ServiceView
 
-if TYPE_CHECKING:
-    from pyecs.service._service import Service
-
-__all__ = ["BalancedView", "ServiceBalancing", "check_load_balancers"]
+__all__ = ["LoadBalancing", "check_container_port", "check_load_balancers"]
 
 #: Task states after which a target is gone for good.
 _GONE = ("STOPPING", "DEPROVISIONING", "STOPPED")
@@ -86,57 +82,61 @@ def check_container_port(lb: LoadBalancer, td: TaskDefinition) -> None:
         )
 
 
-class ServiceBalancing:
-    """The load balancers of one service (possibly none) and the scheduler's view of them."""
+class LoadBalancing(ServiceFeature):
+    """The load balancers of one service, attached through the service-feature seam."""
 
-    def __init__(self, service: Service, configs: Sequence[LoadBalancer]) -> None:
-        self._service = service
-        arns = service._cluster._arns
-        self.balancers = []
-        for cfg in configs:
-            name = cfg.target_group_name or f"{service.name[:26]}-{cfg.container_port}"
+    def __init__(self, configs: Sequence[LoadBalancer]) -> None:
+        self.configs = list(configs)
+        self.balancers: list[ServiceLoadBalancer] = []
+        self._draining: list[str] = []
+
+    def bind(self, context: FeatureContext) -> None:
+        """Create a balancer per configuration, named after the service."""
+        super().bind(context)
+        for cfg in self.configs:
+            name = cfg.target_group_name or f"{context.service_name[:26]}-{cfg.container_port}"
             self.balancers.append(
                 ServiceLoadBalancer(
                     cfg,
-                    service_name=service.name,
+                    service_name=context.service_name,
                     target_group_name=name,
-                    target_group_arn=target_group_arn(arns.region, arns.account, name, service.arn),
-                    on_change=self._changed,
+                    target_group_arn=target_group_arn(
+                        context.region, context.account, name, context.service_arn
+                    ),
+                    on_change=context.wake,
                 )
             )
-        self._draining: list[str] = []
 
-    def __bool__(self) -> bool:
-        return bool(self.balancers)
+    def check_task_definition(self, task_definition: TaskDefinition) -> None:
+        """Each balancer's container and port exist in the definition (ECS checks too)."""
+        for cfg in self.configs:
+            check_container_port(cfg, task_definition)
 
-    def _changed(self) -> None:
-        self._service.wake()
-        self._service._notify()
+    @property
+    def _context(self) -> FeatureContext:
+        assert self.context is not None, "bind() first"
+        return self.context
 
     # -- life cycle ------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def listening(self) -> AsyncIterator[None]:
-        """Every listener bound inside; all closed on the way out."""
+    async def running(self) -> AsyncIterator[None]:
+        """Every listener bound and serving inside; all closed on the way out."""
         async with contextlib.AsyncExitStack() as stack:
             for lb in self.balancers:
                 await stack.enter_async_context(lb.listening())
-            yield
-
-    async def serve(self) -> None:
-        """Run every load balancer (until cancelled)."""
-        if not self.balancers:
-            return
-        async with anyio.create_task_group() as tg:
-            for lb in self.balancers:
-                tg.start_soon(lb.serve)
+            async with anyio.create_task_group() as tg:
+                for lb in self.balancers:
+                    tg.start_soon(lb.serve)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
 
     # -- targets ---------------------------------------------------------------------------
 
-    def observe(self, task: Task) -> None:
+    def task_changed(self, task: Task) -> None:
         """Register a task that is ready, forget one that is gone (every snapshot)."""
-        if not self.balancers:
-            return
         if task.last_status in _GONE:
             for lb in self.balancers:
                 lb.remove(task.arn)
@@ -159,13 +159,13 @@ class ServiceBalancing:
             except KeyError:
                 continue  # no such binding (yet): the next snapshot may have it
             lb.register(task.arn, task.id, address)
-            self._changed()
+            self._context.wake()
 
-    def all_healthy(self, task_arn: str) -> bool:
-        """Whether every target group has the task as a ``healthy`` target."""
-        return all(lb.state_of(task_arn) == "healthy" for lb in self.balancers)
+    def allows_healthy(self, task: Task) -> bool:
+        """ECS: a service task is healthy only once every target group says ``healthy``."""
+        return all(lb.state_of(task.arn) == "healthy" for lb in self.balancers)
 
-    def begin_draining(self, task_arns: Sequence[str]) -> None:
+    def stopping(self, task_arns: Sequence[str]) -> None:
         """The scheduler is stopping these tasks: deregister them now (events follow)."""
         for arn in task_arns:
             if any([lb.deregister(arn) for lb in self.balancers]):  # every one, no shortcut
@@ -179,20 +179,20 @@ class ServiceBalancing:
         mine = [lb for lb in self.balancers if lb.is_registered(task.arn)]
         if not mine:
             return
-        self.begin_draining([task.arn])
-        delay = None if self._service._cluster.is_open else 0.0
+        self.stopping([task.arn])
+        delay = None if self._context.cluster_open() else 0.0
         async with anyio.create_task_group() as tg:
             for lb in mine:
                 tg.start_soon(functools.partial(lb.drain, task.arn, delay=delay))
 
     # -- the scheduler's side --------------------------------------------------------------
 
-    def take_messages(self) -> list[str]:
+    def messages(self) -> list[str]:
         """Service event messages since the last call: draining, then per target group."""
         out = []
         if self._draining:
             out.append(
-                f"(service {self._service.name}) has begun draining connections on "
+                f"(service {self._context.service_name}) has begun draining connections on "
                 f"{len(self._draining)} tasks."
             )
             self._draining = []
@@ -200,53 +200,34 @@ class ServiceBalancing:
             out.extend(lb.take_messages())
         return out
 
-    def replace_failed(self, view: ServiceView) -> float | None:
-        """Stop tasks whose targets are unhealthy past the grace period.
-
-        Returns:
-            When to look again (a task still in its grace period), or None.
-        """
-        svc = self._service
-        grace = svc.health_check_grace_period
+    def verdicts(self, snapshot: ServiceSnapshot) -> FeatureVerdicts:
+        """Replace tasks whose targets are unhealthy past the grace period."""
+        grace = snapshot.health_check_grace_period
         recheck: float | None = None
-        for task in svc.tasks:
+        stops = []
+        for task in snapshot.tasks:
             if task.desired_status != "RUNNING":
                 continue
             failing = next(
                 (lb for lb in self.balancers if lb.state_of(task.arn) == "unhealthy"), None
             )
-            ran = view.running_for(task)
+            ran = snapshot.running_for(task)
             if failing is None or ran is None:
                 continue
             if ran < grace:
-                at = view.now + grace - ran
+                at = snapshot.now + grace - ran
                 recheck = at if recheck is None else min(recheck, at)
                 continue
             target = next(t for t in failing.targets() if t.task_arn == task.arn)
             port = target.address.rpartition(":")[2]
             tg = failing.target_group_arn
-            svc._event(
-                f"(service {svc.name}) (task {task.id}) (port {port}) is unhealthy in "
-                f"(target-group {tg}) due to (reason {target.reason or 'Health checks failed'})."
+            reason = target.reason or "Health checks failed"
+            stops.append(
+                FeatureStop(
+                    task.arn,
+                    f"Task failed ELB health checks in (target-group {tg})",
+                    f"(service {snapshot.name}) (task {task.id}) (port {port}) is unhealthy in "
+                    f"(target-group {tg}) due to (reason {reason}).",
+                )
             )
-            svc._cluster._tasks.stop(
-                task.arn,
-                "ServiceSchedulerInitiated",
-                f"Task failed ELB health checks in (target-group {tg})",
-            )
-            svc._event(f"(service {svc.name}) has stopped 1 running tasks: (task {task.id}).")
-            self.begin_draining([task.arn])
-        return recheck
-
-
-@attrs.define
-class BalancedView(ServiceView):
-    """The scheduler's view of a service with load balancers: healthy needs the targets."""
-
-    balancing: ServiceBalancing | None = None
-
-    def is_healthy(self, task: Task) -> bool:
-        """ECS: RUNNING, healthy containers, and a ``healthy`` target in every group."""
-        if not ServiceView.is_healthy(self, task):
-            return False
-        return self.balancing is None or self.balancing.all_healthy(task.arn)
+        return FeatureVerdicts(tuple(stops), recheck)

@@ -15,20 +15,21 @@ the load balancers of the cluster's services, set when a service task is launche
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import anyio
 import attrs
 
+from pyecs.abc import Backend, ServiceFeature
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._overrides import apply_overrides
 
 if TYPE_CHECKING:
-    from pyecs.cluster._cluster import Cluster
+    from pyecs.service._manager import ServiceManager
     from pyecs.service._service import Service
 
 __all__ = [
+    "DiscoveryEnvironment",
     "Endpoint",
     "discovery_environment",
     "endpoints",
@@ -36,10 +37,6 @@ __all__ = [
     "watch_endpoints",
     "with_discovery_environment",
 ]
-
-#: Backends whose tasks share this machine's loopback, so a listener on 127.0.0.1 is
-#: reachable from inside a task (Docker tasks use network aliases instead).
-HOST_NETWORK_BACKENDS = frozenset({"process", "simulated"})
 
 
 @attrs.frozen
@@ -71,11 +68,11 @@ class Endpoint:
 
 def endpoints(svc: Service) -> list[Endpoint]:
     """The endpoints of ``svc``'s healthy tasks that are not being stopped, oldest first."""
-    view = svc._plan_view(anyio.current_time())
+    snap = svc.snapshot()
     balancers = svc.load_balancers
     out = []
-    for task in svc.tasks:
-        if task.desired_status != "RUNNING" or not view.is_healthy(task):
+    for task in snap.tasks:
+        if task.desired_status != "RUNNING" or not snap.is_healthy(task):
             continue
         if balancers:
             ports = [(balancers[0].config.container_name, balancers[0].config.container_port)]
@@ -99,16 +96,16 @@ def endpoints(svc: Service) -> list[Endpoint]:
     return out
 
 
-async def watch_endpoints(cluster: Cluster, name: str) -> AsyncIterator[list[Endpoint]]:
+async def watch_endpoints(services: ServiceManager, name: str) -> AsyncIterator[list[Endpoint]]:
     """Yield the endpoints of service ``name`` now and after each change.
 
     Ends (after yielding ``[]``) when the service is INACTIVE or the cluster closes.
     """
     last: list[Endpoint] | None = None
     while True:
-        svc = cluster.service(name)
-        changed = svc._changed  # taken before reading, so no change goes unseen
-        over = svc.status == "INACTIVE" or not cluster.is_open
+        svc = services.service(name)
+        changed = svc.change_event  # taken before reading, so no change goes unseen
+        over = svc.status == "INACTIVE" or not services.is_open
         current = [] if over else endpoints(svc)
         if current != last:
             last = current
@@ -123,16 +120,17 @@ def env_name(service: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", service).upper()
 
 
-def discovery_environment(cluster: Cluster) -> dict[str, str]:
+def discovery_environment(backend: Backend | None, services: Sequence[Service]) -> dict[str, str]:
     """``PYECS_SERVICE_<NAME>_ADDR`` / ``_URL`` for every load-balanced service.
 
-    Empty unless the cluster's backend runs tasks on this machine's network.
+    Empty unless the backend's tasks share this machine's network
+    (``capabilities.shares_host_network``: a listener on 127.0.0.1 is reachable from inside
+    a task; Docker tasks reach services by network aliases instead).
     """
-    backend = cluster.backend
-    if backend is None or getattr(backend, "name", None) not in HOST_NETWORK_BACKENDS:
+    if backend is None or not backend.capabilities.shares_host_network:
         return {}
     env = {}
-    for svc in cluster._services.values():
+    for svc in services:
         if svc.status == "INACTIVE" or not svc.load_balancers:
             continue
         lb = svc.load_balancers[0]
@@ -143,12 +141,10 @@ def discovery_environment(cluster: Cluster) -> dict[str, str]:
     return env
 
 
-def with_discovery_environment(cluster: Cluster, td: TaskDefinition) -> TaskDefinition:
-    """``td`` with :func:`discovery_environment` added to each container's environment.
-
-    A variable the task definition sets itself is left alone.
+def with_discovery_environment(td: TaskDefinition, env: Mapping[str, str]) -> TaskDefinition:
+    """``td`` with ``env`` (:func:`discovery_environment`) added to each container's
+    environment. A variable the task definition sets itself is left alone.
     """
-    env = discovery_environment(cluster)
     if not env:
         return td
     overrides = []
@@ -158,3 +154,18 @@ def with_discovery_environment(cluster: Cluster, td: TaskDefinition) -> TaskDefi
         if extra:
             overrides.append({"name": str(c.name), "environment": extra})
     return apply_overrides(td, {"containerOverrides": overrides}) if overrides else td
+
+
+class DiscoveryEnvironment(ServiceFeature):
+    """The discovery feature: a service's new tasks get the cluster's service addresses.
+
+    Args:
+        directory: Returns the ``PYECS_SERVICE_*`` variables at the moment of a launch.
+    """
+
+    def __init__(self, directory: Callable[[], Mapping[str, str]]) -> None:
+        self.directory = directory
+
+    def prepare_launch(self, task_definition: TaskDefinition) -> TaskDefinition:
+        """``task_definition`` with the current service addresses in its environment."""
+        return with_discovery_environment(task_definition, self.directory())
