@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
@@ -33,17 +34,7 @@ Step = Literal[
 Mode = Literal["raise", "hang"]
 
 #: Every step the cluster drives a backend through for one task.
-STEPS: tuple[Step, ...] = (
-    "setup_task",
-    "create_container",
-    "start_container",
-    "wait_container",
-    "health",
-    "stop_container",
-    "remove_container",
-    "teardown_task",
-    "logs",
-)
+STEPS: tuple[Step, ...] = typing.get_args(Step)
 
 
 class InjectedFault(ValueError):
