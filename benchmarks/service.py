@@ -81,7 +81,14 @@ async def start_service(
     """Create a service; return it, the time to all RUNNING and the time to stable."""
     async with cluster.subscribe() as events:
         began = time.perf_counter()
-        svc = await cluster.create_service(name, task_definition=FAMILY, desired_count=desired)
+        # The kills below come seconds apart: without this, pyecs's restart backoff (a local
+        # protection, not ECS's behaviour) would hold back the later replacements.
+        svc = await cluster.create_service(
+            name,
+            task_definition=FAMILY,
+            desired_count=desired,
+            restart_backoff=pyecs.RestartBackoff(enabled=False),
+        )
         if svc.running_count < desired:
             async for _ in events:
                 if svc.running_count >= desired:

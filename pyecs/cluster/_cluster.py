@@ -557,7 +557,7 @@ class Cluster:
                 ``docs/load-balancing.md``.
             restart_backoff: How long to wait before replacing tasks that keep exiting
                 soon after they start (a local protection; default
-                ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the second quick
+                ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the third quick
                 exit in a row).
 
         Raises:

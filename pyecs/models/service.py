@@ -59,6 +59,11 @@ class DeploymentConfiguration:
     circuit_breaker: CircuitBreaker = attrs.field(factory=CircuitBreaker)
 
 
+#: Quick exits in a row before the restart backoff holds replacements back (as ECS's start
+#: throttling begins with the third task in a row that never starts).
+QUICK_EXITS_BEFORE_BACKOFF = 3
+
+
 def _seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if (
         isinstance(value, bool)
@@ -79,14 +84,15 @@ class RestartBackoff:
     A local protection, not an ECS feature: ECS throttles only tasks that never reach
     RUNNING (``(service X) is unable to consistently start tasks successfully.``, which
     pyecs does too). A task that reaches RUNNING and exits within ``reset_after`` seconds
-    counts as a quick exit. The first quick exit is replaced at once, as ECS does; for each
-    further one in a row, the replacement of that task waits, from ``initial`` doubling up
-    to ``maximum``. A task that runs ``reset_after`` seconds (the one that exits, or any
-    still running) ends the streak. The service event ``(service X) tasks keep exiting
-    soon after they start: ...`` says when it applies.
+    counts as a quick exit. The first two quick exits in a row are replaced at once, as ECS
+    does (a task killed once or twice is no crash loop); from the third, the replacement of
+    each such task waits, from ``initial`` doubling up to ``maximum``. A task that runs
+    ``reset_after`` seconds (the one that exits, or any still running) ends the streak.
+    The service event ``(service X) tasks keep exiting soon after they start: ...`` says
+    when it applies.
 
     Attributes:
-        initial: The wait after the second quick exit in a row, in seconds.
+        initial: The wait after the third quick exit in a row, in seconds.
         maximum: The longest wait, in seconds.
         reset_after: Seconds a task must run to count as started successfully.
         enabled: False turns the backoff off (crash-looping tasks are replaced at once).
@@ -105,10 +111,11 @@ class RestartBackoff:
             )
 
     def delay(self, quick_exits: int) -> float:
-        """The wait before the next start after ``quick_exits`` quick exits in a row."""
-        if not self.enabled or quick_exits < 2:
+        """The wait before the replacement of the last of ``quick_exits`` in a row."""
+        if not self.enabled or quick_exits < QUICK_EXITS_BEFORE_BACKOFF:
             return 0.0
-        return float(min(self.maximum, self.initial * 2.0 ** min(quick_exits - 2, 64)))
+        exp = min(quick_exits - QUICK_EXITS_BEFORE_BACKOFF, 64)
+        return float(min(self.maximum, self.initial * 2.0**exp))
 
 
 def deployment_bounds(desired: int, config: DeploymentConfiguration) -> tuple[int, int]:

@@ -65,7 +65,7 @@ async def test_tasks_that_keep_exiting_soon_are_restarted_with_a_growing_delay()
             "60",
         ]
         assert backoff[0] == (
-            "(service crash) tasks keep exiting soon after they start (2 in a row within "
+            "(service crash) tasks keep exiting soon after they start (3 in a row within "
             "30 s): waiting 1 s before replacing each (restart backoff)."
         )
         # Without a backoff, a 0.5 s crash loop restarts about 1,200 times in 10 minutes.
