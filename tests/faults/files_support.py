@@ -3,12 +3,12 @@ so the test modules import them), a loop-lag ticker, and one-container task defi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
+from docker_support import busybox_image_or_skip
 
 __all__ = ["LagTicker", "busybox_image", "no_docker_leftovers", "one_container"]
 
@@ -35,25 +35,7 @@ def one_container(family: str, image: str = "local/none", **container: Any) -> d
     return {"family": family, "containerDefinitions": [main]}
 
 
-@pytest.fixture(scope="module")
-def busybox_image() -> Iterator[str]:
-    """The busybox test image, or a skip when no engine answers (a failure in CI)."""
-    import docker
-    import docker.errors
-    import requests
-    from docker_support import ensure_busybox_image
-
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        if os.environ.get("PYECS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"no Docker engine answers ({exc}) (PYECS_REQUIRE_DOCKER=1)")
-        pytest.skip(f"no Docker engine answers ({exc}); run scripts/docker-up.sh")
-    try:
-        yield ensure_busybox_image(client)
-    finally:
-        client.close()
+busybox_image = pytest.fixture(scope="module", name="busybox_image")(busybox_image_or_skip)
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
+from docker_support import busybox_image_or_skip
 from lb_support import fast_lb, load
 
 import pyecs
@@ -15,27 +15,7 @@ import pyecs
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def busybox_image() -> Iterator[str]:
-    """The busybox test image, or a skip when no engine answers (a failure in CI)."""
-    import os
-
-    import docker
-    import docker.errors
-    import requests
-    from docker_support import ensure_busybox_image
-
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        if os.environ.get("PYECS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"no Docker engine answers ({exc})")
-        pytest.skip(f"no Docker engine answers ({exc}); run scripts/docker-up.sh")
-    try:
-        yield ensure_busybox_image(client)
-    finally:
-        client.close()
+busybox_image = pytest.fixture(scope="module", name="busybox_image")(busybox_image_or_skip)
 
 
 def httpd_td(image: str, rev: str) -> dict[str, Any]:
