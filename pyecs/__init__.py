@@ -19,6 +19,7 @@ from pyecs.exceptions import (
     QuerySyntaxError,
     ServiceNotFoundError,
     TaskDefinitionNotFoundError,
+    TaskDefinitionWarning,
     TaskNotFoundError,
     TimeoutError,
 )
@@ -150,6 +151,7 @@ __all__ = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionWarning",
     "TaskFailure",
     "TaskNotFoundError",
     "TaskStateChange",

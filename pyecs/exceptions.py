@@ -23,6 +23,7 @@ __all__ = [
     "QuerySyntaxError",
     "ServiceNotFoundError",
     "TaskDefinitionNotFoundError",
+    "TaskDefinitionWarning",
     "TaskNotFoundError",
     "TimeoutError",
 ]
@@ -77,6 +78,15 @@ class InvalidTaskDefinitionError(PyecsError, ValueError):
     def paths(self) -> list[str]:
         """The JSON paths of every problem, in the order found."""
         return [p.path for p in self.problems]
+
+
+class TaskDefinitionWarning(UserWarning):
+    """A task definition ECS accepts that may not do what its author expects.
+
+    The message starts with the JSON path, then ``": "`` and what happens, e.g.
+    ``containerDefinitions[0].healthCheck.command: starts with '/healthcheck', not CMD
+    ...``. ``pyecs validate`` prints the same findings.
+    """
 
 
 class TaskDefinitionNotFoundError(PyecsError, LookupError):

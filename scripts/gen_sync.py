@@ -38,8 +38,6 @@ import functools
 import importlib
 import inspect
 import re
-import shutil
-import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
@@ -53,6 +51,9 @@ RUN = ".venv/bin/python scripts/gen_sync.py"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _ruff import RuffError, ruff_run  # noqa: E402 - beside this script
 
 
 class GenerationError(Exception):
@@ -742,26 +743,11 @@ from __future__ import annotations
 '''
 
 
-def _ruff() -> str:
-    beside = Path(sys.executable).with_name("ruff")
-    found = str(beside) if beside.exists() else shutil.which("ruff")
-    if found is None:
-        raise GenerationError("ruff is not installed: pip install -e '.[dev]'")
-    return found
-
-
 def _ruff_run(args: list[str], source: str) -> str:
-    done = subprocess.run(
-        [_ruff(), *args, "--stdin-filename", str(OUTPUT), "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise GenerationError(f"ruff {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
-    return done.stdout
+    try:
+        return ruff_run(args, source, OUTPUT)
+    except RuffError as exc:
+        raise GenerationError(str(exc)) from None
 
 
 def render() -> str:

@@ -61,6 +61,7 @@ EXPECTED = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionWarning",
     "TaskFailure",
     "TaskNotFoundError",
     "TaskStateChange",
@@ -85,7 +86,9 @@ def test_every_error_derives_from_the_root() -> None:
 
     for name in exceptions.__all__:
         obj = getattr(exceptions, name)
-        if isinstance(obj, type) and issubclass(obj, BaseException):
+        if isinstance(obj, type) and issubclass(obj, Warning):
+            assert issubclass(obj, UserWarning), name  # a warning is not an error
+        elif isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, pyecs.PyecsError), name
 
 

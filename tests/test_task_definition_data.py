@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from td_support import request_shape
 
 import pyecs
 from pyecs import ContainerDefinition, InvalidTaskDefinitionError, PortMapping, TaskDefinition
@@ -28,17 +29,6 @@ EXPECTED: dict[str, list[str]] = json.loads((DATA / "invalid" / "expected.json")
 
 def _ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
-
-
-def _request_shape(raw: dict[str, Any]) -> dict[str, Any]:
-    """What ``to_dict()`` must give for a file: the file itself, or for a pasted
-    describe output the inner ``taskDefinition`` with the top-level ``tags`` moved in."""
-    if "taskDefinition" not in raw:
-        return raw
-    inner = dict(raw["taskDefinition"])
-    if "tags" in raw:
-        inner["tags"] = raw["tags"]
-    return inner
 
 
 # -- the data set itself -------------------------------------------------------------------
@@ -57,7 +47,7 @@ def test_data_set_is_large_enough_and_expected_json_covers_every_invalid_file() 
 def test_valid_file_loads_and_writes_back_exactly(path: Path) -> None:
     raw = json.loads(path.read_text())
     td = TaskDefinition.from_file(path)
-    assert td.to_dict() == _request_shape(raw)
+    assert td.to_dict() == request_shape(raw)
 
 
 @pytest.mark.parametrize("path", VALID, ids=_ids(VALID))
@@ -317,10 +307,12 @@ def test_a_value_the_text_check_reports_is_not_reported_again_by_a_rule() -> Non
 
 def test_cloud_only_json_fields_are_checked_for_unicode_but_may_hold_nul() -> None:
     """pyecs never passes runtimePlatform & co. to a process: only JSON must hold them."""
-    td = TaskDefinition.from_dict({**_container(), "runtimePlatform": {"x": "a\x00"}})
-    assert td.runtime_platform == {"x": "a\x00"}
-    assert list(_messages({**_container(), "runtimePlatform": {"x": "\ud800"}})) == [
-        "runtimePlatform.x"
+    tec = {"isolationMode": "SHARED", "attestationPolicy": "a\x00"}
+    td = TaskDefinition.from_dict({**_container(), "trustedExecutionConfiguration": tec})
+    assert td.trusted_execution_configuration == tec
+    tec = {"isolationMode": "SHARED", "attestationPolicy": "\ud800"}
+    assert list(_messages({**_container(), "trustedExecutionConfiguration": tec})) == [
+        "trustedExecutionConfiguration.attestationPolicy"
     ]
 
 

@@ -275,9 +275,15 @@ def valid_definitions(draw: st.DrawFn) -> dict[str, Any]:
             memory = 128
         if memory is not None and reservation is not None and reservation >= memory:
             reservation = None
-        if task_memory is not None and memory is not None and memory > 512:
-            memory = 512
-            if reservation is not None and reservation >= memory:
+        # With task memory (512 MiB at least), the containers' memory must fit in it
+        # (ContainerDefinition memory / memoryReservation, ECS API reference).
+        share = max(6, 512 // count)
+        if task_memory is not None:
+            if memory is not None and memory > share:
+                memory = share
+            if reservation is not None and reservation > share:
+                reservation = share
+            if memory is not None and reservation is not None and reservation >= memory:
                 reservation = None
         if memory is not None:
             c["memory"] = memory

@@ -241,7 +241,7 @@ class SimulatedBackend(Backend):
         with anyio.CancelScope() as scope:
             c.scope = scope
             async with anyio.create_task_group() as tg:
-                if c.launch.definition.health_check is not None:
+                if c.launch.definition.has_health_probe:
                     tg.start_soon(self._health_script, c)
                 ends: list[tuple[float, ContainerExit]] = []
                 if b.exit_code is not None:

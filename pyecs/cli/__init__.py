@@ -1,7 +1,8 @@
 """``pyecs``: the command line.
 
-- ``pyecs validate FILE...``: every problem of each task definition, with its JSON path;
-  exit code 1 when any file is invalid.
+- ``pyecs validate FILE...``: every problem of each task definition, with its JSON path,
+  and warnings for what ECS accepts but may surprise; exit code 1 when any file is invalid.
+  ``--strict-cli`` adds the aws CLI's client-side checks (nulls, exact types...).
 - ``pyecs run FILE --count N``: one-off tasks; streams their output, exits with the
   essential container's exit code.
 - ``pyecs up FILE --desired-count N``: a service in the foreground, like
@@ -18,14 +19,23 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
 
 from pyecs import __version__
+from pyecs._files import read_bounded
 from pyecs.cli._common import CliError
-from pyecs.exceptions import InvalidTaskDefinitionError, PyecsError
+from pyecs.ecs import cli_problems, task_definition_warnings
+from pyecs.ecs._converter import TASK_DEFINITION_FILE_LIMIT
+from pyecs.exceptions import (
+    InvalidTaskDefinitionError,
+    Problem,
+    PyecsError,
+    TaskDefinitionWarning,
+)
 from pyecs.models.task_definition import TaskDefinition
 
 __all__ = ["build_parser", "main"]
@@ -49,12 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     v = commands.add_parser(
         "validate",
         help="check task definitions against the ECS rules",
-        description="Load each task-definition.json as `aws ecs register-task-definition "
-        "--cli-input-json` would, and list every problem with its JSON path. Exit code 1 "
-        "when any file is invalid.",
+        description="Load each task-definition.json as the ECS service's "
+        "RegisterTaskDefinition would, and list every problem with its JSON path, and a "
+        "warning for what ECS accepts but does not do as one may expect. Exit code 1 when "
+        "any file is invalid.",
     )
     v.add_argument("files", nargs="+", metavar="TASK_DEFINITION", help="task-definition.json")
     v.add_argument("--json", action="store_true", help="print the problems as JSON")
+    v.add_argument(
+        "--strict-cli",
+        action="store_true",
+        help="also apply the aws CLI's client-side checks (`aws ecs register-task-definition "
+        "--cli-input-json` refuses nulls, numbers for the task's cpu/memory, describe "
+        "output members...), which the ECS service itself does not",
+    )
     v.set_defaults(handler=validate)
 
     _cli_run.add_parser(commands)
@@ -83,33 +101,71 @@ async def validate(args: argparse.Namespace) -> int:
     report: list[dict[str, Any]] = []
     bad = 0
     for path in args.files:
-        entry: dict[str, Any] = {"file": path, "valid": False, "problems": []}
-        try:
-            td = TaskDefinition.from_file(path)
-        except InvalidTaskDefinitionError as exc:
+        entry = _validate_one(path, strict_cli=args.strict_cli)
+        if not entry["valid"]:
             bad += 1
-            entry["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
-            if not args.json:
-                n = len(exc.problems)
-                _say(f"{path}: invalid: {n} problem{'s' if n != 1 else ''}")
-                for p in exc.problems:
-                    _say(f"  {p.path or '(document)'}: {p.message}")
-        except OSError as exc:
-            bad += 1
-            message = exc.strerror or str(exc)
-            entry["problems"] = [{"path": "", "message": message}]
-            if not args.json:
-                _say(f"{path}: cannot read: {message}")
-        else:
-            entry["valid"] = True
-            entry["family"] = td.family
-            if not args.json:
-                names = ", ".join(str(c.name) for c in td.containers)
-                _say(f"{path}: ok (family {td.family}; containers: {names})")
         report.append(entry)
+        if not args.json:
+            _print_entry(entry)
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if bad else 0
+
+
+def _validate_one(path: str, *, strict_cli: bool) -> dict[str, Any]:
+    """One file's report: ``file``, ``valid``, ``problems``, ``warnings`` (and ``family``)."""
+    entry: dict[str, Any] = {"file": path, "valid": False, "problems": [], "warnings": []}
+    problems: list[Problem] = []
+    try:
+        with warnings.catch_warnings():
+            # Listed below as lines of the report, not as Python warnings.
+            warnings.simplefilter("ignore", TaskDefinitionWarning)
+            td = TaskDefinition.from_file(path)
+    except InvalidTaskDefinitionError as exc:
+        problems.extend(exc.problems)
+        td = None
+    except OSError as exc:
+        entry["problems"] = [{"path": "", "message": exc.strerror or str(exc), "read": False}]
+        return entry
+    if strict_cli:
+        problems.extend(_cli_only_problems(path, problems))
+    entry["problems"] = [{"path": p.path, "message": p.message} for p in problems]
+    if td is not None:
+        entry["family"] = td.family
+        entry["containers"] = [str(c.name) for c in td.containers]
+        entry["warnings"] = [
+            {"path": w.path, "message": w.message} for w in task_definition_warnings(td)
+        ]
+    entry["valid"] = not problems
+    return entry
+
+
+def _cli_only_problems(path: str, seen: list[Problem]) -> list[Problem]:
+    """What the aws CLI refuses in the file, beyond what the service refuses."""
+    try:
+        raw = json.loads(read_bounded(path, TASK_DEFINITION_FILE_LIMIT, what="a JSON file"))
+    except (OSError, ValueError, RecursionError):
+        return []  # already reported as unreadable or malformed
+    paths = {p.path for p in seen}
+    return [p for p in cli_problems(raw) if p.path not in paths]
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    path = entry["file"]
+    problems = entry["problems"]
+    if problems and problems[0].get("read") is False:
+        _say(f"{path}: cannot read: {problems[0]['message']}")
+        return
+    if problems:
+        n = len(problems)
+        _say(f"{path}: invalid: {n} problem{'s' if n != 1 else ''}")
+        for p in problems:
+            _say(f"  {p['path'] or '(document)'}: {p['message']}")
+    else:
+        names = ", ".join(entry["containers"])
+        _say(f"{path}: ok (family {entry['family']}; containers: {names})")
+    for w in entry["warnings"]:
+        _say(f"  warning: {w['path']}: {w['message']}")
 
 
 def _say(line: str) -> None:

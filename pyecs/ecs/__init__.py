@@ -8,12 +8,17 @@ describe/list/run results) in exactly the shape of the ECS API's responses, for 
 would answer to DescribeTasks. :func:`to_ecs` writes any one value.
 
 :mod:`pyecs.ecs._validation` checks task definitions against ECS's rules, naming every
-problem with its JSON path. Importing this package installs the task-definition codec of
-:mod:`pyecs.models` (``TaskDefinition.from_dict``, ``.to_dict()``...); ``import pyecs``
-does that.
+problem with its JSON path; types, enum values and required members come from botocore's
+ECS model (copied into :mod:`pyecs.ecs._api_model` by ``scripts/gen_ecs_model.py``).
+:func:`task_definition_warnings` lists what ECS accepts but may surprise, and
+:func:`cli_problems` what the aws CLI alone would refuse (``pyecs validate --strict-cli``).
+
+Importing this package installs the task-definition codec of :mod:`pyecs.models`
+(``TaskDefinition.from_dict``, ``.to_dict()``...); ``import pyecs`` does that.
 """
 
 from pyecs.ecs import _codec
+from pyecs.ecs._cli_checks import cli_problems
 from pyecs.ecs._converter import converter
 from pyecs.ecs._protocols import (
     FailureLike,
@@ -44,7 +49,9 @@ from pyecs.ecs._responses import (
     stop_task_response,
     update_service_response,
 )
+from pyecs.ecs._rules import task_definition_warnings
 from pyecs.ecs._shapes import epoch_seconds, task_definition_to_ecs, to_ecs
+from pyecs.ecs._validation import quiet_warnings
 
 _codec.install()
 
@@ -57,6 +64,7 @@ __all__ = [
     "ServicesAndFailures",
     "TaskDefinitionsAndFailures",
     "TasksAndFailures",
+    "cli_problems",
     "converter",
     "create_service_response",
     "delete_service_response",
@@ -72,10 +80,12 @@ __all__ = [
     "list_task_definition_families_response",
     "list_task_definitions_response",
     "list_tasks_response",
+    "quiet_warnings",
     "register_task_definition_response",
     "run_task_response",
     "stop_task_response",
     "task_definition_to_ecs",
+    "task_definition_warnings",
     "to_ecs",
     "update_service_response",
 ]

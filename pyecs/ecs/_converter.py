@@ -25,6 +25,14 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from pyecs._files import read_bounded
+from pyecs.ecs._api_model import SHAPES
+from pyecs.ecs._api_schema import (
+    check_shape,
+    describe_json,
+    member_shape,
+    model_shape,
+    without_nulls,
+)
 from pyecs.exceptions import InvalidTaskDefinitionError, Problem
 from pyecs.models import task_definition as m
 
@@ -93,33 +101,6 @@ converter = _build_converter()
 
 # -- type checking ahead of cattrs ---------------------------------------------------------
 
-_JSON_TYPE_NAMES = {
-    str: "a string",
-    int: "an integer",
-    bool: "true or false",
-    float: "a number",
-    type(None): "null",
-    list: "a list",
-    dict: "an object",
-}
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    for t, name in _JSON_TYPE_NAMES.items():
-        if isinstance(value, t):
-            if isinstance(value, str | int | float):
-                try:
-                    shown = json.dumps(value)
-                except ValueError:  # an int too long to print
-                    return f"{name} (too large)"
-                return f"{name} ({shown[:40]}{'...' if len(shown) > 40 else ''})"
-            return name
-    return f"a Python {type(value).__name__}"
-
 
 def _expected(tp: Any) -> str:
     origin = typing.get_origin(tp)
@@ -140,13 +121,22 @@ def _expected(tp: Any) -> str:
     return "a JSON value"
 
 
-def _check(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
+def _check(
+    value: object, tp: Any, path: str, problems: list[Problem], shape: str | None = None
+) -> None:
+    """Check the JSON types of ``value`` against the model type ``tp``.
+
+    A member the model keeps as plain JSON (``Any``) is checked against its botocore
+    ``shape`` instead (types and unknown members; values come with the rules).
+    """
     if tp is Any:
+        if shape is not None:
+            check_shape(value, shape, path, problems)
         return
     origin = typing.get_origin(tp)
     if origin is typing.Union or isinstance(tp, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        _check(value, inner[0], path, problems)
+        _check(value, inner[0], path, problems, shape)
         return
     ok = True
     if tp is bool:
@@ -156,17 +146,20 @@ def _check(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
     elif tp is str:
         ok = isinstance(value, str)
     elif origin is tuple:
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
             item = typing.get_args(tp)[0]
+            item_shape = SHAPES[shape]["member"] if shape is not None else None
             for i, v in enumerate(value):
-                _check(v, item, f"{path}[{i}]", problems)
+                _check(v, item, f"{path}[{i}]", problems, item_shape)
             return
         ok = False
     elif origin is dict:
         if isinstance(value, dict):
             for k, v in value.items():
                 if not isinstance(v, str):
-                    problems.append(Problem(f"{path}.{k}", f"must be a string, not {_describe(v)}"))
+                    problems.append(
+                        Problem(f"{path}.{k}", f"must be a string, not {describe_json(v)}")
+                    )
             return
         ok = False
     elif attrs.has(tp):
@@ -175,11 +168,12 @@ def _check(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
             return
         ok = False
     if not ok:
-        problems.append(Problem(path, f"must be {_expected(tp)}, not {_describe(value)}"))
+        problems.append(Problem(path, f"must be {_expected(tp)}, not {describe_json(value)}"))
 
 
 def _check_object(data: Mapping[Any, Any], cls: type, path: str, problems: list[Problem]) -> None:
     schema = _schema(cls)
+    shape = model_shape(cls.__name__)
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
         if key not in schema:
@@ -188,10 +182,12 @@ def _check_object(data: Mapping[Any, Any], cls: type, path: str, problems: list[
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(Problem(where, f"unknown field {key!r}{hint}"))
             continue
-        _check(value, schema[key][1], where, problems)
+        _check(value, schema[key][1], where, problems, member_shape(shape, key))
 
 
-def _check_python(value: object, tp: Any, path: str, problems: list[Problem]) -> None:
+def _check_python(
+    value: object, tp: Any, path: str, problems: list[Problem], shape: str | None = None
+) -> None:
     """Like :func:`_check`, for a model built in Python: nested models are instances."""
     if value is None:
         return  # None is "unset" on a model
@@ -202,31 +198,37 @@ def _check_python(value: object, tp: Any, path: str, problems: list[Problem]) ->
             problems.append(
                 Problem(path, "must be a JSON value (dicts, lists, strings, numbers, bools, None)")
             )
+            return
+        if shape is not None:
+            check_shape(value, shape, path, problems)
         return
     origin = typing.get_origin(tp)
     if origin is typing.Union or isinstance(tp, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        _check_python(value, inner[0], path, problems)
+        _check_python(value, inner[0], path, problems, shape)
         return
     if origin is tuple and isinstance(value, tuple):
         item = typing.get_args(tp)[0]
+        item_shape = SHAPES[shape]["member"] if shape is not None else None
         for i, v in enumerate(value):
             if v is None:
                 problems.append(Problem(f"{path}[{i}]", f"must be {_expected(item)}, not null"))
             else:
-                _check_python(v, item, f"{path}[{i}]", problems)
+                _check_python(v, item, f"{path}[{i}]", problems, item_shape)
         return
     if attrs.has(tp) and isinstance(value, tp):
         check_model_types(value, path, problems)
         return
     if tp is str or tp is int or tp is bool or origin is dict:
-        _check(value, tp, path, problems)
+        _check(value, tp, path, problems, shape)
         return
     if attrs.has(tp):
-        got = f"a {type(value).__name__}" if isinstance(value, dict | list) else _describe(value)
+        got = (
+            f"a {type(value).__name__}" if isinstance(value, dict | list) else describe_json(value)
+        )
         problems.append(Problem(path, f"must be a {tp.__name__}, not {got}"))
     else:
-        problems.append(Problem(path, f"must be {_expected(tp)}, not {_describe(value)}"))
+        problems.append(Problem(path, f"must be {_expected(tp)}, not {describe_json(value)}"))
 
 
 def check_model_types(
@@ -239,9 +241,10 @@ def check_model_types(
     """
     out: list[Problem] = [] if problems is None else problems
     cls: type = type(obj)
+    shape = model_shape(cls.__name__)
     for key, (name, tp) in _schema(cls).items():
         where = f"{path}.{key}" if path else key
-        _check_python(getattr(obj, name), tp, where, out)
+        _check_python(getattr(obj, name), tp, where, out, member_shape(shape, key))
     return out
 
 
@@ -269,10 +272,11 @@ def structure_task_definition(data: object, *, source: str | None = None) -> m.T
     Raises:
         InvalidTaskDefinitionError: listing every problem with its JSON path.
     """
-    data = _unwrap(data)
+    # JSON null is an absent member, at every level (old console exports are full of them).
+    data = _unwrap(without_nulls(data))
     if not isinstance(data, dict):
         raise InvalidTaskDefinitionError(
-            [Problem("", f"a task definition must be a JSON object, not {_describe(data)}")],
+            [Problem("", f"a task definition must be a JSON object, not {describe_json(data)}")],
             source=source,
         )
     data = dict(data)

@@ -7,17 +7,33 @@ of them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import inspect
 import json
 import re
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
+from pyecs.ecs._api_schema import enum_values
 from pyecs.ecs._converter import camel, check_model_types, unstructure_task_definition
-from pyecs.exceptions import InvalidTaskDefinitionError, Problem, QuerySyntaxError
+from pyecs.ecs._rules import (
+    fargate_problems,
+    memory_budget_problems,
+    task_definition_warnings,
+    value_problems,
+)
+from pyecs.exceptions import (
+    InvalidTaskDefinitionError,
+    Problem,
+    QuerySyntaxError,
+    TaskDefinitionWarning,
+)
 from pyecs.models import task_definition as m
 from pyecs.models._units import parse_cpu, parse_memory
 from pyecs.placement.query import parse as parse_query
@@ -25,20 +41,22 @@ from pyecs.placement.query import parse as parse_query
 if TYPE_CHECKING:
     from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
-__all__ = ["tag_problems", "text_problems", "unicode_problem", "validate_task_definition"]
+__all__ = [
+    "quiet_warnings",
+    "tag_problems",
+    "text_problems",
+    "unicode_problem",
+    "validate_task_definition",
+]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _PORT_RANGE_RE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})$")
-_ULIMIT_NAMES = frozenset(
-    "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
-    "sigpending stack".split()
-)
-_LOG_DRIVERS = frozenset(
-    "json-file syslog journald gelf fluentd awslogs splunk awsfirelens local none".split()
-)
-_NETWORK_MODES = ("bridge", "host", "awsvpc", "none")
-_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
-_COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
+# The enum values come from botocore's ECS model (pyecs/ecs/_api_model.py).
+_ULIMIT_NAMES = frozenset(enum_values("UlimitName"))
+_LOG_DRIVERS = frozenset(enum_values("LogDriver"))
+_NETWORK_MODES = enum_values("NetworkMode")
+_CONDITIONS = enum_values("ContainerCondition")
+_COMPATIBILITIES = enum_values("Compatibility")
 _MAX_CONTAINERS = 10
 _MAX_SIZE = 64 * 1024
 _MAX_TAGS = 50
@@ -49,12 +67,42 @@ def _range(value: int | None, lo: int, hi: int, path: str, what: str, out: list[
         out.append(Problem(path, f"{what} must be between {lo} and {hi}, got {value}"))
 
 
+_quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("pyecs_td_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> typing.Iterator[None]:
+    """No :class:`TaskDefinitionWarning` for the definitions built inside (copies that the
+    registry makes of a definition already warned about)."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
 def validate_task_definition(td: TaskDefinition) -> None:
     """Check every ECS rule; raise once with every problem found.
+
+    A definition that passes but holds something ECS accepts without doing what its
+    author may expect (see :func:`task_definition_warnings`) gets a
+    :class:`~pyecs.TaskDefinitionWarning` per finding, naming its JSON path.
 
     Raises:
         InvalidTaskDefinitionError: when any rule fails.
     """
+    problems = definition_problems(td)
+    if problems:
+        raise InvalidTaskDefinitionError(problems)
+    if not _quiet.get():
+        for w in task_definition_warnings(td):
+            warnings.warn(
+                f"{w.path}: {w.message}", TaskDefinitionWarning, stacklevel=_caller_level()
+            )
+
+
+def definition_problems(td: TaskDefinition) -> list[Problem]:
+    """Every rule a definition breaks, with JSON paths (empty when it is valid)."""
     # A definition built in Python may hold values of any type: report them, as a JSON
     # document's would be, before the rules below (which rely on the types) run.
     problems = check_model_types(td)
@@ -64,8 +112,25 @@ def validate_task_definition(td: TaskDefinition) -> None:
         problems = text_problems(td)
         seen = {p.path for p in problems}
         problems.extend(p for p in _task_problems(td) if p.path not in seen)
-    if problems:
-        raise InvalidTaskDefinitionError(problems)
+        seen = {p.path for p in problems}
+        problems.extend(p for p in value_problems(td) if p.path not in seen)
+    return problems
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside pyecs, attrs and cattrs: the user's
+    call that built the definition."""
+    level = 1
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        generated = frame.f_code.co_filename.startswith("<")  # attrs' and cattrs' code
+        if not generated and not module.startswith(("pyecs.", "attr", "cattr")):
+            return level
+        frame = frame.f_back
+        level += 1
+    return 1
 
 
 def _task_problems(td: TaskDefinition) -> Iterator[Problem]:
@@ -87,6 +152,8 @@ def _task_problems(td: TaskDefinition) -> Iterator[Problem]:
             )
     task_cpu = _parse_task_value(td.cpu, "cpu", parse_cpu, out)
     task_memory = _parse_task_value(td.memory, "memory", parse_memory, out)
+    fargate_problems(td, task_cpu, task_memory, out)
+    memory_budget_problems(td, task_memory, out)
     if "FARGATE" in (td.requires_compatibilities or ()):
         for key, value in (("cpu", td.cpu), ("memory", td.memory)):
             if value is None:
@@ -94,7 +161,7 @@ def _task_problems(td: TaskDefinition) -> Iterator[Problem]:
         if mode != "awsvpc":
             out.append(Problem("networkMode", "must be 'awsvpc' for FARGATE compatibility"))
     for key, value in (("pidMode", td.pid_mode), ("ipcMode", td.ipc_mode)):
-        allowed = ("host", "task") if key == "pidMode" else ("host", "task", "none")
+        allowed = enum_values("PidMode" if key == "pidMode" else "IpcMode")
         if value is not None and value not in allowed:
             out.append(Problem(key, f"{value!r} is not one of {', '.join(allowed)}"))
 
@@ -281,14 +348,10 @@ def _container_problems(
         if not ef.value:
             out.append(
                 Problem(
-                    f"{path}.environmentFiles[{j}].value", "is required: the path of a .env file"
-                )
-            )
-        if ef.type is not None and ef.type != "s3":
-            out.append(
-                Problem(
-                    f"{path}.environmentFiles[{j}].type",
-                    f"{ef.type!r} is not 's3' (the only type ECS knows)",
+                    f"{path}.environmentFiles[{j}].value",
+                    "is required: ECS expects the ARN of an S3 object holding a .env file "
+                    "(arn:aws:s3:::bucket/app.env); pyecs, which cannot reach S3, reads a "
+                    "local path or file:// URL given here instead",
                 )
             )
     for j, s in enumerate(c.secrets or ()):
@@ -470,11 +533,13 @@ def _health_problems(c: ContainerDefinition, path: str, out: list[Problem]) -> N
         return
     hp = f"{path}.healthCheck"
     cmd = hc.command or ()
-    if not cmd or cmd[0] not in ("CMD", "CMD-SHELL") or len(cmd) < 2:
+    # ECS registers a command that starts with neither CMD nor CMD-SHELL (a warning says
+    # what happens to it); CMD or CMD-SHELL alone has nothing to run.
+    if not cmd or (cmd[0] in ("CMD", "CMD-SHELL") and len(cmd) < 2):
         out.append(
             Problem(
                 f"{hp}.command",
-                'must start with "CMD" or "CMD-SHELL" followed by the command, e.g. '
+                'must be "CMD" or "CMD-SHELL" followed by the command, e.g. '
                 '["CMD-SHELL", "curl -f http://localhost/ || exit 1"]',
             )
         )
@@ -492,13 +557,13 @@ def _dependency_problems(td: TaskDefinition, names: dict[str, int], out: list[Pr
             dp = f"containerDefinitions[{i}].dependsOn[{j}]"
             target = dep.container_name
             if target is None or target not in names:
-                known = ", ".join(sorted(names))
-                out.append(
-                    Problem(
-                        f"{dp}.containerName",
-                        f"{target!r} is not a container of this task ({known})",
-                    )
+                known = f"it has {', '.join(sorted(names))}" if names else "it has none yet"
+                message = (
+                    f"is required: the name of another container of this task ({known})"
+                    if target is None
+                    else f"{target!r} is not a container of this task ({known})"
                 )
+                out.append(Problem(f"{dp}.containerName", message))
                 continue
             if target == c.name:
                 out.append(Problem(f"{dp}.containerName", "a container cannot depend on itself"))

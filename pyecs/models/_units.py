@@ -1,7 +1,8 @@
 """Task-level ``cpu`` and ``memory`` strings, normalised to CPU units and MiB.
 
-ECS accepts ``"1024"``, ``"1 vCPU"``, ``"0.5 vcpu"`` for CPU and ``"512"``, ``"2GB"``,
-``"2 GB"``, ``"512 MiB"`` for memory.
+ECS accepts ``"1024"``, ``"1 vCPU"``, ``"0.5 vcpu"``, ``".25 vCPU"`` for CPU and ``"512"``,
+``"2GB"``, ``"2 GB"``, ``".5 GB"``, ``"512 MiB"`` for memory (the developer guide's ECS Exec
+example sizes its task ``.25 vCPU``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import re
 
 __all__ = ["parse_cpu", "parse_memory"]
 
-_CPU = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(vcpus?)?\s*$", re.IGNORECASE)
-_MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
+# A number: digits with an optional fraction ("1", "0.5", "1."), or a bare fraction (".25").
+_NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_CPU = re.compile(rf"^\s*{_NUMBER}\s*(vcpus?)?\s*$", re.IGNORECASE)
+_MEMORY = re.compile(rf"^\s*{_NUMBER}\s*(gb|gib|mb|mib)?\s*$", re.IGNORECASE)
 
 
 def parse_cpu(value: str | int) -> int:
@@ -25,7 +28,8 @@ def parse_cpu(value: str | int) -> int:
     m = _CPU.match(str(value))
     if not m:
         raise ValueError(
-            f'{value!r} is not a CPU amount; use CPU units like "1024" or vCPUs like "1 vCPU"'
+            f'{value!r} is not a CPU amount; use CPU units like "1024" or vCPUs like "1 vCPU" '
+            'or ".25 vCPU"'
         )
     number = float(m.group(1))
     units = number * 1024 if m.group(2) else number
@@ -44,7 +48,9 @@ def parse_memory(value: str | int) -> int:
         return value
     m = _MEMORY.match(str(value))
     if not m:
-        raise ValueError(f'{value!r} is not a memory amount; use MiB like "512" or GB like "2GB"')
+        raise ValueError(
+            f'{value!r} is not a memory amount; use MiB like "512" or GB like "2GB" or ".5 GB"'
+        )
     number = float(m.group(1))
     unit = (m.group(2) or "").lower()
     mib = number * 1024 if unit in ("gb", "gib") else number

@@ -5,9 +5,13 @@ written out again (:meth:`TaskDefinition.to_dict`) is exactly what was read. Eff
 values that ECS derives from defaults are properties (``ContainerDefinition.is_essential``,
 ``PortMapping.effective_protocol``, ``TaskDefinition.effective_network_mode`` ...).
 
-Fields that only mean something in the AWS cloud (roles, runtime platform, EFS and FSx
-volumes, proxy configuration ...) are kept as plain JSON values so that a definition
-round-trips; pyecs ignores them when it runs tasks.
+Fields that only mean something in the AWS cloud (roles, runtime platform, EFS, S3 Files
+and FSx volumes, proxy configuration ...) are kept as plain JSON values so that a definition
+round-trips; pyecs ignores them when it runs tasks. Their types, enum values and required
+members are still checked, against botocore's ECS model.
+
+``None`` (JSON ``null``) means unset everywhere, also inside those plain JSON values: a
+``null`` member is dropped, as ECS drops it.
 """
 
 from __future__ import annotations
@@ -78,6 +82,19 @@ def _opt_mapping() -> Any:
 
 def _opt() -> Any:
     return attrs.field(default=None, kw_only=True)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _json() -> Any:
+    """A member kept as plain JSON; ``None`` members inside it are dropped (unset)."""
+    return attrs.field(default=None, converter=_without_nulls, kw_only=True)
 
 
 @attrs.frozen
@@ -156,6 +173,17 @@ class HealthCheck:
         """Seconds during which failures don't count (ECS default 0: off)."""
         return self.start_period or 0
 
+    @property
+    def is_probe(self) -> bool:
+        """Whether the check runs: its command starts with ``CMD`` or ``CMD-SHELL``.
+
+        ECS registers other commands too (``["/healthcheck"]``), but the Docker engine
+        runs no probe for them ("Unknown healthcheck type"), and neither does pyecs: the
+        container's health stays UNKNOWN, as without a health check.
+        """
+        command = self.command or ()
+        return bool(command) and command[0] in ("CMD", "CMD-SHELL")
+
 
 @attrs.frozen
 class ContainerDependency:
@@ -202,14 +230,15 @@ class DockerVolumeConfiguration:
 
 @attrs.frozen
 class Volume:
-    """A task ``volumes`` entry. EFS and FSx configurations are kept, not used."""
+    """A task ``volumes`` entry. EFS, S3 Files and FSx configurations are kept, not used."""
 
     name: str | None = None
     host: HostVolumeProperties | None = _opt()
     docker_volume_configuration: DockerVolumeConfiguration | None = _opt()
     configured_at_launch: bool | None = _opt()
-    efs_volume_configuration: Json = _opt()
-    fsx_windows_file_server_volume_configuration: Json = _opt()
+    efs_volume_configuration: Json = _json()
+    s3files_volume_configuration: Json = _json()
+    fsx_windows_file_server_volume_configuration: Json = _json()
 
 
 @attrs.frozen
@@ -252,7 +281,7 @@ class LinuxParameters:
     """A container ``linuxParameters``."""
 
     capabilities: Capabilities | None = _opt()
-    devices: Json = _opt()
+    devices: Json = _json()
     init_process_enabled: bool | None = _opt()
     shared_memory_size: int | None = _opt()
     tmpfs: tuple[Tmpfs, ...] | None = _opt_tuple()
@@ -339,16 +368,21 @@ class ContainerDefinition:
     ulimits: tuple[Ulimit, ...] | None = _opt_tuple()
     log_configuration: LogConfiguration | None = _opt()
     health_check: HealthCheck | None = _opt()
-    system_controls: Json = _opt()
-    resource_requirements: Json = _opt()
-    firelens_configuration: Json = _opt()
-    credential_specs: Json = _opt()
-    repository_credentials: Json = _opt()
+    system_controls: Json = _json()
+    resource_requirements: Json = _json()
+    firelens_configuration: Json = _json()
+    credential_specs: Json = _json()
+    repository_credentials: Json = _json()
 
     @property
     def is_essential(self) -> bool:
         """Whether the task stops when this container stops (ECS default: true)."""
         return self.essential is not False
+
+    @property
+    def has_health_probe(self) -> bool:
+        """Whether a health check runs for this container (see :attr:`HealthCheck.is_probe`)."""
+        return self.health_check is not None and self.health_check.is_probe
 
     @property
     def reserved_memory(self) -> int:
@@ -390,21 +424,22 @@ class TaskDefinition:
     tags: tuple[Tag, ...] | None = _opt_tuple()
     pid_mode: str | None = _opt()
     ipc_mode: str | None = _opt()
-    proxy_configuration: Json = _opt()
-    inference_accelerators: Json = _opt()
-    ephemeral_storage: Json = _opt()
-    runtime_platform: Json = _opt()
+    proxy_configuration: Json = _json()
+    inference_accelerators: Json = _json()
+    ephemeral_storage: Json = _json()
+    runtime_platform: Json = _json()
     enable_fault_injection: bool | None = _opt()
+    trusted_execution_configuration: Json = _json()
     # Response-only fields (describe-task-definition output); set by the registry.
     task_definition_arn: str | None = _opt()
     revision: int | None = _opt()
     status: str | None = _opt()
-    requires_attributes: Json = _opt()
-    compatibilities: Json = _opt()
-    registered_at: Json = _opt()
-    registered_by: Json = _opt()
-    deregistered_at: Json = _opt()
-    delete_requested_at: Json = _opt()
+    requires_attributes: Json = _json()
+    compatibilities: Json = _json()
+    registered_at: Json = _json()
+    registered_by: Json = _json()
+    deregistered_at: Json = _json()
+    delete_requested_at: Json = _json()
 
     def __attrs_post_init__(self) -> None:
         task_definition_codec().validate(self)

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from pyecs.ecs import quiet_warnings
 from pyecs.exceptions import InvalidParameterError, InvalidTaskDefinitionError
 from pyecs.models.task_definition import ContainerDefinition, KeyValuePair, TaskDefinition
 
@@ -57,7 +58,8 @@ def apply_overrides(td: TaskDefinition, overrides: Mapping[str, Any] | None) -> 
         if key in overrides:
             changes[key] = str(overrides[key])
     try:
-        return attrs.evolve(td, **changes)
+        with quiet_warnings():
+            return attrs.evolve(td, **changes)
     except InvalidTaskDefinitionError as exc:
         raise InvalidParameterError(
             "overrides make the task definition invalid: " + "; ".join(str(p) for p in exc.problems)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from pyecs.ecs import quiet_warnings
 from pyecs.exceptions import InvalidParameterError, TaskDefinitionNotFoundError
 from pyecs.models._arn import TASK_DEFINITION_ARN_RE, ArnFactory
 from pyecs.models.task_definition import TaskDefinition
@@ -88,18 +89,19 @@ class TaskDefinitionRegistry:
         td = coerce_task_definition(source)
         family = str(td.family)
         revision = self._last_revision.get(family, 0) + 1
-        registered = attrs.evolve(
-            td,
-            task_definition_arn=self._arns.task_definition(family, revision),
-            revision=revision,
-            status="ACTIVE",
-            registered_at=self._clock().isoformat(),
-            registered_by="pyecs",
-            deregistered_at=None,
-            delete_requested_at=None,
-            requires_attributes=None,
-            compatibilities=None,
-        )
+        with quiet_warnings():  # the copy of a definition already warned about
+            registered = attrs.evolve(
+                td,
+                task_definition_arn=self._arns.task_definition(family, revision),
+                revision=revision,
+                status="ACTIVE",
+                registered_at=self._clock().isoformat(),
+                registered_by="pyecs",
+                deregistered_at=None,
+                delete_requested_at=None,
+                requires_attributes=None,
+                compatibilities=None,
+            )
         self._last_revision[family] = revision
         self._families.setdefault(family, {})[revision] = registered
         return registered
@@ -140,7 +142,8 @@ class TaskDefinitionRegistry:
         return DeleteTaskDefinitionsResult(tuple(done), tuple(failures))
 
     def _replace(self, td: TaskDefinition, **changes: Any) -> TaskDefinition:
-        new = attrs.evolve(td, **changes)
+        with quiet_warnings():
+            new = attrs.evolve(td, **changes)
         self._families[str(td.family)][int(td.revision or 0)] = new
         return new
 

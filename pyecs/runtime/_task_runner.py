@@ -238,7 +238,7 @@ class TaskRunner:
             slot.name, last_status="RUNNING", network_bindings=started.network_bindings
         )
         slot.started.set()
-        if slot.definition.health_check is not None:
+        if slot.definition.has_health_probe:
             assert self._health_tg is not None
             self._health_tg.start_soon(self._watch_health, slot, slot.runtime_id)
         return True

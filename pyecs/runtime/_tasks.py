@@ -259,7 +259,7 @@ class TaskManager:
                     name=str(c.name),
                     image=str(c.image),
                     essential=c.is_essential,
-                    has_health_check=c.health_check is not None,
+                    has_health_check=c.has_health_probe,
                 )
                 for c in td.containers
             ),

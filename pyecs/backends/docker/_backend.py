@@ -329,7 +329,7 @@ class DockerBackend(Backend):
             state.engine,
             task.task_arn,
             container.name,
-            has_health_check=c.health_check is not None,
+            has_health_check=c.has_health_probe,
             host_bindings=host_bindings(c, state.plan, state.engine.spec.bind_ip),
         )
         if alone:  # another task may be there: then this one is connected (beside the start)

@@ -156,8 +156,8 @@ def _rlimits(c: ContainerDefinition) -> tuple[tuple[int, int, int], ...]:
 
 def _health_argv(c: ContainerDefinition) -> tuple[str, ...] | None:
     hc = c.health_check
-    if hc is None or not hc.command:
-        return None
+    if hc is None or not hc.command or not hc.is_probe:
+        return None  # another kind than CMD/CMD-SHELL: Docker runs no probe either
     kind, *rest = hc.command
     if kind == "CMD-SHELL":
         return ("/bin/sh", "-c", " ".join(rest))
