@@ -116,6 +116,16 @@ class ServiceFeature(abc.ABC):  # noqa: B024 - every hook has a default: overrid
         """Whether the feature lets the task count as healthy (default: yes)."""
         return True
 
+    def vouches_healthy(self, task: Task) -> bool:
+        """Whether the feature saw the task healthy itself (default: no).
+
+        A load balancer whose target groups all passed the task's health check does: ECS
+        then counts a task without container health checks at once, instead of 40 s after
+        RUNNING (``DeploymentConfiguration``: "the service scheduler will wait for the load
+        balancer target group health check to return a healthy status").
+        """
+        return False
+
     def verdicts(self, snapshot: ServiceSnapshot) -> FeatureVerdicts:
         """Tasks to replace, and when to look again (default: none)."""
         return FeatureVerdicts()

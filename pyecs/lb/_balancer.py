@@ -197,7 +197,11 @@ class ServiceLoadBalancer:
     # -- targets ---------------------------------------------------------------------------
 
     def register(self, task_arn: str, task_id: str, address: str) -> bool:
-        """Register a task's ``host:port``; it takes traffic once its checks pass."""
+        """Register a task's ``host:port``: ``initial``, checked at once, every interval after.
+
+        It takes traffic once it passes one check (ELB: "After your target is registered,
+        it must pass one health check to be considered healthy").
+        """
         if task_arn in self._targets:
             return False
         host, _, port = address.rpartition(":")
@@ -243,6 +247,13 @@ class ServiceLoadBalancer:
     async def drain(self, task_arn: str, *, delay: float | None = None) -> None:
         """Deregister the target, wait for its connections (at most the delay), forget it.
 
+        A target with no open connection is forgotten at once, without waiting for the
+        delay: "If a deregistering target has no in-flight requests and no active
+        connections, Elastic Load Balancing immediately completes the deregistration
+        process, without waiting for the deregistration delay to elapse" ("Deregistration
+        delay",
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/application/modify-target-group-health-settings.html).
+
         Args:
             delay: Instead of the deregistration delay (0 when the cluster is closing).
         """
@@ -265,6 +276,18 @@ class ServiceLoadBalancer:
         return [t for t in targets if t.health.state == "unhealthy"]
 
     async def _check_loop(self, target: Target) -> None:
+        """Check the target now, then every ``interval`` (measured start to start).
+
+        The first check is sent at registration, not one interval later. ELB documents no
+        wait before it: the load balancer "starts routing requests to the target as soon as
+        the registration process completes and the target passes the initial health checks"
+        (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-register-targets.html),
+        and ``initial`` means it "is in the process of registering the target or performing
+        the initial health checks on the target"
+        (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+        After that, checks go out every interval: "The time it takes for the target to
+        respond does not affect the interval for the next health check request" (same page).
+        """
         check = self.config.health_check
         with target.checks:
             while True:

@@ -101,9 +101,11 @@ class TargetGroupHealthCheck:
         matcher: Accepted status codes: ``"200"``, ``"200,202"``, ``"200-399"``.
         interval: Seconds between checks of one target.
         timeout: Seconds a check may take; no answer in time is a failure.
-        healthy_threshold: Consecutive successes that make a new or unhealthy target
-            healthy.
-        unhealthy_threshold: Consecutive failures that make a target unhealthy.
+        healthy_threshold: Consecutive successes that make an ``unhealthy`` target
+            healthy again. A newly registered (``initial``) target needs one passing
+            check, as in ELB.
+        unhealthy_threshold: Consecutive failures that make a target (``initial`` or
+            ``healthy``) unhealthy.
     """
 
     protocol: Literal["TCP", "HTTP"] = attrs.field(default="TCP")

@@ -1,9 +1,24 @@
 """Target health as a target group keeps it: a pure state machine, then the checks.
 
-A target starts ``initial``; ``healthy_threshold`` consecutive successful checks make it
-``healthy`` and ``unhealthy_threshold`` consecutive failures make it ``unhealthy`` (from
-``initial`` or ``healthy``); an ``unhealthy`` target needs ``healthy_threshold`` successes
-again. Deregistration makes it ``draining`` for good: checks stop counting.
+ELB's rules (Application Load Balancer guide, "Health checks for your target groups",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html):
+
+- "After your target is registered, it must pass one health check to be considered
+  healthy": a target starts ``initial`` and its first passing check makes it ``healthy``,
+  whatever ``healthy_threshold`` says.
+- ``UnhealthyThresholdCount`` is "the number of consecutive failed health checks required
+  before considering a target unhealthy": ``unhealthy_threshold`` failures in a row make an
+  ``initial`` or ``healthy`` target ``unhealthy`` (fewer leave it where it is).
+- ``HealthyThresholdCount`` is "the number of consecutive successful health checks required
+  before considering an unhealthy target healthy": only an ``unhealthy`` target needs
+  ``healthy_threshold`` successes in a row.
+
+The ECS guide says the same ("After you register the target, it must pass one health check
+to be considered healthy",
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-healthcheck.html).
+Deregistration makes a target ``draining`` for good: checks stop counting. When the checks
+run is the balancer's business (``_balancer.py``): the first at registration, then one
+every interval.
 """
 
 from __future__ import annotations
@@ -25,6 +40,11 @@ TargetState = Literal["initial", "healthy", "unhealthy", "draining"]
 class TargetHealth:
     """One target's state and its run of consecutive check outcomes.
 
+    ``initial`` → ``healthy`` after one passing check; ``initial`` or ``healthy`` →
+    ``unhealthy`` after ``unhealthy_threshold`` consecutive failures; ``unhealthy`` →
+    ``healthy`` after ``healthy_threshold`` consecutive successes; anything → ``draining``
+    on deregistration, for good.
+
     Attributes:
         state: ``initial``, ``healthy``, ``unhealthy`` or ``draining``.
         reason: Why the last check failed (ELB's ``TargetHealth.Description``), or "".
@@ -40,7 +60,12 @@ class TargetHealth:
     failures: int = 0
 
     def record(self, ok: bool, reason: str = "") -> bool:
-        """Count one check; return True when the state changed."""
+        """Count one check's outcome; return True when the state changed.
+
+        Args:
+            ok: Whether the check passed.
+            reason: Why it failed (ELB's ``TargetHealth.Description``).
+        """
         if self.state == "draining":
             return False
         before = self.state
@@ -48,7 +73,9 @@ class TargetHealth:
             self.successes += 1
             self.failures = 0
             self.reason = ""
-            if self.state != "healthy" and self.successes >= self.healthy_threshold:
+            if self.state == "initial" or (
+                self.state == "unhealthy" and self.successes >= self.healthy_threshold
+            ):
                 self.state = "healthy"
         else:
             self.failures += 1

@@ -553,7 +553,9 @@ class Service:
             daemon_instances=daemon_instances,
             now=anyio.current_time(),
             running_since=dict(self._running_since),
-            serving=frozenset(self._serving),
+            serving=frozenset(self._serving).union(
+                t.arn for t in tasks if any(f.vouches_healthy(t) for f in self.features)
+            ),
             held_back=frozenset(
                 t.arn for t in tasks if not all(f.allows_healthy(t) for f in self.features)
             ),

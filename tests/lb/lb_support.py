@@ -145,9 +145,14 @@ class Load:
 
 @contextlib.asynccontextmanager
 async def load(
-    address: str, *, workers: int = 4, limit: int = 20_000, pause: float = 0.005
+    address: str,
+    *,
+    workers: int = 4,
+    limit: int = 20_000,
+    pause: float = 0.005,
+    path: str = "/",
 ) -> AsyncIterator[Load]:
-    """Send requests (a new connection each) from ``workers`` clients while inside.
+    """Send requests for ``path`` (a new connection each) from ``workers`` clients while inside.
 
     Stops at the end of the block, or after ``limit`` requests (a bound, not a goal).
     """
@@ -157,7 +162,7 @@ async def load(
         while result.sent < limit:
             result.sent += 1
             try:
-                status, body = await get(address)
+                status, body = await get(address, path)
             except Exception as exc:  # every failure counts
                 result.errors.append(f"{type(exc).__name__}: {exc}")
             else:

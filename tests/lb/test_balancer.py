@@ -42,17 +42,44 @@ async def server(name: str) -> AsyncIterator[anyio.abc.SocketListener]:
         tg.cancel_scope.cancel()
 
 
+@asynccontextmanager
+async def http_server(codes: list[int]) -> AsyncIterator[tuple[int, list[float]]]:
+    """Answers each request with the status ``codes[0]`` (change it to change the answer);
+    yields the port and the time each request arrived."""
+    arrivals: list[float] = []
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    data += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return
+            arrivals.append(anyio.current_time())
+            await stream.send(f"HTTP/1.1 {codes[0]} X\r\nContent-Length: 0\r\n\r\n".encode())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        yield port(listener.listeners[0]), arrivals  # type: ignore[arg-type]
+        tg.cancel_scope.cancel()
+    await listener.aclose()
+
+
 def port(listener: anyio.abc.SocketListener) -> int:
     return int(listener.extra(anyio.abc.SocketAttribute.local_port))
 
 
 @asynccontextmanager
 async def balancer(**settings: object) -> AsyncIterator[ServiceLoadBalancer]:
-    check = pyecs.TargetGroupHealthCheck(interval=60, timeout=1, healthy_threshold=1)
+    # ELB's thresholds (5 and 2): a new target needs one passing check, the one sent at
+    # registration; the next comes a minute later.
+    check = pyecs.TargetGroupHealthCheck(interval=60, timeout=1)
+    settings.setdefault("health_check", check)
     config = pyecs.LoadBalancer(
         container_name="web",
         container_port=80,
-        health_check=check,
         **settings,  # type: ignore[arg-type]
     )
     lb = ServiceLoadBalancer(
@@ -164,3 +191,56 @@ async def test_drain_ends_early_once_connections_are_done() -> None:
             "(service web-app) registered 1 targets in (target-group arn:tg)",
             "(service web-app) deregistered 1 targets in (target-group arn:tg)",
         ]
+
+
+async def test_a_new_target_is_checked_at_registration_and_one_pass_makes_it_healthy() -> None:
+    """ELB: "After your target is registered, it must pass one health check to be considered
+    healthy" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+    The first check goes out at registration, not one interval (here a minute) later."""
+    async with server("a") as a, balancer() as lb:  # interval 60 s, healthy_threshold 5
+        lb.register("task-a", "a", f"127.0.0.1:{port(a)}")
+        assert lb.state_of("task-a") == "initial"
+        await healthy(lb, 1)  # within 5 s
+        assert await ask(lb) == b"a:hi"
+
+
+async def test_a_new_target_failing_its_first_check_is_checked_again_an_interval_later() -> None:
+    """Still ``initial`` after one failure (UnhealthyThresholdCount is 2): the next check,
+    one interval later, passes and is enough."""
+    check = pyecs.TargetGroupHealthCheck(protocol="HTTP", interval=2, timeout=1)
+    codes = [503]
+    async with http_server(codes) as (target_port, arrivals), balancer(health_check=check) as lb:
+        registered = anyio.current_time()
+        lb.register("task-a", "a", f"127.0.0.1:{target_port}")
+        with anyio.fail_after(1):  # at registration: well before the 2 s interval
+            while lb.targets()[0].reason == "":
+                await anyio.sleep(0.01)
+        target = lb.targets()[0]
+        assert (target.state, target.reason) == (
+            "initial",
+            "Health checks failed with these codes: [503]",
+        )
+        codes[0] = 200  # the application is up now
+        with anyio.fail_after(5):
+            while lb.state_of("task-a") != "healthy":
+                await anyio.sleep(0.01)
+        assert len(arrivals) == 2  # two checks: one failed, one passed
+        assert arrivals[1] - arrivals[0] == pytest.approx(check.interval, abs=0.5)
+        assert arrivals[0] - registered < 1
+
+
+async def test_drain_without_connections_completes_at_once() -> None:
+    """ELB: "If a deregistering target has no in-flight requests and no active connections,
+    Elastic Load Balancing immediately completes the deregistration process, without waiting
+    for the deregistration delay to elapse" (Deregistration delay,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/modify-target-group-health-settings.html)."""
+    async with server("a") as a, balancer(deregistration_delay=300) as lb:
+        lb.register("task-a", "a", f"127.0.0.1:{port(a)}")
+        await healthy(lb, 1)
+        assert await ask(lb) == b"a:hi"
+        with anyio.fail_after(5):
+            while lb.targets()[0].connections:
+                await anyio.sleep(0.01)
+        with anyio.fail_after(2):  # not 300 s
+            await lb.drain("task-a")
+        assert lb.targets() == []

@@ -1,4 +1,7 @@
-"""The pure parts of the load balancer: algorithms, target health, settings."""
+"""The pure parts of the load balancer: algorithms and settings.
+
+Target health has its own module, ``test_target_health.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pyecs
 from pyecs.exceptions import InvalidParameterError
 from pyecs.lb._algorithms import LeastOutstanding, RoundRobin, make_picker
 from pyecs.lb._config import load_balancer_from, parse_matcher
-from pyecs.lb._health import TargetHealth
 
 
 @attrs.define
@@ -70,52 +72,6 @@ def test_least_outstanding_honours_exclusions() -> None:
 def test_make_picker_by_elb_name() -> None:
     assert isinstance(make_picker("round_robin"), RoundRobin)
     assert isinstance(make_picker("least_outstanding_requests"), LeastOutstanding)
-
-
-# -- target health -------------------------------------------------------------------------
-
-
-def test_new_target_turns_healthy_after_the_healthy_threshold() -> None:
-    h = TargetHealth(healthy_threshold=3, unhealthy_threshold=2)
-    assert [h.record(True) for _ in range(3)] == [False, False, True]
-    assert h.state == "healthy"
-
-
-def test_new_target_turns_unhealthy_after_the_unhealthy_threshold() -> None:
-    h = TargetHealth(healthy_threshold=3, unhealthy_threshold=2)
-    assert h.record(False, "Request timed out") is False
-    assert h.state == "initial"
-    assert h.record(False, "Request timed out") is True
-    assert (h.state, h.reason) == ("unhealthy", "Request timed out")
-
-
-def test_failures_must_be_consecutive() -> None:
-    h = TargetHealth(healthy_threshold=1, unhealthy_threshold=3)
-    h.record(True)
-    for ok in (False, False, True, False, False):
-        h.record(ok)
-    assert h.state == "healthy"
-    h.record(False)
-    assert h.state == "unhealthy"
-
-
-def test_unhealthy_target_needs_the_healthy_threshold_to_recover() -> None:
-    h = TargetHealth(healthy_threshold=2, unhealthy_threshold=1)
-    h.record(False, "Connection failed")
-    assert h.state == "unhealthy"
-    h.record(True)
-    assert h.state == "unhealthy" and h.reason == ""
-    h.record(True)
-    assert h.state == "healthy"
-
-
-def test_draining_is_final() -> None:
-    h = TargetHealth(healthy_threshold=1, unhealthy_threshold=1)
-    h.record(True)
-    assert h.drain() is True
-    assert h.drain() is False
-    assert h.record(False) is False and h.record(True) is False
-    assert h.state == "draining"
 
 
 # -- settings ------------------------------------------------------------------------------

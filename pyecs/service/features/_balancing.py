@@ -165,6 +165,11 @@ class LoadBalancing(ServiceFeature):
         """ECS: a service task is healthy only once every target group says ``healthy``."""
         return all(lb.state_of(task.arn) == "healthy" for lb in self.balancers)
 
+    def vouches_healthy(self, task: Task) -> bool:
+        """Every target group passed the task's health check: with no container health
+        check, ECS counts it healthy now, without waiting 40 s after RUNNING."""
+        return bool(self.balancers) and self.allows_healthy(task)
+
     def stopping(self, task_arns: Sequence[str]) -> None:
         """The scheduler is stopping these tasks: deregister them now (events follow)."""
         for arn in task_arns:
