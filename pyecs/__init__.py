@@ -80,6 +80,7 @@ from pyecs.runtime._events import (
 from pyecs.runtime._registry import (
     DeleteTaskDefinitionsResult,
     TaskDefinitionFailure,
+    TaskDefinitionRegistry,
 )
 from pyecs.runtime._tasks import (
     DescribeServicesResult,
@@ -150,6 +151,7 @@ __all__ = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionRegistry",
     "TaskFailure",
     "TaskNotFoundError",
     "TaskStateChange",

@@ -61,6 +61,7 @@ EXPECTED = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionRegistry",
     "TaskFailure",
     "TaskNotFoundError",
     "TaskStateChange",
