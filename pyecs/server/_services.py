@@ -48,7 +48,14 @@ def _deployment_configuration(
     try:
         return attrs.evolve(base, **changes)
     except (ValueError, TypeError) as exc:
-        raise invalid(f"deploymentConfiguration: {exc}") from exc
+        # The library names its snake_case fields; the caller sent ECS's names.
+        message = str(exc).replace("deployment_configuration.", "deploymentConfiguration.")
+        for snake, camel in (
+            ("maximum_percent", "maximumPercent"),
+            ("minimum_healthy_percent", "minimumHealthyPercent"),
+        ):
+            message = message.replace(snake, camel)
+        raise invalid(message) from exc
 
 
 def _service_json(call: Call, service: Service) -> JsonObject:
