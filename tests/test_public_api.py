@@ -61,6 +61,7 @@ EXPECTED = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionRegistry",
     "TaskDefinitionWarning",
     "TaskFailure",
     "TaskNotFoundError",

@@ -27,7 +27,11 @@ from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._events import ServiceEvent
-from pyecs.runtime._registry import DeleteTaskDefinitionsResult, TaskDefinitionSource
+from pyecs.runtime._registry import (
+    DeleteTaskDefinitionsResult,
+    TaskDefinitionRegistry,
+    TaskDefinitionSource,
+)
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -210,11 +214,15 @@ class Cluster(ClusterBase[Service]):
         stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
             are forgotten first); ECS keeps them about an hour, and so does pyecs within
             this bound.
+        task_definitions: The task-definition registry to share with other clusters of
+            the same region and account (as in ECS, where task definitions belong to the
+            account and region); default: a registry of this cluster's own.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
     Raises:
-        InvalidParameterError: for a bad name, backend, delay or limit, at once.
+        InvalidParameterError: for a bad name, backend, delay or limit, or a registry of
+            another region or account, at once.
     """
 
     def __init__(
@@ -228,6 +236,7 @@ class Cluster(ClusterBase[Service]):
         task_healthy_delay: float = 40.0,
         max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
+        task_definitions: TaskDefinitionRegistry | None = None,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -241,6 +250,7 @@ class Cluster(ClusterBase[Service]):
                 task_healthy_delay=task_healthy_delay,
                 max_tasks_per_service=max_tasks_per_service,
                 stopped_tasks_kept=stopped_tasks_kept,
+                task_definitions=task_definitions,
             ),
             service_type=Service,
             async_backend=async_backend,
@@ -251,6 +261,11 @@ class Cluster(ClusterBase[Service]):
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._async.arn
+
+    @property
+    def task_definitions(self) -> TaskDefinitionRegistry:
+        """The task-definition registry this cluster resolves references in."""
+        return self._call(lambda: self._async.task_definitions)
 
     @property
     def state(self) -> Literal["new", "open", "closed"]:
