@@ -416,7 +416,7 @@ class CapacityManager:
             if network is not None
             else None
         )
-        user = list(constraints or ())
+        user: list[object] = list(constraints_from(constraints))  # a lone item is refused
         if not choice.strategy:
             if choice.launch_type == "FARGATE":
                 return self._fargate(td, count, None, eni, strategies, user, options)

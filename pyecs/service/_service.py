@@ -135,8 +135,8 @@ class Service:
         self._stuck_reported = False
         self._frozen = False
         self.features = tuple(features)
-        self.capacity = capacity or CapacityChoice()
-        self.network_configuration = network_configuration
+        self._capacity = capacity or CapacityChoice()
+        self._network = network_configuration
         context = FeatureContext(
             service_name=name,
             service_arn=self.arn,
@@ -194,17 +194,22 @@ class Service:
     def capacity_provider_strategy(self) -> tuple[CapacityProviderStrategyItem, ...]:
         """The strategy the service's tasks are launched with (its own, or the cluster
         default it was created under); empty with a launch type."""
-        return self.capacity.strategy
+        return self._capacity.strategy
+
+    @property
+    def network_configuration(self) -> AwsVpcConfiguration | None:
+        """The ``awsvpcConfiguration`` of the service's tasks, if any."""
+        return self._network
 
     @property
     def launch_type(self) -> str | None:
         """``EC2`` or ``FARGATE``; None when the service uses a capacity provider strategy."""
-        return None if self.capacity.strategy else self.capacity.launch_type
+        return None if self._capacity.strategy else self._capacity.launch_type
 
     @property
     def platform_version(self) -> str | None:
         """Fargate's platform version for a Fargate service, else None."""
-        return FARGATE_PLATFORM_VERSION if self.capacity.uses_fargate else None
+        return FARGATE_PLATFORM_VERSION if self._capacity.uses_fargate else None
 
     @property
     def task_definition(self) -> TaskDefinition:
@@ -317,15 +322,15 @@ class Service:
         if health_check_grace_period is not None:
             check_grace(health_check_grace_period)
         check_backoff(restart_backoff)
-        capacity = self.capacity
+        capacity = self._capacity
         if capacity_provider_strategy is not None:
             capacity = self._runtime.capacity.choose(None, capacity_provider_strategy)
-            if capacity.uses_fargate != self.capacity.uses_fargate:
+            if capacity.uses_fargate != self._capacity.uses_fargate:
                 raise InvalidParameterError(
                     "a service cannot move between Fargate and EC2 capacity in an update; "
                     "create a new service"
                 )
-        network = self.network_configuration
+        network = self._network
         if (
             network_configuration is not None
             or new_td is not None
@@ -335,9 +340,9 @@ class Service:
                 new_td or self.task_definition, capacity, network_configuration or network
             )
         # Everything is valid: apply.
-        capacity_changed = capacity != self.capacity or network != self.network_configuration
-        self.capacity = capacity
-        self.network_configuration = network
+        capacity_changed = capacity != self._capacity or network != self._network
+        self._capacity = capacity
+        self._network = network
         if desired_count is not None:
             self._desired = desired_count
         self.deployment_configuration = config
@@ -728,8 +733,8 @@ class Service:
             result, failures = self._runtime.capacity.launch(
                 self._launch_definition(primary.task_definition),
                 count,
-                self.capacity,
-                self.network_configuration,
+                self._capacity,
+                self._network,
                 current=self._per_provider(),
                 group=f"service:{self.name}",
                 started_by=primary.id,

@@ -84,6 +84,11 @@ class Service(ServiceBase):
         return self._call(lambda: self._async.capacity_provider_strategy)
 
     @property
+    def network_configuration(self) -> AwsVpcConfiguration | None:
+        """The ``awsvpcConfiguration`` of the service's tasks, if any."""
+        return self._call(lambda: self._async.network_configuration)
+
+    @property
     def launch_type(self) -> str | None:
         """``EC2`` or ``FARGATE``; None when the service uses a capacity provider strategy."""
         return self._call(lambda: self._async.launch_type)
