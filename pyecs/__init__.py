@@ -51,11 +51,17 @@ from pyecs.models import (
     Volume,
     VolumeFrom,
 )
+from pyecs.models.capacity import (
+    CapacityProvider,
+    CapacityProviderStrategyItem,
+    ManagedScaling,
+)
 from pyecs.models.instance import (
     ContainerInstance,
     InstanceSpec,
     Resources,
 )
+from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.service import (
     CircuitBreaker,
     Deployment,
@@ -65,6 +71,7 @@ from pyecs.models.service import (
 from pyecs.models.task import (
     Container,
     NetworkBinding,
+    NetworkInterface,
     Task,
 )
 from pyecs.placement import (
@@ -99,9 +106,12 @@ from pyecs.service.features._discovery import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AwsVpcConfiguration",
     "BackendError",
     "BinPack",
     "Capabilities",
+    "CapacityProvider",
+    "CapacityProviderStrategyItem",
     "CircuitBreaker",
     "Cluster",
     "ClusterClosedError",
@@ -128,9 +138,11 @@ __all__ = [
     "LinuxParameters",
     "LoadBalancer",
     "LogConfiguration",
+    "ManagedScaling",
     "MemberOf",
     "MountPoint",
     "NetworkBinding",
+    "NetworkInterface",
     "PlacementError",
     "PortMapping",
     "PyecsError",

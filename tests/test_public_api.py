@@ -8,9 +8,12 @@ import sys
 import pyecs
 
 EXPECTED = [
+    "AwsVpcConfiguration",
     "BackendError",
     "BinPack",
     "Capabilities",
+    "CapacityProvider",
+    "CapacityProviderStrategyItem",
     "CircuitBreaker",
     "Cluster",
     "ClusterClosedError",
@@ -37,9 +40,11 @@ EXPECTED = [
     "LinuxParameters",
     "LoadBalancer",
     "LogConfiguration",
+    "ManagedScaling",
     "MemberOf",
     "MountPoint",
     "NetworkBinding",
+    "NetworkInterface",
     "PlacementError",
     "PortMapping",
     "PyecsError",

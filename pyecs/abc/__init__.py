@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
+from pyecs.abc._capacity import InstanceProvider
 from pyecs.abc._feature import FeatureContext, FeatureStop, FeatureVerdicts, ServiceFeature
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
@@ -41,6 +42,7 @@ __all__ = [
     "FeatureContext",
     "FeatureStop",
     "FeatureVerdicts",
+    "InstanceProvider",
     "PlacementConstraint",
     "PlacementStrategy",
     "PlacementView",
@@ -69,6 +71,14 @@ class BackendCapabilities:
             is gone (Docker): leftovers of a crashed run must be removed (``pyecs gc``),
             and a cluster can be kept for debugging (``--pyecs-keep``). False when they
             end with the process that started them.
+        fargate_limits: Enforces a Fargate task's ``cpu`` and ``memory`` as limits on its
+            containers (Docker: CPU quota and memory limit). False: the task size is an
+            envelope that placement reserves, and nothing caps what the task uses.
+        task_addresses: Gives each ``awsvpc`` task an address of its own, reported as the
+            private IPv4 address of its ENI (Docker). False: tasks share this machine's
+            addresses and their ENI shows no private address.
+        security_groups: Enforces security group rules between tasks. No backend of
+            pyecs claims this yet: groups are recorded, checked and shown, not enforced.
     """
 
     health_checks: bool = True
@@ -78,6 +88,9 @@ class BackendCapabilities:
     real_processes: bool = True
     shares_host_network: bool = False
     containers_outlive_process: bool = False
+    fargate_limits: bool = False
+    task_addresses: bool = False
+    security_groups: bool = False
 
 
 @attrs.frozen
@@ -106,6 +119,9 @@ class TaskLaunch:
         instance_id: The container instance the scheduler chose (one of the backend's).
         task_definition: The definition, overrides already applied.
         labels: Labels to put on every resource of this task (cluster labels included).
+        launch_type: ``EC2`` (on a container instance) or ``FARGATE`` (sized by the task's
+            own ``cpu`` and ``memory``; ``instance_id`` is then the backend instance that
+            hosts it).
     """
 
     task_arn: str
@@ -113,6 +129,13 @@ class TaskLaunch:
     instance_id: str
     task_definition: TaskDefinition
     labels: Mapping[str, str] = attrs.field(factory=dict)
+    launch_type: str = "EC2"
+
+    @property
+    def fargate(self) -> bool:
+        """True for a Fargate task: its ``cpu`` and ``memory`` are its own capacity, which
+        a backend that can enforce limits applies to the task's containers."""
+        return self.launch_type == "FARGATE"
 
 
 @attrs.frozen
@@ -131,9 +154,11 @@ class ContainerLaunch:
 
 @attrs.frozen
 class StartedContainer:
-    """What ``start_container`` reports: the published ports."""
+    """What ``start_container`` reports: the published ports, and the container's own
+    address when it has one (Docker: its IP on the task's network)."""
 
     network_bindings: tuple[NetworkBinding, ...] = ()
+    private_ipv4: str | None = None
 
 
 @attrs.frozen
@@ -252,6 +277,11 @@ class Backend(abc.ABC):
             BackendError: when the backend keeps no logs.
         """
         raise BackendError(f"the {self.name} backend keeps no container logs")
+
+    def spot_interruption_after(self, task: TaskLaunch) -> float | None:
+        """Seconds after a FARGATE_SPOT task is RUNNING at which its capacity is taken back
+        (a simulated Spot interruption); None: never (the default)."""
+        return None
 
     async def stats(self, runtime_id: str) -> dict[str, float]:
         """One sample of the container's resource use (``cpu_percent``, ``memory_mib``...).

@@ -60,6 +60,8 @@ class Behavior:
         logs: Lines the container prints at start.
         print_environment: Print the container's environment at start, before ``logs``:
             one ``NAME=value`` line per variable, in name order (as ``env`` would).
+        spot_interruption_after: On FARGATE_SPOT, AWS takes the capacity back this many
+            seconds after the task is RUNNING (a Spot interruption, with its warning).
     """
 
     exit_code: int | None = None
@@ -73,6 +75,7 @@ class Behavior:
     oom_after: float | None = None
     logs: tuple[str, ...] = ()
     print_environment: bool = False
+    spot_interruption_after: float | None = None
 
 
 @attrs.define
@@ -99,6 +102,10 @@ class SimulatedBackend(Backend):
         behaviors: By image or container name (container name wins).
         default: The behaviour of everything else.
         pull_delay: Seconds every task's image pull takes.
+        instance_start_delay: Seconds ``add_instances`` (managed scaling) takes.
+
+    It is also an :class:`~pyecs.abc.InstanceProvider`: a capacity provider with managed
+    scaling gets instances like the first of ``instances``.
     """
 
     name = "simulated"
@@ -121,6 +128,7 @@ class SimulatedBackend(Backend):
         behaviors: dict[str, Behavior] | None = None,
         default: Behavior | None = None,
         pull_delay: float = 0.0,
+        instance_start_delay: float = 0.0,
     ) -> None:
         if isinstance(instances, int):
             if instances < 1:
@@ -135,6 +143,55 @@ class SimulatedBackend(Backend):
         self._containers: dict[str, _Container] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._next_port = 32768 + self._random.randrange(1024)
+        self.instance_start_delay = instance_start_delay
+        self._added = itertools.count(1)
+        self._zones = sorted(
+            {z for sp in self._specs if (z := sp.attributes.get("ecs.availability-zone"))}
+        )
+        #: Instances managed scaling asked for and gave back, in order.
+        self.added_instances: list[str] = []
+        self.removed_instances: list[str] = []
+
+    # -- InstanceProvider: simulated instances for managed scaling ------------------------
+
+    async def add_instances(self, provider: str, count: int) -> Sequence[InstanceSpec]:
+        """New instances like the first one this backend was given, in zones round-robin;
+        ids ``<provider>-i-<n>``. Takes ``instance_start_delay`` seconds (anyio time)."""
+        if self.instance_start_delay:
+            await anyio.sleep(self.instance_start_delay)
+        template = self._specs[0]
+        specs = []
+        for _ in range(count):
+            n = next(self._added)
+            zone = self._zones[n % len(self._zones)] if self._zones else None
+            attributes = dict(template.attributes)
+            if zone is not None:
+                attributes["ecs.availability-zone"] = zone
+            specs.append(
+                attrs.evolve(
+                    template,
+                    id=f"{provider}-i-{n:017x}",
+                    ec2_instance_id=f"{provider}-i-{n:017x}",
+                    attributes=attributes,
+                )
+            )
+        self.added_instances.extend(s.id or "" for s in specs)
+        return specs
+
+    async def remove_instances(self, provider: str, instance_ids: Sequence[str]) -> None:
+        """Record the instances as terminated."""
+        self.removed_instances.extend(instance_ids)
+
+    def spot_interruption_after(self, task: TaskLaunch) -> float | None:
+        """Seconds after start at which a FARGATE_SPOT task of this definition is
+        interrupted (a container's :class:`Behavior` ``spot_interruption_after``)."""
+        delays = [
+            b.spot_interruption_after
+            for c in task.task_definition.containers
+            for b in (self.behaviors.get(str(c.name)) or self.behaviors.get(str(c.image)),)
+            if b is not None and b.spot_interruption_after is not None
+        ]
+        return min(delays) if delays else None
 
     # -- test hooks ------------------------------------------------------------------------
 

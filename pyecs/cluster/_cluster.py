@@ -18,7 +18,7 @@ from pyecs._checks import (
     check_tags,
     check_timeout,
 )
-from pyecs.abc import Backend, ClusterContext
+from pyecs.abc import Backend, ClusterContext, InstanceProvider
 from pyecs.backends._names import BackendName, as_backend
 from pyecs.cluster._instances import InstanceManager
 from pyecs.exceptions import (
@@ -30,11 +30,14 @@ from pyecs.exceptions import (
 )
 from pyecs.lb._config import LoadBalancer
 from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
+from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
+from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.service import DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._scheduler import PlacementState
+from pyecs.runtime._capacity import CapacityManager
 from pyecs.runtime._events import ClusterEvent, EventHub
 from pyecs.runtime._overrides import apply_overrides
 from pyecs.runtime._registry import (
@@ -43,6 +46,7 @@ from pyecs.runtime._registry import (
     TaskDefinitionSource,
 )
 from pyecs.runtime._runtime import ClusterRuntime
+from pyecs.runtime._scaling import ProviderScaler
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -159,6 +163,9 @@ class Cluster:
         self._tasks = TaskManager(
             self._arns, self._placement, self._events, clock, stopped_tasks_kept=stopped_tasks_kept
         )
+        self._capacity = CapacityManager(
+            self._arns, self._placement, self._tasks, clock, lambda: self.instances_changed()
+        )
         # What services are given; the cluster composes it with the managers below.
         self._runtime = ClusterRuntime(
             name,
@@ -170,9 +177,14 @@ class Cluster:
             placement=self._placement,
             task_healthy_delay=self.task_healthy_delay,
             max_tasks_per_service=max_tasks_per_service,
+            capacity=self._capacity,
         )
         self._services = ServiceManager(self._runtime)
+        self._scaler = ProviderScaler(
+            self._capacity, self._placement, self._tasks, self._services.is_daemon_group
+        )
         self._instances = InstanceManager(self._runtime, self._services.instances_changed)
+        self._tasks.watch(self._capacity.task_changed)
         self._tasks.watch(self._services.route_task)
         self._stack: AsyncExitStack | None = None
 
@@ -221,6 +233,8 @@ class Cluster:
             raise
         self._tasks.attach(self.backend, tg)
         self._services.attach(self.backend, tg)
+        self._scaler.attach(tg)
+        self._capacity.attach(tg)
         self._stack = stack
         self._runtime.state = "open"
         return self
@@ -231,7 +245,9 @@ class Cluster:
         specs = await backend.open(context)
         try:
             for spec in specs:
-                self._placement.add_instance(spec, registered_at=self._clock())
+                ci = self._placement.add_instance(spec, registered_at=self._clock())
+                if self._capacity.fargate_host is None:
+                    self._capacity.fargate_host = ci.id  # Fargate tasks run on this one
             yield
         finally:
             await backend.aclose()
@@ -257,6 +273,7 @@ class Cluster:
         with anyio.CancelScope(shield=True):
             try:
                 await self._tasks.stop_all("Cluster closed")
+                await self._scaler.aclose()
             finally:
                 self._events.close()
                 tg.cancel_scope.cancel()
@@ -344,6 +361,9 @@ class Cluster:
         started_by: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
+        launch_type: Literal["EC2", "FARGATE"] | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: Mapping[str, Any] | AwsVpcConfiguration | None = None,
     ) -> RunTaskResult:
         """Place and start ``count`` standalone tasks (ECS RunTask).
 
@@ -366,6 +386,14 @@ class Cluster:
                 cpu, memory, memoryReservation), task ``cpu`` and ``memory``.
             tags: Key/value tags recorded on the tasks, strings, by the ECS rules: at most
                 50, keys 1-128 characters (not ``aws:...``), values up to 256.
+            launch_type: ``EC2`` (a registered container instance) or ``FARGATE``
+                (capacity of the task's own, sized by its cpu and memory).
+            capacity_provider_strategy: Items ``{"capacityProvider", "base",
+                "weight"}`` (or :class:`pyecs.CapacityProviderStrategyItem`); not with
+                ``launch_type``. Neither: the cluster's default strategy, else EC2.
+            network_configuration: ``{"awsvpcConfiguration": {"subnets": [...],
+                "securityGroups": [...], "assignPublicIp": "DISABLED"}}``; required for
+                (and only for) ``awsvpc`` task definitions.
 
         Raises:
             TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
@@ -383,9 +411,13 @@ class Cluster:
             raise InvalidParameterError(f"group must be 1-255 characters, got {group!r}")
         started_by = check_started_by(started_by)
         checked_tags = check_tags(tags)
-        result, _ = await self._tasks.launch_in_batches(
+        choice = self._capacity.choose(launch_type, capacity_provider_strategy)
+        network = self._capacity.check_network(td, choice, network_configuration)
+        result, _ = self._capacity.launch(
             td,
             count,
+            choice,
+            network,
             group=group or f"family:{td.family}",
             started_by=started_by,
             strategies=placement_strategy,
@@ -549,6 +581,9 @@ class Cluster:
         tags: Mapping[str, str] | None = None,
         load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
         restart_backoff: RestartBackoff | None = None,
+        launch_type: Literal["EC2", "FARGATE"] | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: Mapping[str, Any] | AwsVpcConfiguration | None = None,
     ) -> Service:
         """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
 
@@ -582,6 +617,10 @@ class Cluster:
                 soon after they start (a local protection; default
                 ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the third quick
                 exit in a row).
+            launch_type: ``EC2`` or ``FARGATE``; not with ``capacity_provider_strategy``.
+            capacity_provider_strategy: How the service's tasks spread over capacity
+                providers (base first, then weights); neither: the cluster's default.
+            network_configuration: The ``awsvpcConfiguration`` of ``awsvpc`` tasks.
 
         Raises:
             InvalidParameterError: a bad argument or a duplicate name, or a load balancer
@@ -603,6 +642,9 @@ class Cluster:
             tags=tags,
             load_balancers=load_balancers,
             restart_backoff=restart_backoff,
+            launch_type=launch_type,
+            capacity_provider_strategy=capacity_provider_strategy,
+            network_configuration=network_configuration,
         )
 
     def service(self, name: str) -> Service:
@@ -677,9 +719,20 @@ class Cluster:
         """One container instance by id or ARN."""
         return self._instances.describe_container_instance(instance)
 
-    async def register_container_instance(self, spec: InstanceSpec) -> ContainerInstance:
-        """Add an instance (simulated capacity, or an engine the backend serves)."""
-        return await self._instances.register_container_instance(spec)
+    async def register_container_instance(
+        self, spec: InstanceSpec, *, capacity_provider: str | None = None
+    ) -> ContainerInstance:
+        """Add an instance (simulated capacity, or an engine the backend serves).
+
+        Args:
+            spec: What the instance offers.
+            capacity_provider: The provider (made with :meth:`create_capacity_provider`)
+                whose instance it is, as an Auto Scaling group's instance is its provider's.
+        """
+        self._require_open()
+        return await self._instances.register_container_instance(
+            self._capacity.instance_spec(spec, capacity_provider)
+        )
 
     async def deregister_container_instance(
         self, instance: str, *, force: bool = False
@@ -712,6 +765,138 @@ class Cluster:
     async def delete_attributes(self, instance: str, names: Iterable[str]) -> ContainerInstance:
         """Remove attributes of an instance."""
         return await self._instances.delete_attributes(instance, names)
+
+    # -- capacity providers (ECS CreateCapacityProvider and friends) ------------------------
+
+    async def create_capacity_provider(
+        self,
+        name: str,
+        *,
+        instance_provider: InstanceProvider | None = None,
+        managed_scaling: ManagedScaling | None = None,
+        managed_termination_protection: Literal["ENABLED", "DISABLED"] = "DISABLED",
+        scaling_interval: float = 60.0,
+        scale_in_after: float = 900.0,
+    ) -> CapacityProvider:
+        """Create a capacity provider that owns a group of container instances.
+
+        Instances join it with ``register_container_instance(spec, capacity_provider=...)``
+        or, with managed scaling, from ``instance_provider``. Associate it with
+        :meth:`put_cluster_capacity_providers` before tasks use it.
+
+        Args:
+            name: 1-255 letters, digits, ``-`` or ``_``, not starting with ``aws``,
+                ``ecs`` or ``fargate``.
+            instance_provider: Adds and removes instances (``SimulatedBackend`` and
+                ``ProcessBackend`` are instance providers); needed by managed scaling.
+            managed_scaling: Keep CapacityProviderReservation at ``target_capacity``.
+            managed_termination_protection: ``ENABLED``: scale-in never removes an
+                instance that runs non-daemon tasks (it drains first). Needs managed
+                scaling, as in ECS.
+            scaling_interval: Seconds between two looks at the metric (ECS's alarms look
+                once a minute).
+            scale_in_after: Seconds the metric must stay below target before scale-in
+                (ECS: 15 minutes).
+
+        Raises:
+            InvalidParameterError: a bad or taken name, or managed scaling without an
+                instance provider.
+        """
+        provider = self._capacity.create(
+            name,
+            instance_provider=instance_provider,
+            managed_scaling=managed_scaling,
+            managed_termination_protection=managed_termination_protection,
+            scaling_interval=scaling_interval,
+            scale_in_after=scale_in_after,
+        )
+        self._scaler.started(provider)
+        return self._capacity.snapshot(name)
+
+    async def put_cluster_capacity_providers(
+        self,
+        capacity_providers: Sequence[str],
+        default_capacity_provider_strategy: Sequence[object] = (),
+    ) -> list[str]:
+        """Associate providers with the cluster and set its default strategy (ECS
+        PutClusterCapacityProviders). ``FARGATE`` and ``FARGATE_SPOT`` need only this.
+
+        Returns:
+            The associated providers.
+
+        Raises:
+            InvalidParameterError: an unknown provider, a default strategy naming one that
+                is not associated, or removing a provider that tasks still use.
+        """
+        self._capacity.put_cluster(capacity_providers, default_capacity_provider_strategy)
+        return self._capacity.associated
+
+    @property
+    def capacity_providers(self) -> list[str]:
+        """The providers associated with the cluster (ECS ``capacityProviders``)."""
+        return self._capacity.associated
+
+    @property
+    def default_capacity_provider_strategy(self) -> list[CapacityProviderStrategyItem]:
+        """The cluster's default capacity provider strategy."""
+        return list(self._capacity.default_strategy)
+
+    def describe_capacity_providers(
+        self, names: Sequence[str] | None = None
+    ) -> list[CapacityProvider]:
+        """Providers by name (all by default), FARGATE and FARGATE_SPOT included.
+
+        Raises:
+            InvalidParameterError: an unknown name.
+        """
+        chosen = (
+            [p.name for p in self._capacity.providers()]
+            if names is None
+            else list(check_str_list(names, "names", "capacity provider names"))
+        )
+        return [self._capacity.snapshot(n) for n in chosen]
+
+    def capacity_provider_reservation(self, name: str) -> float:
+        """The provider's CapacityProviderReservation now, in percent (ECS's metric:
+        instances needed / instances it has x 100; 200 with no instance but tasks waiting).
+
+        pyecs has no metrics store yet: this is a plain read.
+        """
+        provider = self._capacity.get(name)
+        if provider.fargate:
+            raise InvalidParameterError(
+                f"{name} has no instances of its own: CapacityProviderReservation is a metric "
+                "of Auto Scaling group providers"
+            )
+        return self._scaler.reservation(name)
+
+    async def interrupt_spot_task(self, task: str, *, warning: float | None = None) -> Task:
+        """Take back a FARGATE_SPOT task's capacity, as AWS does with two minutes' warning.
+
+        The containers get SIGTERM now and are killed after ``warning`` seconds (or their
+        ``stopTimeout``, if shorter); the task stops with stopCode ``SpotInterruption``
+        and ECS's reason, and its service replaces it.
+
+        Args:
+            task: ARN or id of a running FARGATE_SPOT task.
+            warning: Seconds of warning (default the cluster's ``spot_warning``: 120).
+
+        Raises:
+            InvalidParameterError: the task does not run on FARGATE_SPOT.
+        """
+        self._require_open()
+        snapshot = self._tasks.get(task)
+        grace = None if warning is None else check_seconds(warning, "warning")
+        return self._capacity.interrupt(snapshot, grace)
+
+    @property
+    def spot_warning(self) -> float:
+        """Seconds between a Spot interruption's SIGTERM and the kill (ECS: 120)."""
+        return self._capacity.spot_warning
+
+    @spot_warning.setter
+    def spot_warning(self, seconds: float) -> None:
+        self._capacity.spot_warning = check_seconds(seconds, "spot_warning")
 
     # -- events ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import attrs
 
 from pyecs._checks import check_str_list, shown
 from pyecs.exceptions import InvalidParameterError
+from pyecs.models.capacity import FARGATE_PROVIDERS, PROVIDER_ATTRIBUTE
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.runtime._runtime import ClusterRuntime
 
@@ -36,10 +37,12 @@ class InstanceManager:
         from pyecs.placement.query import parse
 
         expression = parse(filter) if filter is not None else None
+        # A Fargate task's own capacity is not a container instance of the cluster.
         return [
             ci
             for ci in self._runtime.placement.instances()
-            if (status is None or ci.status == status)
+            if ci.attributes.get(PROVIDER_ATTRIBUTE) not in FARGATE_PROVIDERS
+            and (status is None or ci.status == status)
             and (expression is None or expression.evaluate(ci))
         ]
 

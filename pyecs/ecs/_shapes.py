@@ -121,11 +121,44 @@ def _container(c: Container, task_arn: str | None = None) -> JsonObject:
     return out
 
 
+def _eni_status(t: Task) -> str:
+    if t.last_status == "STOPPED":
+        return "DELETED"
+    if t.last_status in ("DEPROVISIONING",):
+        return "DELETING"
+    if t.last_status == "PROVISIONING":
+        return "PRECREATED"
+    return "ATTACHED"
+
+
+def _attachments(t: Task) -> list[JsonObject]:
+    """The ENI of an awsvpc task, as ECS shows it (``ElasticNetworkInterface``)."""
+    eni = t.network_interface
+    if eni is None:
+        return []
+    details = [
+        {"name": "subnetId", "value": eni.subnet_id},
+        {"name": "networkInterfaceId", "value": f"eni-{t.id[:17]}"},
+    ]
+    if eni.private_ipv4 is not None:
+        details.append({"name": "privateIPv4Address", "value": eni.private_ipv4})
+    return [
+        {
+            "id": eni.id,
+            "type": "ElasticNetworkInterface",
+            "status": _eni_status(t),
+            "details": details,
+        }
+    ]
+
+
 def _task(t: Task) -> JsonObject:
-    out: JsonObject = {"attachments": []}
+    out: JsonObject = {"attachments": _attachments(t)}
     _put(out, "availabilityZone", t.availability_zone)
+    _put(out, "capacityProviderName", t.capacity_provider_name)
     out["clusterArn"] = t.cluster_arn
-    _put(out, "containerInstanceArn", t.container_instance_arn or None)
+    if t.launch_type != "FARGATE":  # a Fargate task has no container instance
+        _put(out, "containerInstanceArn", t.container_instance_arn or None)
     out["containers"] = [_container(c, t.arn) for c in t.containers]
     out["cpu"] = str(t.cpu)
     _put_time(out, "createdAt", t.created_at)
@@ -135,8 +168,11 @@ def _task(t: Task) -> JsonObject:
     out["group"] = t.group
     out["healthStatus"] = t.health_status
     out["lastStatus"] = t.last_status
-    out["launchType"] = LAUNCH_TYPE
+    out["launchType"] = t.launch_type
     out["memory"] = str(t.memory)
+    if t.platform_version is not None:
+        out["platformVersion"] = t.platform_version
+        out["platformFamily"] = "Linux"
     _put_time(out, "pullStartedAt", t.pull_started_at)
     _put_time(out, "pullStoppedAt", t.pull_stopped_at)
     _put_time(out, "startedAt", t.started_at)
@@ -328,7 +364,6 @@ def _service(s: ServiceLike) -> JsonObject:
         "desiredCount": s.desired_count,
         "runningCount": s.running_count,
         "pendingCount": s.pending_count,
-        "launchType": LAUNCH_TYPE,
         "taskDefinition": s.task_definition.task_definition_arn or s.task_definition.ref,
         "deploymentConfiguration": converter.unstructure(s.deployment_configuration),
         "deployments": [converter.unstructure(d, Deployment) for d in s.deployments],
@@ -340,6 +375,17 @@ def _service(s: ServiceLike) -> JsonObject:
         "schedulingStrategy": s.scheduling_strategy,
         "deploymentController": {"type": "ECS"},
     }
+    strategy = getattr(s, "capacity_provider_strategy", ())
+    if strategy:
+        out["capacityProviderStrategy"] = [i.to_dict() for i in strategy]
+    else:
+        out["launchType"] = getattr(s, "launch_type", LAUNCH_TYPE)
+    network = getattr(s, "network_configuration", None)
+    if network is not None:
+        out["networkConfiguration"] = network.to_dict()
+    if getattr(s, "platform_version", None):
+        out["platformVersion"] = s.platform_version  # type: ignore[attr-defined]
+        out["platformFamily"] = "Linux"
     if s.tags:
         out["tags"] = _tags(list(s.tags.items()))
     out["enableECSManagedTags"] = False

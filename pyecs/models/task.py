@@ -19,6 +19,7 @@ __all__ = [
     "Container",
     "HealthStatus",
     "NetworkBinding",
+    "NetworkInterface",
     "Task",
     "TaskStatus",
 ]
@@ -45,6 +46,7 @@ STOP_CODES = (
     "EssentialContainerExited",
     "UserInitiated",
     "ServiceSchedulerInitiated",
+    "SpotInterruption",
 )
 
 
@@ -56,6 +58,24 @@ class NetworkBinding:
     container_port: int
     host_port: int
     protocol: str = "tcp"
+
+
+@attrs.frozen
+class NetworkInterface:
+    """The elastic network interface of an ``awsvpc`` task (its ECS ``attachments``).
+
+    Attributes:
+        id: The attachment id (a UUID, as ECS shows it).
+        subnet_id: The subnet from the task's ``awsvpcConfiguration``.
+        private_ipv4: The task's own address, once the backend reports it (Docker: the
+            address of the task's network namespace); None when the backend has none.
+        security_groups: The task's security groups.
+    """
+
+    id: str
+    subnet_id: str
+    private_ipv4: str | None = None
+    security_groups: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -89,6 +109,14 @@ class Task:
             UNHEALTHY -> UNHEALTHY, else UNKNOWN.
         availability_zone: The ``ecs.availability-zone`` attribute of its container
             instance (ECS ``availabilityZone``); None when not known.
+        container_instance_id: The instance it runs on; ``""`` while it waits in
+            PROVISIONING for capacity. A Fargate task's capacity is its own: ECS shows no
+            container instance for it, and pyecs keeps that capacity's id here.
+        launch_type: ``EC2`` or ``FARGATE`` (ECS ``launchType``).
+        capacity_provider_name: The capacity provider it was placed through, if any.
+        platform_version: ``LATEST`` resolved (``1.4.0``) for Fargate tasks, else None.
+        network_interface: The ENI of an ``awsvpc`` task started with a network
+            configuration.
     """
 
     arn: str
@@ -117,6 +145,10 @@ class Task:
     health_status: HealthStatus = "UNKNOWN"
     tags: tuple[tuple[str, str], ...] = ()
     availability_zone: str | None = None
+    launch_type: str = "EC2"
+    capacity_provider_name: str | None = None
+    platform_version: str | None = None
+    network_interface: NetworkInterface | None = None
 
     def container(self, name: str) -> Container:
         """The container called ``name``.

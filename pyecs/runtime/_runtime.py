@@ -17,6 +17,7 @@ from pyecs.models._arn import ArnFactory
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement import constraint_from, strategy_from
 from pyecs.placement._scheduler import PlacementState
+from pyecs.runtime._capacity import CapacityManager
 from pyecs.runtime._events import EventHub
 from pyecs.runtime._registry import TaskDefinitionRegistry
 from pyecs.runtime._tasks import TaskManager
@@ -39,6 +40,7 @@ class ClusterRuntime:
         placement: The container instances and what is placed on them.
         task_healthy_delay: The default ``healthy_delay`` of services.
         max_tasks_per_service: The largest ``desired_count`` a service may have.
+        capacity: The capacity providers, the default strategy, Fargate.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class ClusterRuntime:
         placement: PlacementState,
         task_healthy_delay: float,
         max_tasks_per_service: int,
+        capacity: CapacityManager,
     ) -> None:
         self.name = name
         self.arns = arns
@@ -63,6 +66,7 @@ class ClusterRuntime:
         self.placement = placement
         self.task_healthy_delay = task_healthy_delay
         self.max_tasks_per_service = max_tasks_per_service
+        self.capacity = capacity
         self.state: State = "new"
 
     @property

@@ -119,13 +119,21 @@ class TaskRunner:
         self._stop_requested = anyio.Event()
         self._stopped = anyio.Event()
         self._provisioning: anyio.CancelScope | None = None
+        self._grace: float | None = None
 
     # -- public ----------------------------------------------------------------------------
 
-    def request_stop(self, stop_code: str, reason: str) -> None:
-        """Ask the task to stop; the first request's code and reason are kept."""
+    def request_stop(self, stop_code: str, reason: str, *, grace: float | None = None) -> None:
+        """Ask the task to stop; the first request's code and reason are kept.
+
+        Args:
+            grace: At most this many seconds between the stop signal and the kill, for
+                every container (a Spot interruption's warning); None: each container's
+                ``stopTimeout``.
+        """
         if self._stop_requested.is_set():
             return
+        self._grace = grace
         self._update(desired_status="STOPPED", stop_code=stop_code, stopped_reason=reason)
         self._stop_requested.set()
         if self._provisioning is not None:
@@ -237,6 +245,10 @@ class TaskRunner:
         self._set_container(
             slot.name, last_status="RUNNING", network_bindings=started.network_bindings
         )
+        eni = self.task.network_interface
+        if eni is not None and eni.private_ipv4 is None and started.private_ipv4:
+            # awsvpc: the task's address is its network namespace's (the first container's).
+            self._update(network_interface=attrs.evolve(eni, private_ipv4=started.private_ipv4))
         slot.started.set()
         if slot.definition.has_health_probe:
             assert self._health_tg is not None
@@ -352,6 +364,8 @@ class TaskRunner:
         runtime_id = slot.runtime_id
         if runtime_id is not None and not slot.exited.is_set():
             timeout = float(slot.definition.effective_stop_timeout)
+            if self._grace is not None:
+                timeout = min(timeout, self._grace)
             # A backend that never answers must not keep the task from STOPPED: past the
             # stop timeout and a grace, the runner moves on and removes the container.
             with anyio.move_on_after(timeout + STOP_GRACE) as scope:

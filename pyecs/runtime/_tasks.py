@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import socket
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from pyecs.abc import Backend, TaskLaunch
 from pyecs.backends._shared import LABEL_CLUSTER, LABEL_OWNER, LABEL_SERVICE, LABEL_TASK
 from pyecs.exceptions import BackendError, TaskNotFoundError
 from pyecs.models._arn import ArnFactory
-from pyecs.models.task import Container, Task
+from pyecs.models.task import Container, NetworkInterface, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
@@ -32,6 +33,7 @@ __all__ = [
     "DescribeServicesResult",
     "DescribeTasksResult",
     "RunTaskResult",
+    "TaskCapacity",
     "TaskFailure",
     "TaskManager",
 ]
@@ -87,6 +89,41 @@ class DescribeTasksResult:
     failures: tuple[TaskFailure, ...]
 
 
+@attrs.frozen
+class TaskCapacity:
+    """Where a task's capacity comes from, as recorded on the task.
+
+    Attributes:
+        launch_type: ``EC2`` or ``FARGATE``.
+        provider: The capacity provider's name, or None (a launch type, or no provider).
+        host_instance_id: The backend instance that runs a Fargate task (its placement
+            instance is its own); None: the instance it is placed on.
+        network_interface: The ENI of an ``awsvpc`` task with a network configuration.
+        platform_version: Fargate's platform version.
+    """
+
+    launch_type: str = "EC2"
+    provider: str | None = None
+    host_instance_id: str | None = None
+    network_interface: NetworkInterface | None = None
+    platform_version: str | None = None
+
+
+@attrs.frozen
+class _Held:
+    """A task that waits in PROVISIONING for its provider to add capacity."""
+
+    td: TaskDefinition
+    request: PlacementRequest
+    on_deactivate: Callable[[Task], Awaitable[None]] | None
+    capacity: TaskCapacity
+
+
+def _eni_id(task_id: str) -> str:
+    """The ENI attachment id of a task: a UUID, as ECS shows it, derived from the task id."""
+    return str(uuid.UUID(task_id)) if len(task_id) == 32 else task_id
+
+
 def placement_request(td: TaskDefinition, group: str) -> PlacementRequest:
     """What a task of ``td`` reserves on its instance."""
     return PlacementRequest(
@@ -129,6 +166,7 @@ class TaskManager:
         self._tasks: dict[str, Task] = {}
         self._runners: dict[str, TaskRunner] = {}
         self._watchers: list[Callable[[Task], None]] = []
+        self._held: dict[str, _Held] = {}
 
     def attach(self, backend: Backend | None, tg: anyio.abc.TaskGroup) -> None:
         """Give the manager its backend and the cluster's task group."""
@@ -159,12 +197,18 @@ class TaskManager:
         constraints: Iterable[object] | None,
         tags: Mapping[str, str] | None = None,
         on_deactivate: Callable[[Task], Awaitable[None]] | None = None,
+        capacity: TaskCapacity | None = None,
+        hold_unplaced: bool = False,
     ) -> tuple[RunTaskResult, tuple[PlacementFailure, ...]]:
         """Place ``count`` tasks of ``td`` and start them in the background.
 
         Args:
             on_deactivate: Awaited when a task enters DEACTIVATING, before its containers
                 are stopped (load-balancer draining).
+            capacity: The launch type and capacity provider recorded on the tasks.
+            hold_unplaced: Copies that find no instance wait in PROVISIONING (a provider
+                with managed scaling adds capacity for them; :meth:`start_held` places
+                them) instead of failing.
 
         Returns:
             The ECS-shaped result, and the scheduler's failures (for service events).
@@ -194,20 +238,74 @@ class TaskManager:
             for f in result.failures
         )
         tasks = []
+        capacity = capacity or TaskCapacity()
         for p in result.placements:
             task = self._new_task(
                 on_deactivate,
                 td,
-                p.task_key,
-                ids[p.copy_index],
+                self._draft(td, p.task_key, ids[p.copy_index], group, started_by, request, tags),
                 p.instance_id,
-                group,
-                started_by,
-                request,
-                tags,
+                capacity,
             )
             tasks.append(task)
+        if hold_unplaced and result.failures:
+            placed = {p.copy_index for p in result.placements}
+            for index in range(count):
+                if index in placed:
+                    continue
+                draft = self._draft(td, keys[index], ids[index], group, started_by, request, tags)
+                task = attrs.evolve(
+                    draft,
+                    launch_type=capacity.launch_type,
+                    capacity_provider_name=capacity.provider,
+                    network_interface=capacity.network_interface
+                    and attrs.evolve(capacity.network_interface, id=_eni_id(draft.id)),
+                    platform_version=capacity.platform_version,
+                )
+                self._held[task.arn] = _Held(td, request, on_deactivate, capacity)
+                self._record(task)
+                tasks.append(task)
+            return RunTaskResult(tuple(tasks), ()), ()
         return RunTaskResult(tuple(tasks), failures), result.failures
+
+    def held(self, provider: str | None = None) -> list[Task]:
+        """Tasks waiting in PROVISIONING for capacity (of one provider, or all), oldest first."""
+        return [
+            self._tasks[arn]
+            for arn, h in self._held.items()
+            if provider is None or h.capacity.provider == provider
+        ]
+
+    def held_request(self, arn: str) -> PlacementRequest:
+        """What a waiting task will reserve once placed."""
+        return self._held[arn].request
+
+    def start_held(
+        self, arn: str, strategies: Iterable[object] | None, constraints: Iterable[object]
+    ) -> bool:
+        """Place a task waiting in PROVISIONING and start it; False if nothing fits yet."""
+        held = self._held.get(arn)
+        if held is None:
+            return False
+        td = held.td
+        all_constraints = [
+            {"type": "memberOf", "expression": pc.expression}
+            for pc in td.placement_constraints or ()
+        ] + list(constraints)
+        result = self._placement.place(
+            held.request, 1, strategies, all_constraints, task_keys=[arn]
+        )
+        if not result.placements:
+            return False
+        del self._held[arn]
+        self._new_task(
+            held.on_deactivate,
+            td,
+            self._tasks[arn],
+            result.placements[0].instance_id,
+            held.capacity,
+        )
+        return True
 
     async def launch_in_batches(
         self, td: TaskDefinition, count: int, **options: Any
@@ -229,27 +327,24 @@ class TaskManager:
             placement_failures.extend(unplaced)
         return RunTaskResult(tuple(tasks), tuple(failures)), tuple(placement_failures)
 
-    def _new_task(
+    def _draft(
         self,
-        on_deactivate: Callable[[Task], Awaitable[None]] | None,
         td: TaskDefinition,
         arn: str,
         task_id: str,
-        instance_id: str,
         group: str,
         started_by: str | None,
         request: PlacementRequest,
         tags: Mapping[str, str] | None,
     ) -> Task:
-        assert self.backend is not None and self._tg is not None
-        task = Task(
+        """The first snapshot of a task, before it has an instance."""
+        return Task(
             arn=arn,
             id=task_id,
             cluster_arn=self._arns.cluster_arn,
             task_definition_arn=str(td.task_definition_arn),
-            container_instance_id=instance_id,
-            container_instance_arn=self._placement.instance_arn(instance_id),
-            availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
+            container_instance_id="",
+            container_instance_arn="",
             group=group,
             started_by=started_by,
             cpu=request.cpu,
@@ -266,10 +361,39 @@ class TaskManager:
             created_at=self._clock(),
             tags=tuple(sorted((tags or {}).items())),
         )
+
+    def _new_task(
+        self,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None,
+        td: TaskDefinition,
+        draft: Task,
+        instance_id: str,
+        capacity: TaskCapacity,
+    ) -> Task:
+        assert self.backend is not None and self._tg is not None
+        # A Fargate task keeps the id of its own capacity here (placement and services
+        # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
+        task = attrs.evolve(
+            draft,
+            version=draft.version + 1 if draft.arn in self._tasks else draft.version,
+            container_instance_id=instance_id,
+            container_instance_arn=self._placement.instance_arn(instance_id),
+            availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
+            launch_type=capacity.launch_type,
+            capacity_provider_name=capacity.provider,
+            network_interface=capacity.network_interface,
+            platform_version=capacity.platform_version,
+        )
+        if task.network_interface is not None and not task.network_interface.id:
+            task = attrs.evolve(
+                task, network_interface=attrs.evolve(task.network_interface, id=_eni_id(task.id))
+            )
+        arn, task_id, group = task.arn, task.id, task.group
         labels = {**owner_labels(self._arns.cluster), LABEL_TASK: arn}
         if group.startswith("service:"):  # the Docker backend aliases service tasks by it
             labels[LABEL_SERVICE] = group[len("service:") :]
-        launch = TaskLaunch(arn, task_id, instance_id, td, labels)
+        host = capacity.host_instance_id or instance_id
+        launch = TaskLaunch(arn, task_id, host, td, labels, launch_type=capacity.launch_type)
         runner = TaskRunner(
             self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate
         )
@@ -323,17 +447,37 @@ class TaskManager:
 
     # -- stopping --------------------------------------------------------------------------
 
-    def stop(self, arn: str, stop_code: str, reason: str) -> Task:
-        """Ask a task to stop; returns its snapshot (desired STOPPED)."""
+    def stop(self, arn: str, stop_code: str, reason: str, *, grace: float | None = None) -> Task:
+        """Ask a task to stop; returns its snapshot (desired STOPPED).
+
+        Args:
+            grace: Caps every container's stop timeout (see ``TaskRunner.request_stop``).
+        """
         task = self.get(arn)
         runner = self._runners.get(task.arn)
         if runner is not None:
-            runner.request_stop(stop_code, reason)
+            runner.request_stop(stop_code, reason, grace=grace)
             return runner.task
+        if self._held.pop(task.arn, None) is not None:
+            # It never had an instance or a container: it goes straight to STOPPED.
+            now = self._clock()
+            task = attrs.evolve(
+                task,
+                version=task.version + 1,
+                last_status="STOPPED",
+                desired_status="STOPPED",
+                stop_code=stop_code,
+                stopped_reason=reason,
+                stopping_at=now,
+                stopped_at=now,
+            )
+            self._record(task)
         return task
 
     async def stop_all(self, reason: str, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Stop every task and wait (bounded) until all are STOPPED."""
+        for arn in list(self._held):
+            self.stop(arn, "UserInitiated", reason)
         runners = list(self._runners.values())
         for runner in runners:
             runner.request_stop("UserInitiated", reason)

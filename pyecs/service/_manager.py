@@ -61,6 +61,11 @@ class ServiceManager:
         """Every service the cluster knows (INACTIVE ones until their name is reused)."""
         return list(self._services.values())
 
+    def is_daemon_group(self, group: str) -> bool:
+        """Whether a task group is a DAEMON service's (``service:<name>``)."""
+        svc = self._services.get(group[len("service:") :]) if group.startswith("service:") else None
+        return svc is not None and svc.scheduling_strategy == "DAEMON"
+
     def freeze(self) -> None:
         """The cluster is closing: no service starts replacements from now on."""
         for svc in self._services.values():
@@ -81,6 +86,9 @@ class ServiceManager:
         tags: Mapping[str, str] | None = None,
         load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
         restart_backoff: RestartBackoff | None = None,
+        launch_type: str | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: object = None,
     ) -> Service:
         """Create a service that keeps ``desired_count`` tasks running (ECS CreateService)."""
         self._runtime.require_open()
@@ -119,6 +127,13 @@ class ServiceManager:
         delay = self._runtime.task_healthy_delay if healthy_delay is None else healthy_delay
         check_grace(delay)
         balancers = check_load_balancers(load_balancers, td, name)
+        choice = self._runtime.capacity.choose(launch_type, capacity_provider_strategy)
+        network = self._runtime.capacity.check_network(td, choice, network_configuration)
+        if scheduling_strategy == "DAEMON" and choice.uses_fargate:
+            raise InvalidParameterError(
+                "The DAEMON scheduling strategy is not supported with the FARGATE launch "
+                "type; use REPLICA"
+            )
         features: list[ServiceFeature] = [DiscoveryEnvironment(self.discovery_environment)]
         if balancers:
             features.append(LoadBalancing(balancers))
@@ -136,6 +151,8 @@ class ServiceManager:
             tags=check_tags(tags),
             restart_backoff=restart_backoff,
             features=features,
+            capacity=choice,
+            network_configuration=network,
         )
         self._services[name] = svc
         assert self._task_group is not None

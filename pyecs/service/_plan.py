@@ -73,12 +73,13 @@ def _current(snap: ServiceSnapshot, tasks: list[Task]) -> list[Task]:
     draining = {ci.id for ci in snap.instances if ci.status != "ACTIVE"}
     known = {ci.id for ci in snap.instances}
     mine = {snap.primary.id, snap.primary.rollback_of}
+    # A task without an instance waits in PROVISIONING for its provider's capacity.
     return [
         t
         for t in tasks
         if t.started_by in mine
         and t.container_instance_id not in draining
-        and t.container_instance_id in known
+        and (t.container_instance_id in known or t.container_instance_id == "")
     ]
 
 

@@ -27,7 +27,13 @@ from pyecs._checks import check_timeout
 from pyecs.abc import FeatureContext, ServiceFeature
 from pyecs.exceptions import InvalidParameterError, PyecsError, TimeoutError
 from pyecs.lb._balancer import ServiceLoadBalancer
+from pyecs.models.capacity import (
+    FARGATE_PROVIDERS,
+    PROVIDER_ATTRIBUTE,
+    CapacityProviderStrategyItem,
+)
 from pyecs.models.instance import ContainerInstance
+from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.service import (
     Deployment,
     DeploymentConfiguration,
@@ -39,6 +45,7 @@ from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement import DEFAULT_SERVICE_STRATEGY
 from pyecs.placement.query import parse
+from pyecs.runtime._capacity import FARGATE_PLATFORM_VERSION, CapacityChoice
 from pyecs.runtime._events import ServiceEvent
 from pyecs.runtime._runtime import ClusterRuntime
 from pyecs.runtime._tasks import LAUNCH_BATCH
@@ -96,6 +103,8 @@ class Service:
         tags: Mapping[str, str],
         restart_backoff: RestartBackoff | None = None,
         features: Sequence[ServiceFeature] = (),
+        capacity: CapacityChoice | None = None,
+        network_configuration: AwsVpcConfiguration | None = None,
     ) -> None:
         self._runtime = runtime
         self.name = name
@@ -126,6 +135,8 @@ class Service:
         self._stuck_reported = False
         self._frozen = False
         self.features = tuple(features)
+        self._capacity = capacity or CapacityChoice()
+        self._network = network_configuration
         context = FeatureContext(
             service_name=name,
             service_arn=self.arn,
@@ -178,6 +189,27 @@ class Service:
         return sum(
             1 for t in self.tasks if t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING")
         )
+
+    @property
+    def capacity_provider_strategy(self) -> tuple[CapacityProviderStrategyItem, ...]:
+        """The strategy the service's tasks are launched with (its own, or the cluster
+        default it was created under); empty with a launch type."""
+        return self._capacity.strategy
+
+    @property
+    def network_configuration(self) -> AwsVpcConfiguration | None:
+        """The ``awsvpcConfiguration`` of the service's tasks, if any."""
+        return self._network
+
+    @property
+    def launch_type(self) -> str | None:
+        """``EC2`` or ``FARGATE``; None when the service uses a capacity provider strategy."""
+        return None if self._capacity.strategy else self._capacity.launch_type
+
+    @property
+    def platform_version(self) -> str | None:
+        """Fargate's platform version for a Fargate service, else None."""
+        return FARGATE_PLATFORM_VERSION if self._capacity.uses_fargate else None
 
     @property
     def task_definition(self) -> TaskDefinition:
@@ -257,11 +289,13 @@ class Service:
         placement_constraints: Sequence[object] | None = None,
         health_check_grace_period: float | None = None,
         restart_backoff: RestartBackoff | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: object = None,
     ) -> Service:
         """Change the service (ECS UpdateService).
 
-        A new task definition or ``force_new_deployment`` starts a rolling deployment; the
-        other changes don't.
+        A new task definition, capacity provider strategy or network configuration, or
+        ``force_new_deployment``, starts a rolling deployment; the other changes don't.
 
         Raises:
             InvalidParameterError: bad values (nothing is changed then).
@@ -288,7 +322,27 @@ class Service:
         if health_check_grace_period is not None:
             check_grace(health_check_grace_period)
         check_backoff(restart_backoff)
+        capacity = self._capacity
+        if capacity_provider_strategy is not None:
+            capacity = self._runtime.capacity.choose(None, capacity_provider_strategy)
+            if capacity.uses_fargate != self._capacity.uses_fargate:
+                raise InvalidParameterError(
+                    "a service cannot move between Fargate and EC2 capacity in an update; "
+                    "create a new service"
+                )
+        network = self._network
+        if (
+            network_configuration is not None
+            or new_td is not None
+            or (capacity_provider_strategy is not None)
+        ):
+            network = self._runtime.capacity.check_network(
+                new_td or self.task_definition, capacity, network_configuration or network
+            )
         # Everything is valid: apply.
+        capacity_changed = capacity != self._capacity or network != self._network
+        self._capacity = capacity
+        self._network = network
         if desired_count is not None:
             self._desired = desired_count
         self.deployment_configuration = config
@@ -300,7 +354,7 @@ class Service:
             self.health_check_grace_period = health_check_grace_period
         if restart_backoff is not None:
             self.restart_backoff = restart_backoff
-        if new_td is not None or force_new_deployment:
+        if new_td is not None or force_new_deployment or capacity_changed:
             td = new_td or self.task_definition
             if new_td is not None and new_td.task_definition_arn != (
                 self.task_definition.task_definition_arn
@@ -426,7 +480,8 @@ class Service:
             feature.task_changed(task)
         d = next((d for d in self._deployments if d.id == task.started_by), None)
         stopping = task.desired_status == "STOPPED"
-        chosen = _scheduler_stopped(task) or task.stop_code == "UserInitiated"
+        # A Spot interruption is nobody's failure: the task is replaced without backoff.
+        chosen = _scheduler_stopped(task) or task.stop_code in ("UserInitiated", "SpotInterruption")
         if task.last_status == "RUNNING" and not stopping and task.arn not in self._running_since:
             self._running_since[task.arn] = now
             self._gate.running()
@@ -529,6 +584,7 @@ class Service:
             ci
             for ci in self._runtime.placement.instances()
             if ci.status == "ACTIVE"
+            and ci.attributes.get(PROVIDER_ATTRIBUTE) not in FARGATE_PROVIDERS
             and ci.agent_connected
             and all(e.evaluate(ci) for e in expressions)
         ]
@@ -674,9 +730,12 @@ class Service:
             budget -= count
             if count < wanted:
                 plan.check_at(snap.now)
-            result, failures = tasks_mgr.launch(
+            result, failures = self._runtime.capacity.launch(
                 self._launch_definition(primary.task_definition),
                 count,
+                self._capacity,
+                self._network,
+                current=self._per_provider(),
                 group=f"service:{self.name}",
                 started_by=primary.id,
                 strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
@@ -720,6 +779,14 @@ class Service:
             self.status = "INACTIVE"
         self._prune()
         self._notify()
+
+    def _per_provider(self) -> dict[str, int]:
+        """The service's tasks that are not stopping, per capacity provider."""
+        out: dict[str, int] = {}
+        for t in self.tasks:
+            if t.capacity_provider_name and t.desired_status != "STOPPED":
+                out[t.capacity_provider_name] = out.get(t.capacity_provider_name, 0) + 1
+        return out
 
     def _prune(self) -> None:
         keep = []

@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pyecs._checks import check_timeout
-from pyecs.abc import Backend
+from pyecs.abc import Backend, InstanceProvider
 from pyecs.backends._names import BackendName
 from pyecs.cluster._cluster import Cluster as AsyncCluster
 from pyecs.cluster._cluster import _utcnow
 from pyecs.lb._balancer import ServiceLoadBalancer
 from pyecs.lb._config import LoadBalancer
 from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION
+from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
+from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.service import Deployment, DeploymentConfiguration, RestartBackoff
 from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
@@ -79,6 +81,28 @@ class Service(ServiceBase):
         return self._call(lambda: self._async.pending_count)
 
     @property
+    def capacity_provider_strategy(self) -> tuple[CapacityProviderStrategyItem, ...]:
+        """The strategy the service's tasks are launched with (its own, or the cluster
+        default it was created under); empty with a launch type.
+        """
+        return self._call(lambda: self._async.capacity_provider_strategy)
+
+    @property
+    def network_configuration(self) -> AwsVpcConfiguration | None:
+        """The ``awsvpcConfiguration`` of the service's tasks, if any."""
+        return self._call(lambda: self._async.network_configuration)
+
+    @property
+    def launch_type(self) -> str | None:
+        """``EC2`` or ``FARGATE``; None when the service uses a capacity provider strategy."""
+        return self._call(lambda: self._async.launch_type)
+
+    @property
+    def platform_version(self) -> str | None:
+        """Fargate's platform version for a Fargate service, else None."""
+        return self._call(lambda: self._async.platform_version)
+
+    @property
     def task_definition(self) -> TaskDefinition:
         """The PRIMARY deployment's task definition."""
         return self._call(lambda: self._async.task_definition)
@@ -122,11 +146,13 @@ class Service(ServiceBase):
         placement_constraints: Sequence[object] | None = None,
         health_check_grace_period: float | None = None,
         restart_backoff: RestartBackoff | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: object = None,
     ) -> Service:
         """Change the service (ECS UpdateService).
 
-        A new task definition or ``force_new_deployment`` starts a rolling deployment; the
-        other changes don't.
+        A new task definition, capacity provider strategy or network configuration, or
+        ``force_new_deployment``, starts a rolling deployment; the other changes don't.
 
         Raises:
             InvalidParameterError: bad values (nothing is changed then).
@@ -143,6 +169,8 @@ class Service(ServiceBase):
                     placement_constraints=placement_constraints,
                     health_check_grace_period=health_check_grace_period,
                     restart_backoff=restart_backoff,
+                    capacity_provider_strategy=capacity_provider_strategy,
+                    network_configuration=network_configuration,
                 )
             )
         )
@@ -342,6 +370,9 @@ class Cluster(ClusterBase[Service]):
         started_by: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
+        launch_type: Literal["EC2", "FARGATE"] | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: Mapping[str, Any] | AwsVpcConfiguration | None = None,
     ) -> RunTaskResult:
         """Place and start ``count`` standalone tasks (ECS RunTask).
 
@@ -364,6 +395,14 @@ class Cluster(ClusterBase[Service]):
                 cpu, memory, memoryReservation), task ``cpu`` and ``memory``.
             tags: Key/value tags recorded on the tasks, strings, by the ECS rules: at most
                 50, keys 1-128 characters (not ``aws:...``), values up to 256.
+            launch_type: ``EC2`` (a registered container instance) or ``FARGATE``
+                (capacity of the task's own, sized by its cpu and memory).
+            capacity_provider_strategy: Items ``{"capacityProvider", "base",
+                "weight"}`` (or :class:`pyecs.CapacityProviderStrategyItem`); not with
+                ``launch_type``. Neither: the cluster's default strategy, else EC2.
+            network_configuration: ``{"awsvpcConfiguration": {"subnets": [...],
+                "securityGroups": [...], "assignPublicIp": "DISABLED"}}``; required for
+                (and only for) ``awsvpc`` task definitions.
 
         Raises:
             TaskDefinitionNotFoundError: unknown or INACTIVE task definition.
@@ -382,6 +421,9 @@ class Cluster(ClusterBase[Service]):
                 started_by=started_by,
                 overrides=overrides,
                 tags=tags,
+                launch_type=launch_type,
+                capacity_provider_strategy=capacity_provider_strategy,
+                network_configuration=network_configuration,
             )
         )
 
@@ -491,6 +533,9 @@ class Cluster(ClusterBase[Service]):
         tags: Mapping[str, str] | None = None,
         load_balancers: Sequence[LoadBalancer | Mapping[str, Any]] | None = None,
         restart_backoff: RestartBackoff | None = None,
+        launch_type: Literal["EC2", "FARGATE"] | None = None,
+        capacity_provider_strategy: Sequence[object] | None = None,
+        network_configuration: Mapping[str, Any] | AwsVpcConfiguration | None = None,
     ) -> Service:
         """Create a service that keeps ``desired_count`` tasks running (ECS CreateService).
 
@@ -524,6 +569,10 @@ class Cluster(ClusterBase[Service]):
                 soon after they start (a local protection; default
                 ``pyecs.RestartBackoff()``: 1 s doubling to 60 s from the third quick
                 exit in a row).
+            launch_type: ``EC2`` or ``FARGATE``; not with ``capacity_provider_strategy``.
+            capacity_provider_strategy: How the service's tasks spread over capacity
+                providers (base first, then weights); neither: the cluster's default.
+            network_configuration: The ``awsvpcConfiguration`` of ``awsvpc`` tasks.
 
         Raises:
             InvalidParameterError: a bad argument or a duplicate name, or a load balancer
@@ -547,6 +596,9 @@ class Cluster(ClusterBase[Service]):
                     tags=tags,
                     load_balancers=load_balancers,
                     restart_backoff=restart_backoff,
+                    launch_type=launch_type,
+                    capacity_provider_strategy=capacity_provider_strategy,
+                    network_configuration=network_configuration,
                 )
             )
         )
@@ -604,9 +656,21 @@ class Cluster(ClusterBase[Service]):
         """One container instance by id or ARN."""
         return self._call(lambda: self._async.describe_container_instance(instance))
 
-    def register_container_instance(self, spec: InstanceSpec) -> ContainerInstance:
-        """Add an instance (simulated capacity, or an engine the backend serves)."""
-        return self._await(lambda: self._async.register_container_instance(spec))
+    def register_container_instance(
+        self, spec: InstanceSpec, *, capacity_provider: str | None = None
+    ) -> ContainerInstance:
+        """Add an instance (simulated capacity, or an engine the backend serves).
+
+        Args:
+            spec: What the instance offers.
+            capacity_provider: The provider (made with :meth:`create_capacity_provider`)
+                whose instance it is, as an Auto Scaling group's instance is its provider's.
+        """
+        return self._await(
+            lambda: self._async.register_container_instance(
+                spec, capacity_provider=capacity_provider
+            )
+        )
 
     def deregister_container_instance(
         self, instance: str, *, force: bool = False
@@ -639,3 +703,118 @@ class Cluster(ClusterBase[Service]):
     def delete_attributes(self, instance: str, names: Iterable[str]) -> ContainerInstance:
         """Remove attributes of an instance."""
         return self._await(lambda: self._async.delete_attributes(instance, names))
+
+    def create_capacity_provider(
+        self,
+        name: str,
+        *,
+        instance_provider: InstanceProvider | None = None,
+        managed_scaling: ManagedScaling | None = None,
+        managed_termination_protection: Literal["ENABLED", "DISABLED"] = "DISABLED",
+        scaling_interval: float = 60.0,
+        scale_in_after: float = 900.0,
+    ) -> CapacityProvider:
+        """Create a capacity provider that owns a group of container instances.
+
+        Instances join it with ``register_container_instance(spec, capacity_provider=...)``
+        or, with managed scaling, from ``instance_provider``. Associate it with
+        :meth:`put_cluster_capacity_providers` before tasks use it.
+
+        Args:
+            name: 1-255 letters, digits, ``-`` or ``_``, not starting with ``aws``,
+                ``ecs`` or ``fargate``.
+            instance_provider: Adds and removes instances (``SimulatedBackend`` and
+                ``ProcessBackend`` are instance providers); needed by managed scaling.
+            managed_scaling: Keep CapacityProviderReservation at ``target_capacity``.
+            managed_termination_protection: ``ENABLED``: scale-in never removes an
+                instance that runs non-daemon tasks (it drains first). Needs managed
+                scaling, as in ECS.
+            scaling_interval: Seconds between two looks at the metric (ECS's alarms look
+                once a minute).
+            scale_in_after: Seconds the metric must stay below target before scale-in
+                (ECS: 15 minutes).
+
+        Raises:
+            InvalidParameterError: a bad or taken name, or managed scaling without an
+                instance provider.
+        """
+        return self._await(
+            lambda: self._async.create_capacity_provider(
+                name,
+                instance_provider=instance_provider,
+                managed_scaling=managed_scaling,
+                managed_termination_protection=managed_termination_protection,
+                scaling_interval=scaling_interval,
+                scale_in_after=scale_in_after,
+            )
+        )
+
+    def put_cluster_capacity_providers(
+        self,
+        capacity_providers: Sequence[str],
+        default_capacity_provider_strategy: Sequence[object] = (),
+    ) -> list[str]:
+        """Associate providers with the cluster and set its default strategy (ECS
+        PutClusterCapacityProviders). ``FARGATE`` and ``FARGATE_SPOT`` need only this.
+
+        Returns:
+            The associated providers.
+
+        Raises:
+            InvalidParameterError: an unknown provider, a default strategy naming one that
+                is not associated, or removing a provider that tasks still use.
+        """
+        return self._await(
+            lambda: self._async.put_cluster_capacity_providers(
+                capacity_providers, default_capacity_provider_strategy
+            )
+        )
+
+    @property
+    def capacity_providers(self) -> list[str]:
+        """The providers associated with the cluster (ECS ``capacityProviders``)."""
+        return self._call(lambda: self._async.capacity_providers)
+
+    @property
+    def default_capacity_provider_strategy(self) -> list[CapacityProviderStrategyItem]:
+        """The cluster's default capacity provider strategy."""
+        return self._call(lambda: self._async.default_capacity_provider_strategy)
+
+    def describe_capacity_providers(
+        self, names: Sequence[str] | None = None
+    ) -> list[CapacityProvider]:
+        """Providers by name (all by default), FARGATE and FARGATE_SPOT included.
+
+        Raises:
+            InvalidParameterError: an unknown name.
+        """
+        return self._call(lambda: self._async.describe_capacity_providers(names))
+
+    def capacity_provider_reservation(self, name: str) -> float:
+        """The provider's CapacityProviderReservation now, in percent (ECS's metric:
+        instances needed / instances it has x 100; 200 with no instance but tasks waiting).
+
+        pyecs has no metrics store yet: this is a plain read.
+        """
+        return self._call(lambda: self._async.capacity_provider_reservation(name))
+
+    def interrupt_spot_task(self, task: str, *, warning: float | None = None) -> Task:
+        """Take back a FARGATE_SPOT task's capacity, as AWS does with two minutes' warning.
+
+        The containers get SIGTERM now and are killed after ``warning`` seconds (or their
+        ``stopTimeout``, if shorter); the task stops with stopCode ``SpotInterruption``
+        and ECS's reason, and its service replaces it.
+
+        Args:
+            task: ARN or id of a running FARGATE_SPOT task.
+            warning: Seconds of warning (default the cluster's ``spot_warning``: 120).
+
+        Raises:
+            InvalidParameterError: the task does not run on FARGATE_SPOT.
+        """
+        return self._await(lambda: self._async.interrupt_spot_task(task, warning=warning))
+
+    @property
+    def spot_warning(self) -> float:
+        """Seconds between a Spot interruption's SIGTERM and the kill (ECS: 120)."""
+        return self._call(lambda: self._async.spot_warning)

@@ -54,6 +54,7 @@ from pyecs.backends.docker._config import (
 )
 from pyecs.backends.docker._containers import (
     adopt,
+    container_address,
     create,
     find_engine,
     log_lines,
@@ -118,6 +119,8 @@ class DockerBackend(Backend):
         real_processes=True,
         shares_host_network=False,
         containers_outlive_process=True,
+        fargate_limits=True,
+        task_addresses=True,
     )
     name: ClassVar[str] = "docker"
 
@@ -322,6 +325,7 @@ class DockerBackend(Backend):
             volumes_from=volumes_from,
             log_drivers_supported=state.engine.log_drivers,
             log_drivers_allowed=self.log_drivers,
+            fargate=task.fargate,
         )
         rid = await create(state.engine, args)
         tracked = self._watch.tracked[rid] = Tracked(
@@ -349,10 +353,11 @@ class DockerBackend(Backend):
             raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
         if t.network_look is not None:
             await t.network_look.wait()  # RUNNING means: on the cluster network if any
+        address = await container_address(t.engine, runtime_id)
         if t.host_bindings:
-            return StartedContainer(t.host_bindings)
+            return StartedContainer(t.host_bindings, address)
         bindings = await published_ports(t.engine, runtime_id)
-        return StartedContainer(bindings)
+        return StartedContainer(bindings, address)
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
         """Return once the container exited (woken by its ``die`` event)."""

@@ -230,8 +230,12 @@ def create_args(
     volumes_from: Iterable[str],
     log_drivers_supported: frozenset[str],
     log_drivers_allowed: frozenset[str],
+    fargate: bool = False,
 ) -> CreateArgs:
     """Map one container definition onto Docker create arguments.
+
+    A Fargate task's size caps each of its containers: the memory limit is the task's
+    memory (or the container's own, if smaller) and the CPU quota the task's vCPUs.
 
     ``environment`` is the container's, resolved already
     (:func:`pyecs.backends._shared.resolve_environment`).
@@ -288,6 +292,9 @@ def create_args(
         "security_opt": list(c.docker_security_options or ()) or None,
         "sysctls": {s["namespace"]: s["value"] for s in c.system_controls or ()} or None,
     }
+    if fargate and td.memory_mib and td.cpu_units:
+        host["mem_limit"] = min(memory, td.memory_mib) * _MIB if memory else td.memory_mib * _MIB
+        host["nano_cpus"] = td.cpu_units * 1_000_000_000 // 1024
     if c.privileged:
         host["privileged"] = True
     if td.pid_mode == "host":

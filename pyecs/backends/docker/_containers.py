@@ -128,6 +128,17 @@ async def published_ports(engine: Engine, runtime_id: str) -> tuple[NetworkBindi
     return tuple(sorted(bindings, key=lambda b: (b.container_port, b.protocol)))
 
 
+async def container_address(engine: Engine, runtime_id: str) -> str | None:
+    """The container's IPv4 address on its first Docker network (None on host/none)."""
+    info = await engine.call(engine.api.inspect_container, runtime_id)
+    networks = ((info.get("NetworkSettings") or {}).get("Networks")) or {}
+    for net in networks.values():
+        address = (net or {}).get("IPAddress")
+        if address:
+            return str(address)
+    return None
+
+
 async def find_engine(engines: Sequence[Engine], runtime_id: str) -> Engine | None:
     """The engine that has container ``runtime_id``, if any."""
     for engine in engines:

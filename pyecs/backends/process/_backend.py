@@ -145,6 +145,9 @@ class ProcessBackend(Backend):
         self._watchdog: Watchdog | None = None
         self._marker = ""
         self._spawn_limiter: anyio.CapacityLimiter | None = None
+        self._added = 0
+        #: Instances managed scaling gave back, in order (for tests and curiosity).
+        self.removed_instances: list[str] = []
 
     @property
     def instance(self) -> InstanceSpec:
@@ -155,6 +158,29 @@ class ProcessBackend(Backend):
     def running(self) -> list[str]:
         """Runtime ids of containers that started and have not exited."""
         return [rid for rid, c in self._containers.items() if c.state == "running"]
+
+    # -- InstanceProvider: more instances as resource envelopes of this machine ----------
+
+    async def add_instances(self, provider: str, count: int) -> Sequence[InstanceSpec]:
+        """Instances for a capacity provider's managed scaling: envelopes of the size of
+        :attr:`instance` on this same machine. Placement reserves within each; nothing
+        enforces them (``capabilities.fargate_limits`` is False too)."""
+        base = self._instance
+        specs = []
+        for _ in range(count):
+            self._added += 1
+            specs.append(
+                attrs.evolve(
+                    base,
+                    id=f"process-{provider}-{self._added}",
+                    ec2_instance_id=f"process-{provider}-{self._added}",
+                )
+            )
+        return specs
+
+    async def remove_instances(self, provider: str, instance_ids: Sequence[str]) -> None:
+        """Nothing to stop: an envelope is only bookkeeping (its tasks are gone already)."""
+        self.removed_instances.extend(instance_ids)
 
     def pid(self, runtime_id: str) -> int | None:
         """The process id of a running container (its process group id too)."""
