@@ -139,6 +139,8 @@ class TaskManager:
         self._start_flag = Flag()
         self._changed: anyio.Event | None = None
         self._owner_labels = owner_labels(arns.cluster)
+        self._cluster_arn = arns.cluster_arn
+        self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
 
     def attach(self, backend: Backend | None, tg: anyio.abc.TaskGroup) -> None:
@@ -292,10 +294,10 @@ class TaskManager:
         task = Task(
             arn=arn,
             id=task_id,
-            cluster_arn=self._arns.cluster_arn,
+            cluster_arn=self._cluster_arn,
             task_definition_arn=str(td.task_definition_arn),
             container_instance_id=instance_id,
-            container_instance_arn=self._placement.instance_arn(instance_id),
+            container_instance_arn=self._instance_arn(instance_id),
             availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
             group=group,
             started_by=started_by,
@@ -327,6 +329,13 @@ class TaskManager:
         else:
             self._tg.start_soon(self._run, runner)
         return task
+
+    def _instance_arn(self, instance_id: str) -> str:
+        """The instance's ARN, one string shared by all its tasks."""
+        arn = self._instance_arns.get(instance_id)
+        if arn is None:
+            arn = self._instance_arns[instance_id] = self._placement.instance_arn(instance_id)
+        return arn
 
     def _first_containers(self, td: TaskDefinition) -> tuple[Container, ...]:
         """The containers of a new task of ``td`` (frozen values: shared by its tasks)."""
