@@ -10,7 +10,11 @@ keep-alive and with a new connection per request (``Connection: close``); direct
 balanced runs alternate for ``--rounds`` rounds and the median is printed, with the socket
 errors wrk counted over all rounds (``http.server`` closes ``Connection: close`` sockets in
 a way wrk counts as read errors, directly as through the balancer).
-Target: with keep-alive, at least 70% of the direct requests/s.
+HAProxy (``apt-get install -y haproxy``; the benchmark installs nothing and skips the
+column when the binary is missing) balances the same tasks in the same run: HTTP mode,
+round robin, keep-alive on both sides, ``nbthread 1`` (one core, like pyecs's balancer).
+Targets: with keep-alive, at least 70% of the direct requests/s and within 1.5x of
+HAProxy; with a new connection per request, at least 50% of direct.
 
 Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connections 64]
 [--tasks 1] [--loop asyncio|trio] [--generator wrk|python]``
@@ -19,6 +23,7 @@ Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connecti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -35,6 +40,7 @@ import anyio.to_thread
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyecs
+from benchmarks import _haproxy
 from pyecs.backends.process import ProcessBackend
 
 #: wrk threads: one leaves the other cores of a small machine to the server and balancer.
@@ -234,19 +240,28 @@ async def bench(args: argparse.Namespace) -> None:
             f"{'server':<13}{'mode':<14}{'path':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
             f"{'vs direct':>11}{'sock err':>10}"
         )
+        if not _haproxy.available():
+            print(_haproxy.MISSING)
         for name, svc in services.items():
             urls = {
                 "direct": f"http://{svc.tasks[0].endpoint('web', 8080)}/",
                 "balancer": f"{svc.load_balancer.url}/",
             }
-            for mode, close in (("keep-alive", False), ("new conn/req", True)):
-                medians = await measure(args, urls, close)
-                base = medians["direct"][0]
-                for path, (rps, p50, p99, errors) in medians.items():
-                    print(
-                        f"{name:<13}{mode:<14}{path:<10}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}"
-                        f"{rps / base:>10.0%}{errors:>10.0f}"
-                    )
+            with contextlib.ExitStack() as stack:
+                if _haproxy.available():
+                    targets = [t.endpoint("web", 8080) for t in svc.tasks]
+                    urls["haproxy"] = stack.enter_context(_haproxy.haproxy(targets))
+                for mode, close in (("keep-alive", False), ("new conn/req", True)):
+                    medians = await measure(args, urls, close)
+                    base = medians["direct"][0]
+                    for path, (rps, p50, p99, errors) in medians.items():
+                        print(
+                            f"{name:<13}{mode:<14}{path:<10}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}"
+                            f"{rps / base:>10.0%}{errors:>10.0f}"
+                        )
+                    if "haproxy" in medians:
+                        ratio = medians["haproxy"][0] / medians["balancer"][0]
+                        print(f"{'':<13}(HAProxy / pyecs balancer: {ratio:.2f}x)")
             stats = svc.load_balancer.stats
             print(
                 f"{'':<13}(balancer: {stats.connections} connections, {stats.retried} "

@@ -1,7 +1,10 @@
 """Placement throughput: pyecs's indexed scheduler next to a naive full scan, and a mini-C1M.
 
 Run ``.venv/bin/python benchmarks/placement.py`` (about 2 minutes on 2 cores) or add
-``--quick`` for a reduced run of a few seconds.
+``--quick`` for a reduced run of a few seconds. ``--run-task`` measures ``run_task``
+through ``pyecs.Cluster`` on 5,000 simulated instances (tasks/s to RUNNING) instead, and
+``--c1m`` places 1,000,000 tasks of 1,000 services and run_task groups on 5,000 simulated
+instances through the public API (wall time and peak memory; goal: under 60 s and 2 GiB).
 
 For each cluster size and strategy, both schedulers start from the same empty cluster of
 uniform instances over 3 zones and place the same stream of tasks (50 services of mixed
@@ -230,7 +233,26 @@ def mini_c1m(instances: int, tasks: int, services: int, batch: int, traced: bool
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a reduced run of a few seconds")
+    parser.add_argument(
+        "--run-task",
+        action="store_true",
+        help="only run_task through pyecs.Cluster on 5,000 simulated instances (tasks/s)",
+    )
+    parser.add_argument(
+        "--c1m",
+        action="store_true",
+        help="only C1M: 1,000,000 tasks of 1,000 services/groups on 5,000 simulated instances "
+        "through the public API (wall time, peak memory; with --quick 10,000 tasks)",
+    )
     args = parser.parse_args(argv)
+    if args.run_task or args.c1m:
+        from benchmarks._cluster_scale import main_c1m, main_run_task
+
+        if args.run_task:
+            main_run_task(args.quick)
+        if args.c1m:
+            main_c1m(args.quick)
+        return
     print(f"python {sys.version.split()[0]}; one copy per place() call; times are wall clock")
     # The fill runs first, so that the peak RSS it reports is its own.
     if args.quick:

@@ -11,7 +11,7 @@ behaves the same way. A backend that differs on purpose says so in its
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
@@ -262,6 +262,33 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def remove_container(self, runtime_id: str) -> None:
         """Remove a stopped container and what only it used. No-op if already gone."""
+
+    def start_task_at_once(
+        self, task: TaskLaunch, on_exit: Callable[[], None]
+    ) -> Sequence[tuple[str, StartedContainer]] | None:
+        """Optionally, a task's whole start in one synchronous step (a fast path).
+
+        What :meth:`setup_task`, then :meth:`create_container` and :meth:`start_container`
+        of each container in task-definition order would do, for a backend that can do it
+        without waiting (the simulated one). The cluster asks only for tasks without
+        ``dependsOn`` and health checks. Return each container's runtime id and start
+        report, in task-definition order, or None (the default) to be driven step by
+        step. Call ``on_exit`` when one of these containers exits by itself: the cluster
+        then reads the exit with :meth:`wait_container` as usual.
+        """
+        return None
+
+    def stop_task_at_once(
+        self, task: TaskLaunch, runtime_ids: Sequence[str]
+    ) -> Sequence[ContainerExit] | None:
+        """Optionally, stop and remove a task's running containers (and tear the task down)
+        in one synchronous step: the stopping twin of :meth:`start_task_at_once`.
+
+        Return each container's exit, in the order of ``runtime_ids``, or None (the
+        default) when anything would have to wait (a stop timeout): the cluster then calls
+        :meth:`stop_container`, :meth:`remove_container` and :meth:`teardown_task`.
+        """
+        return None
 
     def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
         """Yield the container's health status each time it changes.

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import anyio
 import anyio.abc
 import attrs
 
-from pyecs._waits import first_completed
+from pyecs._waits import Flag, first_completed
 from pyecs.abc import (
     Backend,
     BackendCapabilities,
@@ -83,13 +83,20 @@ class _Container:
     launch: ContainerLaunch
     behavior: Behavior
     environment: dict[str, str]
-    exited: anyio.Event = attrs.field(factory=anyio.Event)
+    exited: Flag = attrs.field(factory=Flag)
     result: ContainerExit | None = None
     started: bool = False
     health: list[HealthStatus] = attrs.field(factory=list)
-    health_changed: anyio.Event = attrs.field(factory=anyio.Event)
+    health_changed: Flag = attrs.field(factory=Flag)
     logs: list[str] = attrs.field(factory=list)
     scope: anyio.CancelScope | None = None
+    #: Called once when the container exits by itself (tasks started at once).
+    on_exit: Callable[[], None] | None = None
+
+
+#: The steps a start (a stop) at once stands for.
+_START_STEPS = ("setup_task", "create_container", "start_container")
+_STOP_STEPS = ("stop_container", "wait_container", "remove_container", "teardown_task")
 
 
 class SimulatedBackend(Backend):
@@ -208,7 +215,7 @@ class SimulatedBackend(Backend):
         c = self._get(runtime_id)
         c.health.append(status)
         c.health_changed.set()
-        c.health_changed = anyio.Event()
+        c.health_changed = Flag()
 
     def environment(self, runtime_id: str) -> Mapping[str, str]:
         """The environment the task definition gives the container (as every backend
@@ -265,6 +272,70 @@ class SimulatedBackend(Backend):
         self._containers[rid] = _Container(container, self._behavior(container), environment)
         return rid
 
+    def start_task_at_once(
+        self, task: TaskLaunch, on_exit: Callable[[], None]
+    ) -> Sequence[tuple[str, StartedContainer]] | None:
+        """Pull, create and start every container at once when no behaviour waits or fails.
+
+        The same as ``setup_task``, ``create_container`` and ``start_container`` in turn,
+        without an event-loop round trip per step; None (step by step) for a pull delay,
+        any behaviour with a delay, an error or a timed exit, and for environment files
+        and secrets (read and checked by the steps).
+        """
+        if self.pull_delay or self._tg is None or not self._steps_are_own(_START_STEPS):
+            return None
+        containers = []
+        for definition in task.task_definition.containers:
+            if definition.environment_files or definition.secrets:
+                return None
+            launch = ContainerLaunch(task, definition, task.labels)
+            b = self._behavior(launch)
+            by_pull = self.behaviors.get(str(definition.name)) or self.behaviors.get(
+                str(definition.image)
+            )
+            if (
+                (by_pull is not None and by_pull.pull_error is not None)
+                or b.start_error is not None
+                or b.start_delay
+                or b.exit_code is not None
+                or b.oom_after is not None
+            ):
+                return None
+            containers.append(_Container(launch, b, definition.environment_dict(), on_exit=on_exit))
+        started = []
+        for c in containers:
+            rid = f"sim-{next(self._ids):08d}"
+            self._containers[rid] = c
+            started.append((rid, self._started(c)))
+        return started
+
+    def stop_task_at_once(
+        self, task: TaskLaunch, runtime_ids: Sequence[str]
+    ) -> Sequence[ContainerExit] | None:
+        """Stop and forget the containers at once unless one ignores SIGTERM."""
+        if not self._steps_are_own(_STOP_STEPS):
+            return None
+        found = [self._containers.get(rid) for rid in runtime_ids]
+        if any(c is not None and c.result is None and c.behavior.ignore_sigterm for c in found):
+            return None
+        exits = []
+        for rid, c in zip(runtime_ids, found, strict=True):
+            if c is None:
+                exits.append(ContainerExit(None))
+                continue
+            if c.result is None:
+                c.on_exit = None  # stopped on request: not an exit by itself
+                self._exit(c, ContainerExit(c.behavior.stop_exit_code if c.started else None))
+            assert c.result is not None
+            exits.append(c.result)
+            del self._containers[rid]
+        return exits
+
+    def _steps_are_own(self, steps: tuple[str, ...]) -> bool:
+        """Whether no subclass overrides these steps (it must then see every call)."""
+        cls = type(self)
+        return all(getattr(cls, step) is getattr(SimulatedBackend, step) for step in steps)
+
     async def start_container(self, runtime_id: str) -> StartedContainer:
         """Start the behaviour's timers and report ports (dynamic ones from 32768)."""
         c = self._get(runtime_id)
@@ -273,6 +344,14 @@ class SimulatedBackend(Backend):
             await anyio.sleep(b.start_delay)
         if b.start_error is not None:
             raise ContainerStartError("CannotStartContainerError", b.start_error)
+        started = self._started(c)
+        if self._tg is None:
+            raise BackendError("the simulated backend is not open")
+        self._tg.start_soon(self._lifetime, c)
+        return started
+
+    def _started(self, c: _Container) -> StartedContainer:
+        b = c.behavior
         c.started = True
         if b.print_environment:
             c.logs.extend(f"{k}={v}" for k, v in sorted(c.environment.items()))
@@ -288,9 +367,6 @@ class SimulatedBackend(Backend):
                     "127.0.0.1", int(pm.container_port or 0), port, pm.effective_protocol
                 )
             )
-        if self._tg is None:
-            raise BackendError("the simulated backend is not open")
-        self._tg.start_soon(self._lifetime, c)
         return StartedContainer(tuple(bindings))
 
     async def _lifetime(self, c: _Container) -> None:
@@ -319,7 +395,7 @@ class SimulatedBackend(Backend):
             await anyio.sleep(max(0.0, start + at - anyio.current_time()))
             c.health.append(status)
             c.health_changed.set()
-            c.health_changed = anyio.Event()
+            c.health_changed = Flag()
 
     def _exit(self, c: _Container, result: ContainerExit) -> None:
         if c.result is not None:
@@ -328,6 +404,9 @@ class SimulatedBackend(Backend):
         c.exited.set()
         if c.scope is not None:
             c.scope.cancel()
+        on_exit, c.on_exit = c.on_exit, None
+        if on_exit is not None:
+            on_exit()
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
         """Wait for the simulated exit."""

@@ -508,25 +508,34 @@ class Cluster:
         refs = check_str_list(arns, "tasks", "task ARNs or ids")
         arns = [self._tasks.get(a).arn for a in refs]
 
-        def done() -> bool:
-            for arn in arns:
-                t = self._tasks.get(arn)
+        checked = 0  # arns[:checked] had reached ``want`` when last looked at
+
+        def first_not_done(start: int) -> int:
+            for index in range(start, len(arns)):
+                t = self._tasks.get(arns[index])
                 if t.last_status == "STOPPED" and want == "RUNNING":
                     raise PyecsError(
                         f"task {t.id} stopped before it was RUNNING: {t.stop_code}: "
                         f"{t.stopped_reason}"
                     )
                 if t.last_status != want:
-                    return False
-            return True
+                    return index
+            return len(arns)
 
-        async with self._events.subscribe() as events:
-            with anyio.move_on_after(timeout):
-                if done():
-                    return [self._tasks.get(a) for a in arns]
-                async for _ in events:
-                    if done():
-                        return [self._tasks.get(a) for a in arns]
+        def done() -> bool:
+            # Each check resumes where the last one stopped (a wait over many tasks stays
+            # linear); once all got there, one full pass confirms they all are there now.
+            nonlocal checked
+            checked = first_not_done(checked)
+            if checked < len(arns):
+                return False
+            checked = first_not_done(0)
+            return checked == len(arns)
+
+        with anyio.move_on_after(timeout):
+            while not done():
+                await self._tasks.wait_changed()
+            return [self._tasks.get(a) for a in arns]
         pending = [
             f"{t.id} ({t.last_status})"
             for t in (self._tasks.get(a) for a in arns)

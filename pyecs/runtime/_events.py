@@ -47,6 +47,11 @@ class EventHub:
         self._buffer = buffer
         self._subscribers: set[MemoryObjectSendStream[ClusterEvent]] = set()
 
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether anybody reads the events now (publishing to nobody can be skipped)."""
+        return bool(self._subscribers)
+
     def publish(self, event: ClusterEvent) -> None:
         """Deliver ``event`` to every current subscriber without waiting."""
         for send in list(self._subscribers):

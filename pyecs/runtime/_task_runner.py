@@ -19,10 +19,10 @@ import anyio
 import anyio.abc
 import attrs
 
-from pyecs._waits import first_completed
+from pyecs._waits import Flag, first_completed
 from pyecs.abc import Backend, ContainerLaunch, ContainerStartError, TaskLaunch
-from pyecs.models.task import Container, HealthStatus, Task
-from pyecs.models.task_definition import ContainerDefinition
+from pyecs.models.task import Task
+from pyecs.runtime._task_parts import STEP_ERRORS, Slot, aggregate_health, step_error
 
 __all__ = ["TaskRunner", "aggregate_health"]
 
@@ -34,57 +34,6 @@ CLEANUP_TIMEOUT = 60.0
 #: How long a container's stop may take beyond its ``stopTimeout`` before the runner gives
 #: up waiting for the backend and moves on to removing it (a hung engine call).
 STOP_GRACE = 30.0
-
-#: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
-_STEP_ERRORS = {
-    "setup_task": "ResourceInitializationError",
-    "create_container": "CannotCreateContainerError",
-    "start_container": "CannotStartContainerError",
-    "wait_container": "CannotInspectContainerError",
-    "health": "CannotInspectContainerError",
-    "stop_container": "CannotStopContainerError",
-    "remove_container": "CannotRemoveContainerError",
-    "teardown_task": "ResourceCleanupError",
-}
-
-
-def _step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:
-    """A backend step that raised something other than ContainerStartError, as one."""
-    if isinstance(exc, ContainerStartError):
-        return exc
-    detail = str(exc) or "no message"
-    return ContainerStartError(
-        _STEP_ERRORS[step],
-        f"the {backend.name} backend's {step} raised {type(exc).__name__}: {detail}"[:900],
-    )
-
-
-def aggregate_health(containers: tuple[Container, ...]) -> HealthStatus:
-    """ECS task health from the essential containers that have a health check."""
-    statuses = [c.health_status for c in containers if c.essential and c.has_health_check]
-    if not statuses:
-        return "UNKNOWN"
-    if "UNHEALTHY" in statuses:
-        return "UNHEALTHY"
-    if all(s == "HEALTHY" for s in statuses):
-        return "HEALTHY"
-    return "UNKNOWN"
-
-
-class _Slot:
-    """One container's live state inside the runner."""
-
-    def __init__(self, definition: ContainerDefinition) -> None:
-        self.definition = definition
-        self.name = str(definition.name)
-        self.runtime_id: str | None = None
-        self.started = anyio.Event()  # started once (or will never start: see done)
-        self.exited = anyio.Event()
-        self.done = anyio.Event()  # exited, or will never run
-        self.healthy = anyio.Event()
-        self.exit_code: int | None = None
-        self.may_run = False  # started, and its exit not reported yet
-        self.started_at: float | None = None
 
 
 class TaskRunner:
@@ -98,6 +47,12 @@ class TaskRunner:
         clock: The cluster's clock, for timestamps.
         deactivate: Awaited in the DEACTIVATING step, before any container is stopped
             (a load balancer deregisters the task and drains its connections there).
+        wake: For a task started at once (:meth:`start_at_once`), which runs no coroutine
+            while nothing happens to it: called when it needs one (a stop request that
+            cannot be done at once, or a container that exited); it must start
+            :meth:`run`.
+        observed: Whether somebody reads every snapshot (an event subscriber); if not,
+            the steps of a start or stop done at once are published as one snapshot.
     """
 
     def __init__(
@@ -108,6 +63,9 @@ class TaskRunner:
         publish: Callable[[Task], None],
         clock: Callable[[], datetime.datetime],
         deactivate: Callable[[Task], Awaitable[None]] | None = None,
+        *,
+        wake: Callable[[TaskRunner], None] | None = None,
+        observed: Callable[[], bool] = lambda: True,
     ) -> None:
         self.backend = backend
         self._deactivate = deactivate
@@ -115,13 +73,22 @@ class TaskRunner:
         self.task = task
         self._publish = publish
         self._clock = clock
-        self._slots = {str(c.name): _Slot(c) for c in launch.task_definition.containers}
-        self._stop_requested = anyio.Event()
-        self._stopped = anyio.Event()
+        self._slots = {str(c.name): Slot(c) for c in launch.task_definition.containers}
+        self._stop_requested = Flag()
+        self._stopped = Flag()
         self._provisioning: anyio.CancelScope | None = None
         self._grace: float | None = None
+        self._wake = wake
+        self._observed = observed
+        self._parked = False  # started at once; no coroutine runs for it yet
+        self._resumed = False  # run() picks up a task started at once
 
     # -- public ----------------------------------------------------------------------------
+
+    @property
+    def is_stopped(self) -> bool:
+        """True once the task is STOPPED (and its resources released by the backend)."""
+        return self._stopped.is_set()
 
     def request_stop(self, stop_code: str, reason: str, *, grace: float | None = None) -> None:
         """Ask the task to stop; the first request's code and reason are kept.
@@ -134,24 +101,154 @@ class TaskRunner:
         if self._stop_requested.is_set():
             return
         self._grace = grace
-        self._update(desired_status="STOPPED", stop_code=stop_code, stopped_reason=reason)
+        request: dict[str, Any] = {
+            "desired_status": "STOPPED",
+            "stop_code": stop_code,
+            "stopped_reason": reason,
+        }
+        # A stop with a grace of its own (a Spot warning) goes the step-by-step way.
+        if self._parked and grace is None and self._stop_at_once(request):
+            return
+        self._update(**request)
         self._stop_requested.set()
         if self._provisioning is not None:
             self._provisioning.cancel()
+        if self._parked:
+            self._unpark()
 
     async def wait_stopped(self) -> None:
         """Return once the task is STOPPED."""
         await self._stopped.wait()
 
+    def start_at_once(self) -> bool:
+        """Do the task's whole start now, without waiting, if the backend can.
+
+        The snapshots are those of the step-by-step start (the same versions, states and
+        containers); when nobody observes every snapshot, only the last one is published.
+        Returns False when the task must be driven by :meth:`run` instead.
+        """
+        if (
+            self._wake is None
+            or self._stop_requested.is_set()
+            or any(
+                s.definition.depends_on or s.definition.has_health_probe
+                for s in self._slots.values()
+            )
+        ):
+            return False
+        started = self.backend.start_task_at_once(self.launch, self._exited_by_itself)
+        if started is None:
+            return False
+        now = self._clock()
+        loop_now = anyio.current_time()
+        slots = list(self._slots.values())
+        for slot, (runtime_id, _) in zip(slots, started, strict=True):
+            slot.runtime_id = runtime_id
+            slot.may_run = True
+            slot.started_at = loop_now
+            slot.started.set()
+        self._parked = True
+        if self._observed():
+            self._update(pull_started_at=now)
+            self._update(pull_stopped_at=now, last_status="PENDING")
+            for slot, (runtime_id, report) in zip(slots, started, strict=True):
+                self._set_container(slot.name, runtime_id=runtime_id)
+                self._set_container(
+                    slot.name, last_status="RUNNING", network_bindings=report.network_bindings
+                )
+            self._update(last_status="ACTIVATING")
+            self._update(last_status="RUNNING", started_at=now)
+            return True
+        containers = tuple(
+            attrs.evolve(
+                c, runtime_id=runtime_id, last_status="RUNNING", network_bindings=r.network_bindings
+            )
+            for c, (runtime_id, r) in zip(self.task.containers, started, strict=True)
+        )
+        self._update(
+            steps=4 + 2 * len(slots),
+            pull_started_at=now,
+            pull_stopped_at=now,
+            last_status="RUNNING",
+            started_at=now,
+            containers=containers,
+        )
+        return True
+
+    def _exited_by_itself(self) -> None:
+        if self._parked:
+            self._unpark()
+
+    def _unpark(self) -> None:
+        self._parked = False
+        self._resumed = True
+        assert self._wake is not None
+        self._wake(self)
+
+    def _stop_at_once(self, request: dict[str, Any]) -> bool:
+        """The stop of a task started at once, in one step, if nothing has to wait.
+
+        ``request`` is the stop request's change (desired status, code and reason).
+        """
+        if self._deactivate is not None:
+            return False
+        slots = list(self._slots.values())
+        runtime_ids = [s.runtime_id or "" for s in slots]
+        exits = self.backend.stop_task_at_once(self.launch, runtime_ids)
+        if exits is None:
+            return False
+        self._parked = False
+        self._stop_requested.set()
+        now = self._clock()
+        for slot, result in zip(slots, exits, strict=True):
+            slot.exit_code = result.exit_code
+            slot.may_run = False
+            for flag in (slot.exited, slot.done):
+                flag.set()
+        if self._observed():
+            self._update(**request)
+            self._update(last_status="DEACTIVATING")
+            self._update(last_status="STOPPING", stopping_at=now)
+            for slot, result in zip(slots, exits, strict=True):
+                self._set_container(
+                    slot.name,
+                    last_status="STOPPED",
+                    exit_code=result.exit_code,
+                    reason=result.reason,
+                )
+            self._update(last_status="DEPROVISIONING", execution_stopped_at=now)
+            self._update(last_status="STOPPED", stopped_at=now, containers=self.task.containers)
+        else:
+            containers = tuple(
+                attrs.evolve(c, last_status="STOPPED", exit_code=r.exit_code, reason=r.reason)
+                for c, r in zip(self.task.containers, exits, strict=True)
+            )
+            self._update(
+                steps=5 + len(slots),
+                **request,
+                last_status="STOPPED",
+                stopping_at=now,
+                execution_stopped_at=now,
+                stopped_at=now,
+                containers=containers,
+            )
+        self._stopped.set()
+        return True
+
     async def run(self) -> None:
-        """Run the task until it is STOPPED, whatever happens (errors become stop codes)."""
+        """Run the task until it is STOPPED, whatever happens (errors become stop codes).
+
+        For a task started at once (:meth:`start_at_once`), this picks it up RUNNING: it
+        waits for the containers' exits and stops the task as usual.
+        """
         try:
-            if await self._provision():
+            if self._resumed or await self._provision():
                 async with anyio.create_task_group() as tg:
                     self._health_tg = tg
                     for slot in self._slots.values():
                         tg.start_soon(self._container_main, slot)
-                    tg.start_soon(self._activate_when_started)
+                    if not self._resumed:
+                        tg.start_soon(self._activate_when_started)
                     await self._stop_requested.wait()
                     await self._stop_containers()
                     tg.cancel_scope.cancel()
@@ -171,7 +268,7 @@ class TaskRunner:
         except Exception as exc:
             if not isinstance(exc, ContainerStartError):
                 _log.warning("task %s: %s failed", self.task.arn, step, exc_info=True)
-            raise _step_error(step, self.backend, exc) from exc
+            raise step_error(step, self.backend, exc) from exc
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -199,11 +296,16 @@ class TaskRunner:
         self._update(last_status="ACTIVATING")
         self._update(last_status="RUNNING", started_at=self._clock())
 
-    async def _container_main(self, slot: _Slot) -> None:
+    async def _container_main(self, slot: Slot) -> None:
         try:
-            if not await self._wait_dependencies(slot):
-                return
-            if self._stop_requested.is_set() or not await self._start(slot):
+            if self._resumed:
+                if slot.runtime_id is None:  # pragma: no cover - started at once means all
+                    return
+            elif (
+                not await self._wait_dependencies(slot)
+                or self._stop_requested.is_set()
+                or not await self._start(slot)
+            ):
                 return
             while True:
                 runtime_id = slot.runtime_id
@@ -232,7 +334,7 @@ class TaskRunner:
         if slot.definition.is_essential and not self._stop_requested.is_set():
             self.request_stop("EssentialContainerExited", "Essential container in task exited")
 
-    async def _start(self, slot: _Slot) -> bool:
+    async def _start(self, slot: Slot) -> bool:
         launch = ContainerLaunch(self.launch, slot.definition, self.launch.labels)
         runtime_id = await self._call("create_container", self.backend.create_container, launch)
         slot.runtime_id = runtime_id
@@ -257,7 +359,7 @@ class TaskRunner:
 
     _health_tg: anyio.abc.TaskGroup | None = None
 
-    async def _watch_health(self, slot: _Slot, runtime_id: str) -> None:
+    async def _watch_health(self, slot: Slot, runtime_id: str) -> None:
         try:
             async for status in self.backend.health(runtime_id):
                 if slot.runtime_id != runtime_id:
@@ -267,11 +369,11 @@ class TaskRunner:
                     slot.healthy.set()
         except Exception as exc:
             _log.warning("task %s: health of %s failed", self.task.arn, slot.name, exc_info=True)
-            error = _step_error("health", self.backend, exc)
+            error = step_error("health", self.backend, exc)
             self._set_container(slot.name, health_status="UNKNOWN", reason=str(error)[:1024])
             self._fail(slot, "TaskFailedToStart", str(error))
 
-    def _should_restart(self, slot: _Slot, exit_code: int | None, ran_for: float) -> bool:
+    def _should_restart(self, slot: Slot, exit_code: int | None, ran_for: float) -> bool:
         policy = slot.definition.restart_policy
         if policy is None or not policy.enabled or self._stop_requested.is_set():
             return False
@@ -279,7 +381,7 @@ class TaskRunner:
             return False
         return ran_for >= policy.effective_restart_attempt_period
 
-    async def _restart(self, slot: _Slot) -> None:
+    async def _restart(self, slot: Slot) -> None:
         old = slot.runtime_id
         if old is not None:
             await self._call("remove_container", self.backend.remove_container, old)
@@ -288,7 +390,7 @@ class TaskRunner:
         if not await self._start(slot):
             raise ContainerStartError("CannotStartContainerError", "task stopping during restart")
 
-    async def _wait_dependencies(self, slot: _Slot) -> bool:
+    async def _wait_dependencies(self, slot: Slot) -> bool:
         deps = slot.definition.depends_on or ()
         if not deps:
             return True
@@ -309,7 +411,7 @@ class TaskRunner:
             return False
         return True
 
-    async def _wait_condition(self, other: _Slot, condition: str) -> str | None:
+    async def _wait_condition(self, other: Slot, condition: str) -> str | None:
         """Wait for ``other`` to reach ``condition``; return a problem if it never can."""
         stop = self._stop_requested
         if condition == "START":
@@ -329,12 +431,12 @@ class TaskRunner:
             return f"dependency {other.name!r} exited before it was HEALTHY"
         return None
 
-    def _dependency_failed(self, slot: _Slot, problem: str) -> None:
+    def _dependency_failed(self, slot: Slot, problem: str) -> None:
         reason = f"DependencyConditionFailed: {problem}"
         self._set_container(slot.name, last_status="STOPPED", reason=reason[:1024])
         self._fail(slot, "TaskFailedToStart", f"Container {slot.name!r} could not start: {problem}")
 
-    def _fail(self, slot: _Slot, code: str, reason: str) -> None:
+    def _fail(self, slot: Slot, code: str, reason: str) -> None:
         if not slot.definition.is_essential:
             return
         if self.task.started_at is not None and code == "TaskFailedToStart":
@@ -350,7 +452,7 @@ class TaskRunner:
                 except Exception:  # draining is best effort; the task stops regardless
                     _log.warning("task %s: deactivation failed", self.task.arn, exc_info=True)
         self._update(last_status="STOPPING", stopping_at=self._clock())
-        dependents: dict[str, list[_Slot]] = {name: [] for name in self._slots}
+        dependents: dict[str, list[Slot]] = {name: [] for name in self._slots}
         for slot in self._slots.values():
             for dep in slot.definition.depends_on or ():
                 dependents[str(dep.container_name)].append(slot)
@@ -358,7 +460,7 @@ class TaskRunner:
             for slot in self._slots.values():
                 tg.start_soon(self._stop_one, slot, dependents[slot.name])
 
-    async def _stop_one(self, slot: _Slot, dependents: list[_Slot]) -> None:
+    async def _stop_one(self, slot: Slot, dependents: list[Slot]) -> None:
         for other in dependents:
             await other.done.wait()
         runtime_id = slot.runtime_id
@@ -385,7 +487,7 @@ class TaskRunner:
                 )
         slot.done.set()
 
-    def _note_container_problem(self, slot: _Slot, reason: str) -> None:
+    def _note_container_problem(self, slot: Slot, reason: str) -> None:
         """Record a cleanup problem on the container, unless it already has a reason."""
         current = next((c for c in self.task.containers if c.name == slot.name), None)
         if current is not None and not current.reason:
@@ -427,7 +529,7 @@ class TaskRunner:
                 self._stopped.set()
 
     async def _cleanup_step(
-        self, slot: _Slot | None, step: str, call: Callable[..., Awaitable[None]], *args: object
+        self, slot: Slot | None, step: str, call: Callable[..., Awaitable[None]], *args: object
     ) -> None:
         with anyio.move_on_after(STOP_GRACE) as scope:
             try:
@@ -440,14 +542,16 @@ class TaskRunner:
             if slot is not None:
                 self._note_container_problem(
                     slot,
-                    f"{_STEP_ERRORS[step]}: the {self.backend.name} backend's {step} did not "
+                    f"{STEP_ERRORS[step]}: the {self.backend.name} backend's {step} did not "
                     f"return within {STOP_GRACE:g} s",
                 )
 
     # -- snapshots -------------------------------------------------------------------------
 
-    def _update(self, **changes: Any) -> None:
-        task = attrs.evolve(self.task, version=self.task.version + 1, **changes)
+    def _update(self, steps: int = 1, **changes: Any) -> None:
+        """A new snapshot with ``changes``; ``steps`` > 1 stands for that many snapshots
+        in a row that nobody observed (the version moves on as if each was published)."""
+        task = attrs.evolve(self.task, version=self.task.version + steps, **changes)
         if "containers" in changes:
             task = attrs.evolve(task, health_status=aggregate_health(task.containers))
         self.task = task

@@ -17,6 +17,7 @@ import anyio.abc
 import anyio.lowlevel
 import attrs
 
+from pyecs._waits import Flag
 from pyecs.abc import Backend, TaskLaunch
 from pyecs.backends._shared import LABEL_CLUSTER, LABEL_OWNER, LABEL_SERVICE, LABEL_TASK
 from pyecs.exceptions import BackendError, TaskNotFoundError
@@ -50,6 +51,8 @@ MAX_TASKS_PER_SERVICE = 5000
 #: At most this many tasks are placed and launched in one go; a larger count is done in
 #: batches with the event loop free in between (each batch takes a few milliseconds).
 LAUNCH_BATCH = 100
+#: At most this many queued tasks are started at once in a row before the starter yields.
+START_BATCH = 500
 #: How often STOPPED tasks past their retention are forgotten when nothing else happens.
 PRUNE_INTERVAL = 60.0
 #: How long leaving the cluster waits for its tasks to stop before cancelling them.
@@ -143,6 +146,10 @@ def owner_labels(cluster: str) -> dict[str, str]:
     }
 
 
+#: The most instance ARNs kept for sharing (a Fargate task has an instance id of its own).
+_INSTANCE_ARNS_KEPT = 10_000
+
+
 class TaskManager:
     """Places, launches, stops and remembers one cluster's tasks."""
 
@@ -167,12 +174,58 @@ class TaskManager:
         self._runners: dict[str, TaskRunner] = {}
         self._watchers: list[Callable[[Task], None]] = []
         self._held: dict[str, _Held] = {}
+        # Tasks whose backend may start them at once wait here for the starter, which
+        # takes them all in one go once the caller yields (as a runner would start then).
+        self._at_once = False
+        self._starting: list[TaskRunner] = []
+        self._start_flag = Flag()
+        self._changed: anyio.Event | None = None
+        self._owner_labels = owner_labels(arns.cluster)
+        self._cluster_arn = arns.cluster_arn
+        self._instance_arns: dict[str, str] = {}
+        self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
 
     def attach(self, backend: Backend | None, tg: anyio.abc.TaskGroup) -> None:
         """Give the manager its backend and the cluster's task group."""
         self.backend = backend
         self._tg = tg
         tg.start_soon(self._prune_periodically)
+        # Only a backend that implements the fast path gets the starter.
+        self._at_once = (
+            backend is not None
+            and type(backend).start_task_at_once is not Backend.start_task_at_once
+        )
+        if self._at_once:
+            tg.start_soon(self._start_queued)
+
+    async def _start_queued(self) -> None:
+        """Start the queued tasks at once, or hand them to a runner coroutine of their own."""
+        assert self._tg is not None
+        while True:
+            await self._start_flag.wait()
+            self._start_flag = Flag()
+            while self._starting:
+                batch = self._starting[:START_BATCH]
+                del self._starting[:START_BATCH]
+                for runner in batch:
+                    if not runner.start_at_once():
+                        self._tg.start_soon(self._run, runner)
+                if self._starting:
+                    await anyio.lowlevel.checkpoint()  # keep the event loop responsive
+
+    def _wake(self, runner: TaskRunner) -> None:
+        """A task started at once needs its coroutine now (it stops, or a container exited)."""
+        assert self._tg is not None
+        self._tg.start_soon(self._run, runner)
+
+    def _observed(self) -> bool:
+        return self._events.has_subscribers
+
+    async def wait_changed(self) -> None:
+        """Return at the next task snapshot (any task)."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
 
     async def _prune_periodically(self) -> None:
         """Forget expired STOPPED tasks even when nobody reads or changes any task."""
@@ -341,7 +394,7 @@ class TaskManager:
         return Task(
             arn=arn,
             id=task_id,
-            cluster_arn=self._arns.cluster_arn,
+            cluster_arn=self._cluster_arn,
             task_definition_arn=str(td.task_definition_arn),
             container_instance_id="",
             container_instance_arn="",
@@ -349,17 +402,9 @@ class TaskManager:
             started_by=started_by,
             cpu=request.cpu,
             memory=request.memory,
-            containers=tuple(
-                Container(
-                    name=str(c.name),
-                    image=str(c.image),
-                    essential=c.is_essential,
-                    has_health_check=c.has_health_probe,
-                )
-                for c in td.containers
-            ),
+            containers=self._first_containers(td),
             created_at=self._clock(),
-            tags=tuple(sorted((tags or {}).items())),
+            tags=tuple(sorted(tags.items())) if tags else (),
         )
 
     def _new_task(
@@ -377,7 +422,7 @@ class TaskManager:
             draft,
             version=draft.version + 1 if draft.arn in self._tasks else draft.version,
             container_instance_id=instance_id,
-            container_instance_arn=self._placement.instance_arn(instance_id),
+            container_instance_arn=self._instance_arn(instance_id),
             availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
             launch_type=capacity.launch_type,
             capacity_provider_name=capacity.provider,
@@ -389,18 +434,53 @@ class TaskManager:
                 task, network_interface=attrs.evolve(task.network_interface, id=_eni_id(task.id))
             )
         arn, task_id, group = task.arn, task.id, task.group
-        labels = {**owner_labels(self._arns.cluster), LABEL_TASK: arn}
+        labels = {**self._owner_labels, LABEL_TASK: arn}
         if group.startswith("service:"):  # the Docker backend aliases service tasks by it
             labels[LABEL_SERVICE] = group[len("service:") :]
         host = capacity.host_instance_id or instance_id
         launch = TaskLaunch(arn, task_id, host, td, labels, launch_type=capacity.launch_type)
         runner = TaskRunner(
-            self.backend, launch, task, self._record, self._clock, deactivate=on_deactivate
+            self.backend,
+            launch,
+            task,
+            self._record,
+            self._clock,
+            deactivate=on_deactivate,
+            wake=self._wake if self._at_once else None,
+            observed=self._observed,
         )
         self._runners[arn] = runner
         self._record(task)
-        self._tg.start_soon(self._run, runner)
+        if self._at_once:
+            self._starting.append(runner)
+            self._start_flag.set()
+        else:
+            self._tg.start_soon(self._run, runner)
         return task
+
+    def _instance_arn(self, instance_id: str) -> str:
+        """The instance's ARN, one string shared by all its tasks."""
+        arn = self._instance_arns.get(instance_id)
+        if arn is None:
+            if len(self._instance_arns) >= _INSTANCE_ARNS_KEPT:  # Fargate: one per task
+                self._instance_arns.clear()
+            arn = self._instance_arns[instance_id] = self._placement.instance_arn(instance_id)
+        return arn
+
+    def _first_containers(self, td: TaskDefinition) -> tuple[Container, ...]:
+        """The containers of a new task of ``td`` (frozen values: shared by its tasks)."""
+        if self._containers_of[0] is not td:
+            containers = tuple(
+                Container(
+                    name=str(c.name),
+                    image=str(c.image),
+                    essential=c.is_essential,
+                    has_health_check=c.has_health_probe,
+                )
+                for c in td.containers
+            )
+            self._containers_of = (td, containers)
+        return self._containers_of[1]
 
     async def _run(self, runner: TaskRunner) -> None:
         try:
@@ -423,8 +503,12 @@ class TaskManager:
                     )
                 )
         finally:
-            self._placement.release(runner.task.arn)
-            self._runners.pop(runner.task.arn, None)
+            self._finish(runner)
+
+    def _finish(self, runner: TaskRunner) -> None:
+        """The task is STOPPED: free its place and forget its runner."""
+        self._placement.release(runner.task.arn)
+        self._runners.pop(runner.task.arn, None)
 
     def _record(self, task: Task) -> None:
         previous = self._tasks.get(task.arn)
@@ -438,7 +522,11 @@ class TaskManager:
             previous is None or previous.last_status != "RUNNING"
         ):
             self._placement.mark_running(task.arn)
-        self._events.publish(TaskStateChange(task, self._clock()))
+        if self._events.has_subscribers:
+            self._events.publish(TaskStateChange(task, self._clock()))
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
         for callback in self._watchers:
             try:
                 callback(task)
@@ -457,6 +545,8 @@ class TaskManager:
         runner = self._runners.get(task.arn)
         if runner is not None:
             runner.request_stop(stop_code, reason, grace=grace)
+            if runner.is_stopped:  # stopped at once: no coroutine will finish it
+                self._finish(runner)
             return runner.task
         if self._held.pop(task.arn, None) is not None:
             # It never had an instance or a container: it goes straight to STOPPED.
@@ -481,6 +571,8 @@ class TaskManager:
         runners = list(self._runners.values())
         for runner in runners:
             runner.request_stop("UserInitiated", reason)
+            if runner.is_stopped:  # stopped at once: no coroutine will finish it
+                self._finish(runner)
         with anyio.move_on_after(timeout):
             for runner in runners:
                 await runner.wait_stopped()

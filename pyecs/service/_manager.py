@@ -44,6 +44,7 @@ class ServiceManager:
     def __init__(self, runtime: ClusterRuntime) -> None:
         self._runtime = runtime
         self._services: dict[str, Service] = {}
+        self._frozen = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backend: Backend | None = None
 
@@ -68,6 +69,7 @@ class ServiceManager:
 
     def freeze(self) -> None:
         """The cluster is closing: no service starts replacements from now on."""
+        self._frozen = True  # nor wakes up for freed capacity (a million tasks stop now)
         for svc in self._services.values():
             svc.freeze()
 
@@ -176,7 +178,7 @@ class ServiceManager:
             svc = self._services.get(task.group[len("service:") :])
             if svc is not None:
                 svc.on_task(task)
-        if task.last_status == "STOPPED":
+        if task.last_status == "STOPPED" and not self._frozen:
             for svc in self._services.values():
                 svc.wake()  # capacity freed: retry what could not be placed
 

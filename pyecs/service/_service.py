@@ -696,7 +696,8 @@ class Service:
 
     async def _deactivate(self, task: Task) -> None:
         for feature in self.features:
-            await feature.deactivate(task)
+            if _has_deactivate(feature):
+                await feature.deactivate(task)
 
     def _launch_definition(self, td: TaskDefinition) -> TaskDefinition:
         for feature in self.features:
@@ -741,7 +742,10 @@ class Service:
                 strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
                 constraints=list(self.placement_constraints) + list(constraints),
                 tags=self.tags,
-                on_deactivate=self._deactivate if self.features else None,
+                # Without a deactivate hook a task can stop in one step (simulated).
+                on_deactivate=(
+                    self._deactivate if any(_has_deactivate(f) for f in self.features) else None
+                ),
             )
             for t in result.tasks:
                 self._arns.append(t.arn)
@@ -807,3 +811,8 @@ def _scheduler_stopped(task: Task) -> bool:
     return task.stop_code == "ServiceSchedulerInitiated" and not (
         task.stopped_reason or ""
     ).startswith("Task failed")
+
+
+def _has_deactivate(feature: ServiceFeature) -> bool:
+    """Whether the feature does something when a task enters DEACTIVATING."""
+    return type(feature).deactivate is not ServiceFeature.deactivate

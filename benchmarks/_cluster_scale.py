@@ -1,0 +1,124 @@
+"""Placement through the public API on a SimulatedBackend: run_task throughput and C1M.
+
+Used by ``benchmarks/placement.py`` (``--run-task`` and ``--c1m``). Everything goes
+through ``pyecs.Cluster``: ``run_task`` and ``create_service``, so the figures include
+the task life cycle (PROVISIONING to RUNNING), the events and the services, not only the
+scheduler.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+
+import anyio
+
+import pyecs
+from pyecs.backends import SimulatedBackend
+from pyecs.models.instance import uniform_instances
+
+#: A task small enough for 200 of them per instance (C1M: 1,000,000 on 5,000 instances).
+TINY_TASK = {
+    "family": "c1m",
+    "containerDefinitions": [
+        {"name": "app", "image": "busybox", "cpu": 16, "memory": 32, "essential": True}
+    ],
+}
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _backend(instances: int) -> SimulatedBackend:
+    return SimulatedBackend(uniform_instances(instances, zones=3, cpu=4096, memory=16384))
+
+
+async def run_task_rate(instances: int, calls: int, count: int) -> float:
+    """``calls`` run_task calls of ``count`` copies with binpack(memory); tasks/s to RUNNING."""
+    async with pyecs.Cluster("bench", backend=_backend(instances)) as cluster:
+        await cluster.register_task_definition(TINY_TASK)
+        # One warm-up call, so that first-call costs (imports, caches) are not timed.
+        warm = await cluster.run_task("c1m", count=count)
+        await cluster.wait_tasks_running([t.arn for t in warm.tasks], timeout=60)
+        arns: list[str] = []
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            result = await cluster.run_task(
+                "c1m", count=count, placement_strategy=[pyecs.BinPack("memory")]
+            )
+            arns.extend(t.arn for t in result.tasks)
+        returned = time.perf_counter() - start
+        await cluster.wait_tasks_running(arns, timeout=math.inf)
+        seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    placed = len(arns)
+    print(
+        f"  run_task x{calls:,} (count={count}, binpack(memory)) on {instances:,} instances: "
+        f"{placed:,} tasks RUNNING in {seconds:.2f} s = {placed / seconds:,.0f} tasks/s "
+        f"(CPU time {cpu:.2f} s = {placed / cpu:,.0f} tasks/s; the calls returned after "
+        f"{returned:.2f} s)"
+    )
+    return placed / seconds
+
+
+async def c1m(instances: int, services: int, per_service: int) -> None:
+    """``services`` groups of ``per_service`` tasks: half services, half run_task groups."""
+    total = services * per_service
+    print(
+        f"\nC1M: {total:,} tasks of {services:,} groups onto {instances:,} simulated instances "
+        f"through the public API ({services - services // 2:,} services with desired_count "
+        f"{per_service:,}; {services // 2:,} run_task groups of {per_service:,})"
+    )
+    rss_before = _peak_rss_mib()
+    backend = _backend(instances)
+    start, cpu = time.perf_counter(), time.process_time()
+    async with pyecs.Cluster(
+        "c1m", backend=backend, task_healthy_delay=0, max_tasks_per_service=per_service
+    ) as cluster:
+        await cluster.register_task_definition(TINY_TASK)
+        svcs = []
+        arns: list[str] = []
+        for k in range(services):
+            if k % 2 == 0:
+                svc = await cluster.create_service(
+                    f"svc-{k}", task_definition="c1m", desired_count=per_service
+                )
+                svcs.append(svc)
+            else:
+                for done in range(0, per_service, 1000):
+                    result = await cluster.run_task(
+                        "c1m", count=min(1000, per_service - done), group=f"batch-{k}"
+                    )
+                    arns.extend(t.arn for t in result.tasks)
+        submitted = time.perf_counter() - start
+        for svc in svcs:
+            await svc.wait_stable(timeout=math.inf)
+        await cluster.wait_tasks_running(arns, timeout=math.inf)
+        seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        running = sum(svc.running_count for svc in svcs) + len(arns)
+        rss = _peak_rss_mib()
+        print(
+            f"  {running:,} tasks RUNNING in {seconds:.1f} s wall, {cpu:.1f} s CPU "
+            f"({running / seconds:,.0f} tasks/s; every create_service/run_task returned "
+            f"after {submitted:.1f} s)"
+        )
+        print(f"  peak RSS of the process: {rss:,.0f} MiB ({rss_before:,.0f} MiB before)")
+        stop_start = time.perf_counter()
+    stopping = time.perf_counter() - stop_start
+    print(f"  leaving the cluster (stopping every task) took {stopping:.1f} s")
+
+
+def main_run_task(quick: bool) -> None:
+    print("\nrun_task through pyecs.Cluster on SimulatedBackend (to every task RUNNING)")
+    calls = 200 if quick else 2000
+    anyio.run(run_task_rate, 5000, calls, 10)
+
+
+def main_c1m(quick: bool) -> None:
+    if quick:
+        anyio.run(c1m, 500, 100, 100)
+    else:
+        anyio.run(c1m, 5000, 1000, 1000)

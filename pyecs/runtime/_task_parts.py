@@ -1,0 +1,74 @@
+"""The pieces the task runner is made of: a container's live state, task health, step errors."""
+
+from __future__ import annotations
+
+from pyecs._waits import Flag
+from pyecs.abc import Backend, ContainerStartError
+from pyecs.models.task import Container, HealthStatus
+from pyecs.models.task_definition import ContainerDefinition
+
+__all__ = ["STEP_ERRORS", "Slot", "aggregate_health", "step_error"]
+
+#: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
+STEP_ERRORS = {
+    "setup_task": "ResourceInitializationError",
+    "create_container": "CannotCreateContainerError",
+    "start_container": "CannotStartContainerError",
+    "wait_container": "CannotInspectContainerError",
+    "health": "CannotInspectContainerError",
+    "stop_container": "CannotStopContainerError",
+    "remove_container": "CannotRemoveContainerError",
+    "teardown_task": "ResourceCleanupError",
+}
+
+
+def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:
+    """A backend step that raised something other than ContainerStartError, as one."""
+    if isinstance(exc, ContainerStartError):
+        return exc
+    detail = str(exc) or "no message"
+    return ContainerStartError(
+        STEP_ERRORS[step],
+        f"the {backend.name} backend's {step} raised {type(exc).__name__}: {detail}"[:900],
+    )
+
+
+def aggregate_health(containers: tuple[Container, ...]) -> HealthStatus:
+    """ECS task health from the essential containers that have a health check."""
+    statuses = [c.health_status for c in containers if c.essential and c.has_health_check]
+    if not statuses:
+        return "UNKNOWN"
+    if "UNHEALTHY" in statuses:
+        return "UNHEALTHY"
+    if all(s == "HEALTHY" for s in statuses):
+        return "HEALTHY"
+    return "UNKNOWN"
+
+
+class Slot:
+    """One container's live state inside the runner."""
+
+    __slots__ = (
+        "definition",
+        "done",
+        "exit_code",
+        "exited",
+        "healthy",
+        "may_run",
+        "name",
+        "runtime_id",
+        "started",
+        "started_at",
+    )
+
+    def __init__(self, definition: ContainerDefinition) -> None:
+        self.definition = definition
+        self.name = str(definition.name)
+        self.runtime_id: str | None = None
+        self.started = Flag()  # started once (or will never start: see done)
+        self.exited = Flag()
+        self.done = Flag()  # exited, or will never run
+        self.healthy = Flag()
+        self.exit_code: int | None = None
+        self.may_run = False  # started, and its exit not reported yet
+        self.started_at: float | None = None
