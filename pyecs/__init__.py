@@ -17,6 +17,8 @@ from pyecs.exceptions import (
     PlacementError,
     PyecsError,
     QuerySyntaxError,
+    SecurityGroupError,
+    SecurityGroupNotFoundError,
     ServiceNotFoundError,
     TaskDefinitionNotFoundError,
     TaskDefinitionWarning,
@@ -62,6 +64,7 @@ from pyecs.models.instance import (
     Resources,
 )
 from pyecs.models.network import AwsVpcConfiguration
+from pyecs.models.security_group import IngressRule, SecurityGroup, SecurityPolicy
 from pyecs.models.service import (
     CircuitBreaker,
     Deployment,
@@ -131,6 +134,7 @@ __all__ = [
     "HealthCheck",
     "HostEntry",
     "HostVolumeProperties",
+    "IngressRule",
     "InstanceSpec",
     "InvalidParameterError",
     "InvalidTaskDefinitionError",
@@ -153,6 +157,10 @@ __all__ = [
     "RestartPolicy",
     "RunTaskResult",
     "Secret",
+    "SecurityGroup",
+    "SecurityGroupError",
+    "SecurityGroupNotFoundError",
+    "SecurityPolicy",
     "Service",
     "ServiceEvent",
     "ServiceNotFoundError",

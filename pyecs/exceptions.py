@@ -21,6 +21,8 @@ __all__ = [
     "Problem",
     "PyecsError",
     "QuerySyntaxError",
+    "SecurityGroupError",
+    "SecurityGroupNotFoundError",
     "ServiceNotFoundError",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionWarning",
@@ -105,6 +107,26 @@ class TaskDefinitionNotFoundError(PyecsError, LookupError):
         else:
             msg += "; nothing is registered yet: call register_task_definition() first"
         super().__init__(msg)
+
+
+class SecurityGroupError(InvalidParameterError):
+    """A security group call breaks an EC2 rule (a duplicate name or rule, a group in use).
+
+    Attributes:
+        code: EC2's error code (``InvalidGroup.Duplicate``, ``InvalidPermission.Duplicate``,
+            ``InvalidPermission.NotFound``, ``DependencyViolation``...).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class SecurityGroupNotFoundError(SecurityGroupError, LookupError):
+    """A security group id matches no group of this cluster (EC2 ``InvalidGroup.NotFound``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidGroup.NotFound", message)
 
 
 class TaskNotFoundError(PyecsError, LookupError):

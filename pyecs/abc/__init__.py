@@ -20,6 +20,7 @@ from pyecs.abc._capacity import InstanceProvider
 from pyecs.abc._feature import FeatureContext, FeatureStop, FeatureVerdicts, ServiceFeature
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
+from pyecs.models.security_group import SecurityPolicy
 from pyecs.models.task import HealthStatus, NetworkBinding
 from pyecs.placement._protocols import (
     CandidateInstance,
@@ -77,8 +78,13 @@ class BackendCapabilities:
         task_addresses: Gives each ``awsvpc`` task an address of its own, reported as the
             private IPv4 address of its ENI (Docker). False: tasks share this machine's
             addresses and their ENI shows no private address.
-        security_groups: Enforces security group rules between tasks. No backend of
-            pyecs claims this yet: groups are recorded, checked and shown, not enforced.
+        security_groups: Enforces security group rules on connections between tasks
+            (``apply_security_groups``): a task in groups accepts a new connection from
+            another task only when a rule of one of its groups admits the source's group or
+            address on that protocol and port. Docker sets it per instance once it has
+            checked that this host can filter (iptables in ``DOCKER-USER``, bridge
+            netfilter, local engines); every other backend leaves it False: groups are
+            recorded, checked and shown there, not enforced. See docs/security-groups.md.
     """
 
     health_checks: bool = True
@@ -122,6 +128,8 @@ class TaskLaunch:
         launch_type: ``EC2`` (on a container instance) or ``FARGATE`` (sized by the task's
             own ``cpu`` and ``memory``; ``instance_id`` is then the backend instance that
             hosts it).
+        security_groups: The security groups of an ``awsvpc`` task's ENI (empty: the task
+            names none, and no backend filters its inbound traffic).
     """
 
     task_arn: str
@@ -130,6 +138,7 @@ class TaskLaunch:
     task_definition: TaskDefinition
     labels: Mapping[str, str] = attrs.field(factory=dict)
     launch_type: str = "EC2"
+    security_groups: tuple[str, ...] = ()
 
     @property
     def fargate(self) -> bool:
@@ -207,8 +216,9 @@ class Backend(abc.ABC):
     hand (not from inside ``fail_after`` or another cancel scope opened between them).
     """
 
-    #: What this backend does natively: what other code reads to know how it behaves.
-    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities()
+    #: What this backend does natively: what other code reads to know how it behaves. A
+    #: backend may refine it per instance once open (Docker: ``security_groups``).
+    capabilities: BackendCapabilities = BackendCapabilities()
     #: A short name for messages and docs ("docker", "process", "simulated"); never a
     #: switch on behaviour (read :attr:`capabilities`).
     name: ClassVar[str] = "backend"
@@ -304,6 +314,17 @@ class Backend(abc.ABC):
             BackendError: when the backend keeps no logs.
         """
         raise BackendError(f"the {self.name} backend keeps no container logs")
+
+    async def apply_security_groups(self, policy: SecurityPolicy) -> None:  # noqa: B027
+        """Enforce ``policy`` (every group of the cluster, after each change) from now on.
+
+        Called once after :meth:`open` and after every change of a group. A backend that
+        enforces groups (``capabilities.security_groups``) rebuilds its filters so that new
+        connections follow the new rules; the default does nothing.
+
+        Raises:
+            BackendError: the filters could not be changed.
+        """
 
     def spot_interruption_after(self, task: TaskLaunch) -> float | None:
         """Seconds after a FARGATE_SPOT task is RUNNING at which its capacity is taken back

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 
+from pyecs.models.security_group import SecurityPolicy
 from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
@@ -33,6 +34,7 @@ class FeatureContext:
         account: The account of the cluster's ARNs.
         wake: Ask the service to reconcile now (a target changed state...).
         cluster_open: Whether the cluster is still open (False while it closes).
+        security_policy: The cluster's security groups now.
     """
 
     service_name: str
@@ -41,6 +43,7 @@ class FeatureContext:
     account: str
     wake: Callable[[], None]
     cluster_open: Callable[[], bool]
+    security_policy: Callable[[], SecurityPolicy] = SecurityPolicy
 
 
 @attrs.frozen

@@ -33,6 +33,7 @@ from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
 from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.models.network import AwsVpcConfiguration
+from pyecs.models.security_group import SecurityGroup, SecurityPolicy
 from pyecs.models.service import DeploymentConfiguration, RestartBackoff
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
@@ -47,6 +48,7 @@ from pyecs.runtime._registry import (
 )
 from pyecs.runtime._runtime import ClusterRuntime
 from pyecs.runtime._scaling import ProviderScaler
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -166,6 +168,10 @@ class Cluster:
         self._capacity = CapacityManager(
             self._arns, self._placement, self._tasks, clock, lambda: self.instances_changed()
         )
+        self._security_groups = SecurityGroupRegistry(
+            name, self._groups_in_use, self._publish_security_groups
+        )
+        self._capacity.check_groups = self._security_groups.check
         # What services are given; the cluster composes it with the managers below.
         self._runtime = ClusterRuntime(
             name,
@@ -178,6 +184,7 @@ class Cluster:
             task_healthy_delay=self.task_healthy_delay,
             max_tasks_per_service=max_tasks_per_service,
             capacity=self._capacity,
+            security_groups=self._security_groups,
         )
         self._services = ServiceManager(self._runtime)
         self._scaler = ProviderScaler(
@@ -244,6 +251,7 @@ class Cluster:
         context = ClusterContext(self.name, self.arn, owner_labels(self.name))
         specs = await backend.open(context)
         try:
+            await backend.apply_security_groups(self._security_groups.policy)
             for spec in specs:
                 ci = self._placement.add_instance(spec, registered_at=self._clock())
                 if self._capacity.fargate_host is None:
@@ -664,17 +672,23 @@ class Cluster:
         """
         return self._services.service(name)
 
-    def discover(self, name: str) -> list[Endpoint]:
+    def discover(
+        self, name: str, *, security_groups: Sequence[str] | None = None
+    ) -> list[Endpoint]:
         """Where the healthy tasks of service ``name`` can be reached now.
 
         One endpoint per healthy task that is not being stopped: for a service with a load
         balancer its container and port, otherwise every published port of the first
         essential container (``endpoint.address`` is ``"127.0.0.1:PORT"``).
 
+        ``security_groups`` states the caller's groups (a task of those groups): then only
+        endpoints whose task's groups admit one of them on that port (tcp) are given.
+        None: the caller is this machine, outside every group (no filtering).
+
         Raises:
             ServiceNotFoundError: naming the services that exist.
         """
-        return self._services.discover(name)
+        return self._services.discover(name, security_groups)
 
     def watch_endpoints(self, name: str) -> AsyncIterator[list[Endpoint]]:
         """Yield :meth:`discover`'s answer now and each time it changes.
@@ -906,6 +920,87 @@ class Cluster:
     @spot_warning.setter
     def spot_warning(self, seconds: float) -> None:
         self._capacity.spot_warning = check_seconds(seconds, "spot_warning")
+
+    # -- security groups (EC2 CreateSecurityGroup and friends) --------------------------------
+
+    async def create_security_group(
+        self, name: str, description: str = "", *, ingress: object = ()
+    ) -> SecurityGroup:
+        """Create a security group (no inbound rule unless ``ingress`` gives some).
+
+        ``awsvpc`` tasks name groups in ``network_configuration``; a task in groups accepts
+        a new connection only when one of its groups' rules admits the source. What each
+        backend enforces: docs/security-groups.md.
+
+        Raises:
+            SecurityGroupError: InvalidGroup.Duplicate (the name is taken).
+        """
+        self._require_open()
+        group = await self._security_groups.create(name, description)
+        if ingress:
+            group = await self._security_groups.authorize(group.group_id, ingress)
+        return group
+
+    async def authorize_security_group_ingress(self, group_id: str, rules: object) -> SecurityGroup:
+        """Add inbound rules (:class:`pyecs.IngressRule` or EC2 ``IpPermissions`` dicts).
+
+        New connections they admit are allowed at once.
+
+        Raises:
+            SecurityGroupNotFoundError: the group or a source group does not exist.
+            SecurityGroupError: InvalidPermission.Duplicate.
+            InvalidParameterError: a bad protocol, port range or CIDR (naming the field).
+        """
+        self._require_open()
+        return await self._security_groups.authorize(group_id, rules)
+
+    async def revoke_security_group_ingress(self, group_id: str, rules: object) -> SecurityGroup:
+        """Remove inbound rules: new connections they admitted are refused from now on;
+        connections already open continue (as in EC2).
+
+        Raises:
+            SecurityGroupNotFoundError: the group does not exist.
+            SecurityGroupError: InvalidPermission.NotFound.
+        """
+        self._require_open()
+        return await self._security_groups.revoke(group_id, rules)
+
+    def describe_security_groups(
+        self, group_ids: Sequence[str] | None = None
+    ) -> list[SecurityGroup]:
+        """The groups of these ids, or every group.
+
+        Raises:
+            SecurityGroupNotFoundError: an id names no group.
+        """
+        return self._security_groups.describe(group_ids)
+
+    async def delete_security_group(self, group_id: str) -> None:
+        """Delete a group that no running task and no other group's rule uses.
+
+        Raises:
+            SecurityGroupNotFoundError: the group does not exist.
+            SecurityGroupError: DependencyViolation, naming what uses it.
+        """
+        self._require_open()
+        await self._security_groups.delete(group_id)
+
+    @property
+    def security_policy(self) -> SecurityPolicy:
+        """Every security group now, as one frozen value."""
+        return self._security_groups.policy
+
+    def _groups_in_use(self) -> set[str]:
+        return {
+            gid
+            for t in self._tasks.all()
+            if t.last_status != "STOPPED" and t.network_interface is not None
+            for gid in t.network_interface.security_groups
+        }
+
+    async def _publish_security_groups(self, policy: SecurityPolicy) -> None:
+        if self.backend is not None and self.is_open:
+            await self.backend.apply_security_groups(policy)
 
     # -- events ----------------------------------------------------------------------------
 

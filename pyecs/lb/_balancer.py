@@ -84,6 +84,9 @@ class ServiceLoadBalancer:
         self._port = config.listener_port
         self._registered: list[str] = []
         self._deregistered: list[str] = []
+        #: Whether the security groups of a target's task admit this balancer now
+        #: (task ARN -> bool); set by the service's load-balancing feature.
+        self.admits: Callable[[str], bool] = lambda task_arn: True
 
     def __repr__(self) -> str:
         return f"<ServiceLoadBalancer {self.target_group_name} {self.address}>"
@@ -269,7 +272,9 @@ class ServiceLoadBalancer:
         self.remove(task_arn)
 
     def _eligible(self) -> list[Target]:
-        targets = list(self._targets.values())
+        # A target whose security groups refuse the balancer gets no traffic, even when
+        # every target is unhealthy (the fail-open below must not open what groups close).
+        targets = [t for t in self._targets.values() if self.admits(t.task_arn)]
         healthy = [t for t in targets if t.health.state == "healthy"]
         if healthy:
             return healthy
@@ -292,10 +297,18 @@ class ServiceLoadBalancer:
         with target.checks:
             while True:
                 started = anyio.current_time()
-                ok, reason = await run_check(check, target.host, target.port)
+                if self.admits(target.task_arn):
+                    ok, reason = await run_check(check, target.host, target.port)
+                else:  # ELB: the check cannot connect through the groups (Target.Timeout)
+                    ok, reason = False, BLOCKED_REASON
                 if target.health.record(ok, reason):
                     self._on_change()
                 await anyio.sleep(max(0.0, check.interval - (anyio.current_time() - started)))
+
+
+#: ELB's ``TargetHealth.Description`` when the target's security groups refuse the
+#: balancer: its health checks time out (reason code ``Target.Timeout``).
+BLOCKED_REASON = "Request timed out"
 
 
 def target_group_arn(region: str, account: str, name: str, service_arn: str) -> str:

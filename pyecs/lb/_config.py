@@ -185,6 +185,10 @@ class LoadBalancer:
         health_check: The target group's health check.
         target_group_name: Names the target group (default ``<service>-<port>``).
         connect_timeout: Seconds to connect to a target before trying another one.
+        security_group: The balancer's own security group (the ELB's). Targets whose
+            tasks are in security groups must admit it (tcp, the container port); others
+            are unhealthy with ``Request timed out`` and get no traffic. None: the balancer
+            is in no group, and such targets must admit ``0.0.0.0/0``.
     """
 
     container_name: str
@@ -196,6 +200,7 @@ class LoadBalancer:
     health_check: TargetGroupHealthCheck = attrs.field(factory=TargetGroupHealthCheck)
     target_group_name: str | None = None
     connect_timeout: float = attrs.field(default=10.0, validator=_seconds(0, 3600, open_low=True))
+    security_group: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.container_name, str) or not self.container_name:
@@ -220,6 +225,11 @@ class LoadBalancer:
                 "load balancer health_check must be a pyecs.TargetGroupHealthCheck (or a dict "
                 "in load_balancers=[{...}])"
             )
+        sg = self.security_group
+        if sg is not None and (not isinstance(sg, str) or not sg):
+            raise InvalidParameterError(
+                f"load balancer security_group must be a group id ('sg-...'), got {sg!r}"
+            )
         group = self.target_group_name
         if group is not None and (
             not isinstance(group, str) or not _TARGET_GROUP_NAME.match(group)
@@ -236,8 +246,8 @@ def load_balancer_from(value: object, where: str = "load_balancers[0]") -> LoadB
     The dict takes ECS's ``containerName`` and ``containerPort`` (``targetGroupArn`` and
     ``loadBalancerName`` are accepted; the last part of the ARN names the target group),
     and the local settings ``listenerHost``, ``listenerPort``, ``algorithm``,
-    ``deregistrationDelay`` (seconds), ``connectTimeout`` and ``healthCheck`` (see
-    :meth:`TargetGroupHealthCheck.from_dict`).
+    ``deregistrationDelay`` (seconds), ``connectTimeout``, ``securityGroup`` and
+    ``healthCheck`` (see :meth:`TargetGroupHealthCheck.from_dict`).
 
     Raises:
         InvalidParameterError: naming the bad key and how to fix it.
@@ -255,6 +265,7 @@ def load_balancer_from(value: object, where: str = "load_balancers[0]") -> LoadB
         "healthCheck": "health_check",
         "targetGroupArn": "target_group_arn",
         "loadBalancerName": "load_balancer_name",
+        "securityGroup": "security_group",
     }
     if not isinstance(value, Mapping):
         raise InvalidParameterError(

@@ -2,7 +2,9 @@
 
 - **Docker**: containers, networks and task volumes labelled by pyecs whose owner process
   is gone (:func:`pyecs.backends.docker.cleanup`); with ``all_owners`` also those of live
-  processes (a cluster kept with ``--pyecs-keep`` by a pytest that still runs).
+  processes (a cluster kept with ``--pyecs-keep`` by a pytest that still runs); and the
+  iptables chains of security groups (``PYECS-SG-*``, with their ``DOCKER-USER`` jumps)
+  whose owner is gone.
 - **Process backend**: its children die with their parent, so normally nothing is left;
   should its watchdog have been killed too, :func:`pyecs.backends.process.process_leftovers`
   kills what dead owners left and deletes their log directories.
@@ -10,6 +12,9 @@
 
 from __future__ import annotations
 
+import functools
+
+import anyio
 import attrs
 
 from pyecs.abc import BackendCapabilities
@@ -29,12 +34,18 @@ class GcResult:
     processes: tuple[int, ...] = ()
     directories: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+    firewall_chains: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when nothing was removed."""
         return not (
-            self.containers or self.networks or self.volumes or self.processes or self.directories
+            self.containers
+            or self.networks
+            or self.volumes
+            or self.processes
+            or self.directories
+            or self.firewall_chains
         )
 
     def lines(self) -> list[str]:
@@ -46,6 +57,7 @@ class GcResult:
             ("volumes", self.volumes),
             ("processes", tuple(str(p) for p in self.processes)),
             ("log directories", self.directories),
+            ("iptables chains", self.firewall_chains),
         ):
             if items:
                 shown = ", ".join(items[:10]) + (", ..." if len(items) > 10 else "")
@@ -73,13 +85,18 @@ async def collect_garbage(
         if why_not is not None:
             return attrs.evolve(result, skipped=(f"Docker: no engine answered ({why_not})",))
         from pyecs.backends.docker import cleanup  # the docker SDK only when asked for
+        from pyecs.backends.docker._firewall import firewall_leftovers
 
         removed = await cleanup(all_owners=all_owners)
+        chains = await anyio.to_thread.run_sync(
+            functools.partial(firewall_leftovers, all_owners=all_owners)
+        )
         result = attrs.evolve(
             result,
             containers=removed.containers,
             networks=removed.networks,
             volumes=removed.volumes,
+            firewall_chains=chains,
         )
     return result
 

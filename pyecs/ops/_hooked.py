@@ -31,6 +31,7 @@ from pyecs.abc import (
 from pyecs.backends._names import backend_from_name
 from pyecs.exceptions import InvalidParameterError
 from pyecs.models.instance import InstanceSpec
+from pyecs.models.security_group import SecurityPolicy
 from pyecs.models.task import HealthStatus
 
 __all__ = ["HookedBackend", "LeavesRunning", "make_backend"]
@@ -150,8 +151,14 @@ class HookedBackend(Backend):
     # -- Backend -----------------------------------------------------------------------------
 
     async def open(self, context: ClusterContext) -> Sequence[InstanceSpec]:
-        """The wrapped backend's ``open``."""
-        return await self._backend.open(context)
+        """The wrapped backend's ``open`` (and its capabilities as they are once open)."""
+        specs = await self._backend.open(context)
+        self.capabilities = self._backend.capabilities
+        return specs
+
+    async def apply_security_groups(self, policy: SecurityPolicy) -> None:
+        """The wrapped backend's ``apply_security_groups``."""
+        await self._backend.apply_security_groups(policy)
 
     async def aclose(self) -> None:
         """The wrapped backend's ``aclose``."""

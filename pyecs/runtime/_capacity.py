@@ -158,6 +158,8 @@ class CapacityManager:
         self._held_placement: dict[str, tuple[list[object], list[object]]] = {}
         self._spot_scheduled: set[str] = set()
         self._tg: anyio.abc.TaskGroup | None = None
+        #: Checks that security group ids exist (the cluster's registry), if set.
+        self.check_groups: Callable[[Iterable[str], str], None] | None = None
 
     def provider_arn(self, name: str) -> str:
         """``arn:aws:ecs:<region>:<account>:capacity-provider/<name>``."""
@@ -389,6 +391,10 @@ class CapacityManager:
             raise InvalidParameterError(
                 "Assign public IP is not supported for this launch type. (only Fargate "
                 "tasks take assignPublicIp ENABLED)"
+            )
+        if config is not None and self.check_groups is not None:
+            self.check_groups(
+                config.security_groups, "networkConfiguration.awsvpcConfiguration.securityGroups"
             )
         return config
 

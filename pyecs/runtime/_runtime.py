@@ -20,6 +20,7 @@ from pyecs.placement._scheduler import PlacementState
 from pyecs.runtime._capacity import CapacityManager
 from pyecs.runtime._events import EventHub
 from pyecs.runtime._registry import TaskDefinitionRegistry
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import TaskManager
 
 __all__ = ["ClusterRuntime"]
@@ -41,6 +42,7 @@ class ClusterRuntime:
         task_healthy_delay: The default ``healthy_delay`` of services.
         max_tasks_per_service: The largest ``desired_count`` a service may have.
         capacity: The capacity providers, the default strategy, Fargate.
+        security_groups: The cluster's security groups.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class ClusterRuntime:
         task_healthy_delay: float,
         max_tasks_per_service: int,
         capacity: CapacityManager,
+        security_groups: SecurityGroupRegistry | None = None,
     ) -> None:
         self.name = name
         self.arns = arns
@@ -67,6 +70,7 @@ class ClusterRuntime:
         self.task_healthy_delay = task_healthy_delay
         self.max_tasks_per_service = max_tasks_per_service
         self.capacity = capacity
+        self.security_groups = security_groups or SecurityGroupRegistry(name, set)
         self.state: State = "new"
 
     @property

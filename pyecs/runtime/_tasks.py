@@ -438,7 +438,16 @@ class TaskManager:
         if group.startswith("service:"):  # the Docker backend aliases service tasks by it
             labels[LABEL_SERVICE] = group[len("service:") :]
         host = capacity.host_instance_id or instance_id
-        launch = TaskLaunch(arn, task_id, host, td, labels, launch_type=capacity.launch_type)
+        eni = task.network_interface
+        launch = TaskLaunch(
+            arn,
+            task_id,
+            host,
+            td,
+            labels,
+            launch_type=capacity.launch_type,
+            security_groups=eni.security_groups if eni is not None else (),
+        )
         runner = TaskRunner(
             self.backend,
             launch,

@@ -192,9 +192,14 @@ class ServiceManager:
             )
         return svc
 
-    def discover(self, name: str) -> list[Endpoint]:
-        """Where the healthy tasks of service ``name`` can be reached now."""
-        return endpoints(self.service(name))
+    def discover(self, name: str, security_groups: Sequence[str] | None = None) -> list[Endpoint]:
+        """Where the healthy tasks of service ``name`` can be reached now (by a caller in
+        ``security_groups``, when given)."""
+        if security_groups is None:
+            return endpoints(self.service(name))
+        return endpoints(
+            self.service(name), self._runtime.security_groups.policy, tuple(security_groups)
+        )
 
     def watch_endpoints(self, name: str) -> AsyncIterator[list[Endpoint]]:
         """Yield :meth:`discover`'s answer now and each time it changes."""

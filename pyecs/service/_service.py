@@ -144,6 +144,7 @@ class Service:
             account=runtime.arns.account,
             wake=self._feature_changed,
             cluster_open=lambda: runtime.is_open,
+            security_policy=lambda: runtime.security_groups.policy,
         )
         for feature in self.features:
             feature.bind(context)

@@ -24,6 +24,7 @@ from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION
 from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.models.network import AwsVpcConfiguration
+from pyecs.models.security_group import SecurityGroup, SecurityPolicy
 from pyecs.models.service import Deployment, DeploymentConfiguration, RestartBackoff
 from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
@@ -611,17 +612,23 @@ class Cluster(ClusterBase[Service]):
         """
         return self._service(self._call(lambda: self._async.service(name)))
 
-    def discover(self, name: str) -> list[Endpoint]:
+    def discover(
+        self, name: str, *, security_groups: Sequence[str] | None = None
+    ) -> list[Endpoint]:
         """Where the healthy tasks of service ``name`` can be reached now.
 
         One endpoint per healthy task that is not being stopped: for a service with a load
         balancer its container and port, otherwise every published port of the first
         essential container (``endpoint.address`` is ``"127.0.0.1:PORT"``).
 
+        ``security_groups`` states the caller's groups (a task of those groups): then only
+        endpoints whose task's groups admit one of them on that port (tcp) are given.
+        None: the caller is this machine, outside every group (no filtering).
+
         Raises:
             ServiceNotFoundError: naming the services that exist.
         """
-        return self._call(lambda: self._async.discover(name))
+        return self._call(lambda: self._async.discover(name, security_groups=security_groups))
 
     def list_services(self) -> list[str]:
         """ARNs of the services that are ACTIVE or DRAINING."""
@@ -818,3 +825,65 @@ class Cluster(ClusterBase[Service]):
     def spot_warning(self) -> float:
         """Seconds between a Spot interruption's SIGTERM and the kill (ECS: 120)."""
         return self._call(lambda: self._async.spot_warning)
+
+    def create_security_group(
+        self, name: str, description: str = "", *, ingress: object = ()
+    ) -> SecurityGroup:
+        """Create a security group (no inbound rule unless ``ingress`` gives some).
+
+        ``awsvpc`` tasks name groups in ``network_configuration``; a task in groups accepts
+        a new connection only when one of its groups' rules admits the source. What each
+        backend enforces: docs/security-groups.md.
+
+        Raises:
+            SecurityGroupError: InvalidGroup.Duplicate (the name is taken).
+        """
+        return self._await(
+            lambda: self._async.create_security_group(name, description, ingress=ingress)
+        )
+
+    def authorize_security_group_ingress(self, group_id: str, rules: object) -> SecurityGroup:
+        """Add inbound rules (:class:`pyecs.IngressRule` or EC2 ``IpPermissions`` dicts).
+
+        New connections they admit are allowed at once.
+
+        Raises:
+            SecurityGroupNotFoundError: the group or a source group does not exist.
+            SecurityGroupError: InvalidPermission.Duplicate.
+            InvalidParameterError: a bad protocol, port range or CIDR (naming the field).
+        """
+        return self._await(lambda: self._async.authorize_security_group_ingress(group_id, rules))
+
+    def revoke_security_group_ingress(self, group_id: str, rules: object) -> SecurityGroup:
+        """Remove inbound rules: new connections they admitted are refused from now on;
+        connections already open continue (as in EC2).
+
+        Raises:
+            SecurityGroupNotFoundError: the group does not exist.
+            SecurityGroupError: InvalidPermission.NotFound.
+        """
+        return self._await(lambda: self._async.revoke_security_group_ingress(group_id, rules))
+
+    def describe_security_groups(
+        self, group_ids: Sequence[str] | None = None
+    ) -> list[SecurityGroup]:
+        """The groups of these ids, or every group.
+
+        Raises:
+            SecurityGroupNotFoundError: an id names no group.
+        """
+        return self._call(lambda: self._async.describe_security_groups(group_ids))
+
+    def delete_security_group(self, group_id: str) -> None:
+        """Delete a group that no running task and no other group's rule uses.
+
+        Raises:
+            SecurityGroupNotFoundError: the group does not exist.
+            SecurityGroupError: DependencyViolation, naming what uses it.
+        """
+        self._await(lambda: self._async.delete_security_group(group_id))
+
+    @property
+    def security_policy(self) -> SecurityPolicy:
+        """Every security group now, as one frozen value."""
+        return self._call(lambda: self._async.security_policy)

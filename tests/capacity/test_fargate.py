@@ -18,7 +18,7 @@ from test_shapes import output_problems
 
 pytestmark = pytest.mark.anyio
 
-NET = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-web"]}}
+NET = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
 
 
 def fargate_td(cpu: str = "256", memory: str = "512", mode: str = "awsvpc") -> dict[str, Any]:
@@ -35,8 +35,10 @@ async def test_fargate_task_needs_no_instance_and_shows_as_ecs_shows_it() -> Non
     async with pyecs.Cluster("c", backend=SimulatedBackend(1)) as cluster:
         await cluster.register_task_definition(fargate_td())
         before = len(cluster.list_container_instances())
+        web = await cluster.create_security_group("web")
+        net = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [web.group_id]}}
         result = await cluster.run_task(
-            "api", count=2, launch_type="FARGATE", network_configuration=NET
+            "api", count=2, launch_type="FARGATE", network_configuration=net
         )
         tasks = await cluster.wait_tasks_running([t.arn for t in result.tasks], timeout=30)
         assert len(cluster.list_container_instances()) == before  # no instance of yours used
@@ -48,6 +50,8 @@ async def test_fargate_task_needs_no_instance_and_shows_as_ecs_shows_it() -> Non
         (eni,) = shown["attachments"]
         assert eni["type"] == "ElasticNetworkInterface" and eni["status"] == "ATTACHED"
         assert {"name": "subnetId", "value": "subnet-1"} in eni["details"]
+        assert tasks[0].network_interface is not None
+        assert tasks[0].network_interface.security_groups == (web.group_id,)
         await cluster.stop_task(tasks[0].arn)
         await cluster.wait_tasks_stopped([tasks[0].arn], timeout=60)
         # Its capacity is given back with it.

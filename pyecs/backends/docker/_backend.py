@@ -72,6 +72,7 @@ from pyecs.backends.docker._engine import (
     connect,
     owner_labels,
 )
+from pyecs.backends.docker._firewall import Firewall, filtering_problem, firewall_leftovers
 from pyecs.backends.docker._task import (
     ClusterNetworks,
     PullPolicy,
@@ -83,6 +84,7 @@ from pyecs.backends.docker._task import (
 from pyecs.backends.docker._watch import Tracked, Watcher
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
+from pyecs.models.security_group import SecurityPolicy
 from pyecs.models.task import HealthStatus
 
 __all__ = ["CleanupResult", "DockerBackend", "DockerEngine", "PullPolicy", "cleanup"]
@@ -111,7 +113,9 @@ class DockerBackend(Backend):
         close_timeout: Bound, in seconds, on the last-resort cleanup in :meth:`aclose`.
     """
 
-    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities(
+    #: ``security_groups`` is False here; an open backend says True (its own
+    #: ``capabilities``) once it checked that this host filters (see docs/security-groups.md).
+    capabilities: BackendCapabilities = BackendCapabilities(
         health_checks=True,
         memory_limit=True,
         images=True,
@@ -155,7 +159,11 @@ class DockerBackend(Backend):
         self._networks: ClusterNetworks | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._joins: set[anyio.Event] = set()
+        self._limiter = anyio.CapacityLimiter(1)
         self._leave_running = False
+        self._firewall: Firewall | None = None
+        #: Why security groups are not enforced (None once open on a host that filters).
+        self.security_groups_problem: str | None = "the backend is not open"
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -207,7 +215,29 @@ class DockerBackend(Backend):
         await self._tg.__aenter__()
         self._watch.start(self._tg, connected)
         self._state = "open"
+        await self._open_firewall(context)
         return [e.instance_spec() for e in connected]
+
+    async def _open_firewall(self, context: ClusterContext) -> None:
+        """Enforce security groups when this host can filter; say why not otherwise."""
+        remote = [e.address for e in self._connected if not e.address.startswith("unix://")]
+        problem = await anyio.to_thread.run_sync(filtering_problem)
+        if problem is None and remote:
+            problem = f"engines {', '.join(remote)} are not on this host (iptables is local)"
+        self.security_groups_problem = problem
+        if problem is not None:
+            log.info("security groups are not enforced: %s", problem)
+            return
+        await anyio.to_thread.run_sync(
+            functools.partial(firewall_leftovers, context.cluster), limiter=self._limiter
+        )
+        self._firewall = Firewall(context.cluster, self._token, owner_labels())
+        self.capabilities = attrs.evolve(type(self).capabilities, security_groups=True)
+
+    async def apply_security_groups(self, policy: SecurityPolicy) -> None:
+        """Replace the iptables chain for the new rules (when this host filters)."""
+        if self._firewall is not None:
+            await self._firewall.set_policy(policy)
 
     def leave_running(self) -> None:
         """Leave this backend's containers running when it closes (``--pyecs-keep``).
@@ -228,6 +258,8 @@ class DockerBackend(Backend):
         try:
             if not self._leave_running:
                 await self._remove_everything()
+                if self._firewall is not None:
+                    await self._firewall.aclose()
             self._watch.close_streams()
             for t in self._watch.tracked.values():
                 t.set_removed()  # wake whoever still waits: nothing will report any more
@@ -273,7 +305,13 @@ class DockerBackend(Backend):
         labels = {**ctx.labels, **task.labels, **self._reserved(task.task_arn)}
         try:
             plan = await setup_task_resources(
-                engine, task, ctx.cluster, labels, self.pull, self._require_networks()
+                engine,
+                task,
+                ctx.cluster,
+                labels,
+                self.pull,
+                self._require_networks(),
+                cluster_network_now=self._filters(task),
             )
         except ContainerStartError:
             raise
@@ -290,6 +328,11 @@ class DockerBackend(Backend):
         if engine is None or self._state != "open":
             return
         self._require_networks().forget(engine, task.task_arn)
+        if self._firewall is not None:
+            try:
+                await self._firewall.forget(task.task_arn)
+            except BackendError as exc:
+                log.warning("security groups after task %s: %s", task.task_id, exc)
         try:
             await remove_task_resources(engine, task.task_arn, self._token)
         except (docker.errors.DockerException, BackendError) as exc:
@@ -338,6 +381,8 @@ class DockerBackend(Backend):
         )
         if alone:  # another task may be there: then this one is connected (beside the start)
             tracked.network_look = self._join_later(state.engine, task.task_arn)
+        if self._firewall is not None and self._filters(task):
+            self._firewall.add(task.task_arn, task.security_groups, state.engine, rid)
         state.add(container.name, rid)
         return rid
 
@@ -354,6 +399,14 @@ class DockerBackend(Backend):
         if t.network_look is not None:
             await t.network_look.wait()  # RUNNING means: on the cluster network if any
         address = await container_address(t.engine, runtime_id)
+        if self._firewall is not None and self._firewall.has(t.task_arn):
+            try:
+                await self._firewall.sync(t.task_arn)
+            except BackendError as exc:
+                raise ContainerStartError(
+                    "CannotStartContainerError",
+                    f"the task's security groups could not be enforced: {exc}",
+                ) from exc
         if t.host_bindings:
             return StartedContainer(t.host_bindings, address)
         bindings = await published_ports(t.engine, runtime_id)
@@ -471,6 +524,14 @@ class DockerBackend(Backend):
 
         self._tg.start_soon(join)
         return done
+
+    def _filters(self, task: TaskLaunch) -> bool:
+        """Whether this backend filters the task's inbound traffic by its groups."""
+        return (
+            self._firewall is not None
+            and bool(task.security_groups)
+            and task.task_definition.effective_network_mode == "awsvpc"
+        )
 
     def _require_networks(self) -> ClusterNetworks:
         self._require_open()

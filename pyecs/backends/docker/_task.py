@@ -482,11 +482,15 @@ async def setup_task_resources(
     labels: Mapping[str, str],
     pull: PullPolicy,
     networks: ClusterNetworks,
+    *,
+    cluster_network_now: bool = False,
 ) -> TaskPlan:
     """Pull the task's images, create its network and volumes; return the plan.
 
     bridge and awsvpc tasks also join the cluster network (made once a second task is on
-    the engine), where the containers of a service task answer to the service name.
+    the engine, or at once with ``cluster_network_now``: a task whose security groups are
+    enforced keeps one address there from its start), where the containers of a service
+    task answer to the service name.
 
     Raises:
         ContainerStartError: CannotPullContainerError, CannotCreateContainerError.
@@ -508,7 +512,9 @@ async def setup_task_resources(
         raise failures[0]
     prefix = resource_prefix(cluster, task.task_id)
     cluster_network = None
-    if td.effective_network_mode in ("bridge", "awsvpc"):
+    if cluster_network_now and td.effective_network_mode == "awsvpc":
+        cluster_network = await networks.ensure(engine)
+    elif td.effective_network_mode in ("bridge", "awsvpc"):
         cluster_network = await networks.join(engine, task.task_arn)
     mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:

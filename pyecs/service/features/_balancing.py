@@ -89,6 +89,7 @@ class LoadBalancing(ServiceFeature):
         self.configs = list(configs)
         self.balancers: list[ServiceLoadBalancer] = []
         self._draining: list[str] = []
+        self._groups: dict[str, tuple[str, ...]] = {}  # task ARN -> its security groups
 
     def bind(self, context: FeatureContext) -> None:
         """Create a balancer per configuration, named after the service."""
@@ -106,6 +107,16 @@ class LoadBalancing(ServiceFeature):
                     on_change=context.wake,
                 )
             )
+            self.balancers[-1].admits = functools.partial(self._admits, cfg)
+
+    def _admits(self, cfg: LoadBalancer, task_arn: str) -> bool:
+        """Whether the task's security groups admit this balancer now (read at every
+        health check and connection, so a rule change takes effect within an interval)."""
+        groups = self._groups.get(task_arn, ())
+        source = (cfg.security_group,) if cfg.security_group else ()
+        return self._context.security_policy().admits(
+            groups, source_groups=source, port=cfg.container_port
+        )
 
     def check_task_definition(self, task_definition: TaskDefinition) -> None:
         """Each balancer's container and port exist in the definition (ECS checks too)."""
@@ -138,9 +149,12 @@ class LoadBalancing(ServiceFeature):
     def task_changed(self, task: Task) -> None:
         """Register a task that is ready, forget one that is gone (every snapshot)."""
         if task.last_status in _GONE:
+            self._groups.pop(task.arn, None)
             for lb in self.balancers:
                 lb.remove(task.arn)
             return
+        if task.network_interface is not None:
+            self._groups[task.arn] = task.network_interface.security_groups
         ready = (
             task.last_status == "RUNNING"
             and task.desired_status == "RUNNING"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pyecs.abc import Backend, ServiceFeature
+from pyecs.models.security_group import SecurityPolicy
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._overrides import apply_overrides
 
@@ -66,8 +67,15 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
-def endpoints(svc: Service) -> list[Endpoint]:
-    """The endpoints of ``svc``'s healthy tasks that are not being stopped, oldest first."""
+def endpoints(
+    svc: Service, policy: SecurityPolicy | None = None, caller_groups: Sequence[str] = ()
+) -> list[Endpoint]:
+    """The endpoints of ``svc``'s healthy tasks that are not being stopped, oldest first.
+
+    With a ``policy``, only those whose task's security groups admit a caller in
+    ``caller_groups`` (tcp, the container port): discovery hands out no endpoint that the
+    caller's connection would be refused at.
+    """
     snap = svc.snapshot()
     balancers = svc.load_balancers
     out = []
@@ -85,7 +93,13 @@ def endpoints(svc: Service) -> list[Endpoint]:
                 for b in essential.network_bindings
                 if b.protocol == "tcp"
             ]
+        eni = task.network_interface
+        target_groups = eni.security_groups if eni is not None else ()
         for container, container_port in ports:
+            if policy is not None and not policy.admits(
+                target_groups, source_groups=caller_groups, port=container_port
+            ):
+                continue
             try:
                 host, _, port = task.endpoint(container, container_port).rpartition(":")
             except KeyError:
