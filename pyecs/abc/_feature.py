@@ -33,6 +33,10 @@ class FeatureContext:
         account: The account of the cluster's ARNs.
         wake: Ask the service to reconcile now (a target changed state...).
         cluster_open: Whether the cluster is still open (False while it closes).
+        cluster_name: The cluster name.
+        snapshot: The service now, as frozen values.
+        set_desired_count: Change the service's desired count (as UpdateService does;
+            auto scaling uses it). Raises ``InvalidParameterError`` for a bad count.
     """
 
     service_name: str
@@ -41,6 +45,9 @@ class FeatureContext:
     account: str
     wake: Callable[[], None]
     cluster_open: Callable[[], bool]
+    cluster_name: str = ""
+    snapshot: Callable[[], ServiceSnapshot] | None = None
+    set_desired_count: Callable[[int], None] | None = None
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pyecs.exceptions import ClusterClosedError, InvalidParameterError
+from pyecs.metrics import MetricStore
 from pyecs.models._arn import ArnFactory
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement import constraint_from, strategy_from
@@ -39,6 +40,7 @@ class ClusterRuntime:
         placement: The container instances and what is placed on them.
         task_healthy_delay: The default ``healthy_delay`` of services.
         max_tasks_per_service: The largest ``desired_count`` a service may have.
+        metrics: The cluster's time series (what auto scaling reads).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class ClusterRuntime:
         placement: PlacementState,
         task_healthy_delay: float,
         max_tasks_per_service: int,
+        metrics: MetricStore | None = None,
     ) -> None:
         self.name = name
         self.arns = arns
@@ -63,6 +66,7 @@ class ClusterRuntime:
         self.placement = placement
         self.task_healthy_delay = task_healthy_delay
         self.max_tasks_per_service = max_tasks_per_service
+        self.metrics = metrics if metrics is not None else MetricStore()
         self.state: State = "new"
 
     @property

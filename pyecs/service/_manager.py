@@ -27,6 +27,7 @@ from pyecs.service.features._discovery import (
     endpoints,
     watch_endpoints,
 )
+from pyecs.service.features._scaling import AutoScaling
 
 __all__ = ["CLUSTER_NAME", "ServiceManager"]
 
@@ -119,7 +120,10 @@ class ServiceManager:
         delay = self._runtime.task_healthy_delay if healthy_delay is None else healthy_delay
         check_grace(delay)
         balancers = check_load_balancers(load_balancers, td, name)
-        features: list[ServiceFeature] = [DiscoveryEnvironment(self.discovery_environment)]
+        features: list[ServiceFeature] = [
+            DiscoveryEnvironment(self.discovery_environment),
+            AutoScaling(self._runtime.metrics, self._runtime.clock),
+        ]
         if balancers:
             features.append(LoadBalancing(balancers))
         svc = Service(
@@ -140,10 +144,7 @@ class ServiceManager:
         self._services[name] = svc
         assert self._task_group is not None
         try:
-            if balancers:
-                await self._task_group.start(svc.run)  # returns once its listeners are bound
-            else:
-                self._task_group.start_soon(svc.run)
+            await self._task_group.start(svc.run)  # returns once its features run
         except BaseException:
             if self._services.get(name) is svc:
                 if existing is not None:
