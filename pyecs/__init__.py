@@ -6,6 +6,15 @@ Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on dem
 # First: pyecs.ecs installs the task-definition codec that pyecs.models uses (models
 # import nothing above them). Importing any pyecs.* module runs this file first.
 import pyecs.ecs  # noqa: F401
+from pyecs.autoscaling import (
+    CustomizedMetricSpecification,
+    PredefinedMetricSpecification,
+    ScalableTargetAction,
+    StepAdjustment,
+    StepScalingPolicyConfiguration,
+    SuspendedState,
+    TargetTrackingScalingPolicyConfiguration,
+)
 from pyecs.cluster._cluster import (
     Cluster,
 )
@@ -17,6 +26,7 @@ from pyecs.exceptions import (
     PlacementError,
     PyecsError,
     QuerySyntaxError,
+    ScalingObjectNotFoundError,
     ServiceNotFoundError,
     TaskDefinitionNotFoundError,
     TaskDefinitionWarning,
@@ -27,6 +37,7 @@ from pyecs.lb import (
     LoadBalancer,
     TargetGroupHealthCheck,
 )
+from pyecs.metrics import MetricStore
 from pyecs.models import (
     Capabilities,
     ContainerDefinition,
@@ -108,6 +119,7 @@ __all__ = [
     "ContainerDefinition",
     "ContainerDependency",
     "ContainerInstance",
+    "CustomizedMetricSpecification",
     "DeleteTaskDefinitionsResult",
     "Deployment",
     "DeploymentConfiguration",
@@ -128,10 +140,12 @@ __all__ = [
     "LoadBalancer",
     "LogConfiguration",
     "MemberOf",
+    "MetricStore",
     "MountPoint",
     "NetworkBinding",
     "PlacementError",
     "PortMapping",
+    "PredefinedMetricSpecification",
     "PyecsError",
     "QuerySyntaxError",
     "Random",
@@ -139,13 +153,19 @@ __all__ = [
     "RestartBackoff",
     "RestartPolicy",
     "RunTaskResult",
+    "ScalableTargetAction",
+    "ScalingObjectNotFoundError",
     "Secret",
     "Service",
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StepAdjustment",
+    "StepScalingPolicyConfiguration",
+    "SuspendedState",
     "Tag",
     "TargetGroupHealthCheck",
+    "TargetTrackingScalingPolicyConfiguration",
     "Task",
     "TaskDefinition",
     "TaskDefinitionFailure",

@@ -168,7 +168,7 @@ class Cluster:
         if self.backend is not None:
             self._collector.add_source(TaskUsage(name, self.backend, self._tasks.all))
         self._collector.add_source(ServiceMetrics(name, self._services.all))
-        self.autoscaling = ApplicationAutoScaling(
+        self._autoscaling = ApplicationAutoScaling(
             cluster=name,
             region=region,
             account=account,
@@ -726,6 +726,15 @@ class Cluster:
         sampled every ``metrics_resolution`` seconds.
         """
         return self._metrics
+
+    @property
+    def autoscaling(self) -> ApplicationAutoScaling:
+        """Application Auto Scaling for this cluster's services (its methods are sync).
+
+        ``register_scalable_target``, ``put_scaling_policy``, ``put_scheduled_action``,
+        ``describe_scaling_activities``...: see ``docs/scaling.md``.
+        """
+        return self._autoscaling
 
     @property
     def metrics_resolution(self) -> float:

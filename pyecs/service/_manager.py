@@ -120,12 +120,11 @@ class ServiceManager:
         delay = self._runtime.task_healthy_delay if healthy_delay is None else healthy_delay
         check_grace(delay)
         balancers = check_load_balancers(load_balancers, td, name)
-        features: list[ServiceFeature] = [
-            DiscoveryEnvironment(self.discovery_environment),
-            AutoScaling(self._runtime.metrics, self._runtime.clock),
-        ]
+        features: list[ServiceFeature] = [DiscoveryEnvironment(self.discovery_environment)]
         if balancers:
             features.append(LoadBalancing(balancers))
+        # Last: nothing entered after it can fail and be wrapped by its task group.
+        features.append(AutoScaling(self._runtime.metrics, self._runtime.clock))
         svc = Service(
             self._runtime,
             name,

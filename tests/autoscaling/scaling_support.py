@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,13 @@ from pyecs.autoscaling import (
 from pyecs.backends.simulated import SimulatedBackend
 
 RESOURCE = "service/production/web-app"
+#: The wall clock of the simulated clusters: anyio time 0 is this instant (UTC).
+EPOCH = datetime.datetime(2024, 3, 9, 12, 0, tzinfo=datetime.UTC)
+
+
+def mock_wall_clock(epoch: datetime.datetime = EPOCH) -> Any:
+    """A cluster ``clock`` that follows anyio's (mock) clock from ``epoch``."""
+    return lambda: epoch + datetime.timedelta(seconds=anyio.current_time())
 
 
 def td(image: str = "web:1") -> dict[str, Any]:

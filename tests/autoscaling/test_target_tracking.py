@@ -54,6 +54,7 @@ async def test_scale_out_after_three_one_minute_datapoints_above_target() -> Non
         )
         assert activity.description == "Setting desired count to 2."
         assert "in state ALARM triggered policy cpu50" in activity.cause
+        await svc.wait_stable(timeout=120)  # the service writes the event as it reconciles
         assert any("Successfully set desired count to 2" in e.message for e in svc.events)
 
 
