@@ -92,6 +92,7 @@ from pyecs.runtime._events import (
 from pyecs.runtime._registry import (
     DeleteTaskDefinitionsResult,
     TaskDefinitionFailure,
+    TaskDefinitionRegistry,
 )
 from pyecs.runtime._tasks import (
     DescribeServicesResult,
@@ -171,6 +172,7 @@ __all__ = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionRegistry",
     "TaskDefinitionWarning",
     "TaskFailure",
     "TaskNotFoundError",

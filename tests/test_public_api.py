@@ -70,6 +70,7 @@ EXPECTED = [
     "TaskDefinitionFailure",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionPlacementConstraint",
+    "TaskDefinitionRegistry",
     "TaskDefinitionWarning",
     "TaskFailure",
     "TaskNotFoundError",

@@ -190,3 +190,45 @@ async def test_cluster_must_be_open_for_writes() -> None:
 def test_cluster_name_is_validated() -> None:
     with pytest.raises(InvalidParameterError, match="cluster name"):
         pyecs.Cluster("bad name!")
+
+
+async def test_clusters_given_one_registry_share_task_definitions() -> None:
+    """ECS task definitions belong to the account and region, not to a cluster."""
+    registry = pyecs.TaskDefinitionRegistry(region="eu-west-1", account="123456789012")
+    async with (
+        pyecs.Cluster(
+            "a", region="eu-west-1", account="123456789012", task_definitions=registry
+        ) as a,
+        pyecs.Cluster(
+            "b", region="eu-west-1", account="123456789012", task_definitions=registry
+        ) as b,
+    ):
+        td = await a.register_task_definition(
+            {"family": "web", "containerDefinitions": [{"name": "c", "image": "i", "memory": 8}]}
+        )
+        assert td.task_definition_arn == (
+            "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:1"
+        )
+        assert b.describe_task_definition("web:1") == td
+        assert (await b.register_task_definition(td)).revision == 2
+        assert a.task_definitions is b.task_definitions is registry
+
+
+def test_a_registry_of_another_region_is_refused() -> None:
+    registry = pyecs.TaskDefinitionRegistry(region="eu-west-1")
+    with pytest.raises(pyecs.InvalidParameterError, match="eu-west-1"):
+        pyecs.Cluster("a", region="us-east-1", task_definitions=registry)
+
+
+def test_restored_revisions_are_never_reused() -> None:
+    old = pyecs.TaskDefinitionRegistry(region="r")
+    spec = {"family": "web", "containerDefinitions": [{"name": "c", "image": "i", "memory": 8}]}
+    first = old.register(spec)
+    old.register(spec)
+    old.deregister("web:2")
+    old.delete(["web:2"])
+    new = pyecs.TaskDefinitionRegistry(region="r")
+    for td in (first, old.describe("web:2")):
+        new.restore(td)
+    assert new.register(spec).revision == 3
+    assert new.describe("web:1") == first

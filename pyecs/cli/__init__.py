@@ -7,6 +7,7 @@
   essential container's exit code.
 - ``pyecs up FILE --desired-count N``: a service in the foreground, like
   ``docker compose up``; Ctrl-C drains it and removes everything.
+- ``pyecs serve``: the ECS API over HTTP, for boto3 and the aws CLI.
 - ``pyecs gc``: remove what dead pyecs runs left behind (Docker containers, processes).
 
 Errors are one line on stderr (``pyecs: error: ...``), never a traceback.
@@ -46,6 +47,7 @@ Handler = Callable[[argparse.Namespace], Awaitable[int]]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``pyecs`` and its commands."""
     from pyecs.cli import _run as _cli_run
+    from pyecs.cli import _serve as _cli_serve
     from pyecs.cli import _up as _cli_up
 
     parser = argparse.ArgumentParser(
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_run.add_parser(commands)
     _cli_up.add_parser(commands)
+    _cli_serve.add_parser(commands)
 
     g = commands.add_parser(
         "gc",

@@ -108,9 +108,13 @@ class Cluster:
         metrics_resolution: Seconds between metric samples, 1 to 60 (default 5).
         metrics_retention: Points kept per metric series (default 3,600: an hour at 1 s;
             16 bytes a point).
+        task_definitions: The task-definition registry to share with other clusters of
+            the same region and account (as in ECS, where task definitions belong to the
+            account and region); default: a registry of this cluster's own.
 
     Raises:
-        InvalidParameterError: for a bad name, backend, delay or limit, at once.
+        InvalidParameterError: for a bad name, backend, delay or limit, or a registry of
+            another region or account, at once.
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class Cluster:
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
         metrics_resolution: float = 5.0,
         metrics_retention: int = 3600,
+        task_definitions: TaskDefinitionRegistry | None = None,
     ) -> None:
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
             raise InvalidParameterError(
@@ -134,7 +139,20 @@ class Cluster:
         self.name = name
         self._arns = ArnFactory(name, region=region, account=account)
         self._clock = clock
-        self._registry = TaskDefinitionRegistry(self._arns, clock=clock)
+        if task_definitions is None:
+            task_definitions = TaskDefinitionRegistry(region=region, account=account, clock=clock)
+        elif not isinstance(task_definitions, TaskDefinitionRegistry):
+            raise InvalidParameterError(
+                f"task_definitions must be a pyecs.TaskDefinitionRegistry, got "
+                f"{type(task_definitions).__name__}"
+            )
+        elif (task_definitions.region, task_definitions.account) != (region, account):
+            raise InvalidParameterError(
+                f"task_definitions belongs to region {task_definitions.region!r}, account "
+                f"{task_definitions.account!r}, not to this cluster's {region!r}, {account!r}: "
+                "give the cluster the same region and account"
+            )
+        self._registry = task_definitions
         self.task_healthy_delay = check_seconds(task_healthy_delay, "task_healthy_delay")
         self.backend = as_backend(backend)
         self._placement = PlacementState(name, region=region, account=account)
@@ -188,6 +206,11 @@ class Cluster:
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._arns.cluster_arn
+
+    @property
+    def task_definitions(self) -> TaskDefinitionRegistry:
+        """The task-definition registry this cluster resolves references in."""
+        return self._registry
 
     @property
     def state(self) -> Literal["new", "open", "closed"]:

@@ -13,7 +13,12 @@ import attrs
 
 from pyecs.ecs import quiet_warnings
 from pyecs.exceptions import InvalidParameterError, TaskDefinitionNotFoundError
-from pyecs.models._arn import TASK_DEFINITION_ARN_RE, ArnFactory
+from pyecs.models._arn import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    TASK_DEFINITION_ARN_RE,
+    ArnFactory,
+)
 from pyecs.models.task_definition import TaskDefinition
 
 __all__ = [
@@ -67,16 +72,57 @@ def coerce_task_definition(source: TaskDefinitionSource) -> TaskDefinition:
 class TaskDefinitionRegistry:
     """Revisions per family, never reused, with ECS's ACTIVE/INACTIVE life cycle.
 
+    In ECS, task definitions belong to an account and a region, not to a cluster: every
+    :class:`~pyecs.Cluster` given the same registry (``Cluster(..., task_definitions=r)``)
+    sees the same families and revisions. A cluster without one gets its own.
+
     Args:
-        arns: Builds the ARNs (region and account).
+        region: The region written into the ARNs.
+        account: The account written into the ARNs.
         clock: Returns the current time (UTC); tests may pass their own.
     """
 
-    def __init__(self, arns: ArnFactory, clock: Callable[[], datetime.datetime] = _utcnow) -> None:
-        self._arns = arns
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+    ) -> None:
+        # Task-definition ARNs name no cluster.
+        self._arns = ArnFactory("", region=region, account=account)
         self._clock = clock
         self._families: dict[str, dict[int, TaskDefinition]] = {}
         self._last_revision: dict[str, int] = {}
+
+    @property
+    def region(self) -> str:
+        """The region of the ARNs."""
+        return self._arns.region
+
+    @property
+    def account(self) -> str:
+        """The account of the ARNs."""
+        return self._arns.account
+
+    def restore(self, td: TaskDefinition) -> None:
+        """Put back a revision registered earlier, as it is (a state store reloading it).
+
+        Later registrations of its family continue after the highest revision restored,
+        also when that one was deleted: revisions are never reused.
+
+        Raises:
+            InvalidParameterError: when ``td`` has no revision or ARN of this registry.
+        """
+        m = TASK_DEFINITION_ARN_RE.match(str(td.task_definition_arn or ""))
+        if td.revision is None or m is None or m.group("region") != self.region:
+            raise InvalidParameterError(
+                f"cannot restore {td.family}:{td.revision}: it needs the revision and the "
+                f"task definition ARN this registry ({self.region}) gave it"
+            )
+        family, revision = str(td.family), int(td.revision)
+        self._families.setdefault(family, {})[revision] = td
+        self._last_revision[family] = max(self._last_revision.get(family, 0), revision)
 
     # -- writes ----------------------------------------------------------------------------
 

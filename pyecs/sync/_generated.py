@@ -28,7 +28,11 @@ from pyecs.models.snapshot import ServiceSnapshot
 from pyecs.models.task import Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._events import ServiceEvent
-from pyecs.runtime._registry import DeleteTaskDefinitionsResult, TaskDefinitionSource
+from pyecs.runtime._registry import (
+    DeleteTaskDefinitionsResult,
+    TaskDefinitionRegistry,
+    TaskDefinitionSource,
+)
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -215,11 +219,15 @@ class Cluster(ClusterBase[Service]):
         metrics_resolution: Seconds between metric samples, 1 to 60 (default 5).
         metrics_retention: Points kept per metric series (default 3,600: an hour at 1 s;
             16 bytes a point).
+        task_definitions: The task-definition registry to share with other clusters of
+            the same region and account (as in ECS, where task definitions belong to the
+            account and region); default: a registry of this cluster's own.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
     Raises:
-        InvalidParameterError: for a bad name, backend, delay or limit, at once.
+        InvalidParameterError: for a bad name, backend, delay or limit, or a registry of
+            another region or account, at once.
     """
 
     def __init__(
@@ -235,6 +243,7 @@ class Cluster(ClusterBase[Service]):
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
         metrics_resolution: float = 5.0,
         metrics_retention: int = 3600,
+        task_definitions: TaskDefinitionRegistry | None = None,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -250,6 +259,7 @@ class Cluster(ClusterBase[Service]):
                 stopped_tasks_kept=stopped_tasks_kept,
                 metrics_resolution=metrics_resolution,
                 metrics_retention=metrics_retention,
+                task_definitions=task_definitions,
             ),
             service_type=Service,
             async_backend=async_backend,
@@ -260,6 +270,11 @@ class Cluster(ClusterBase[Service]):
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._async.arn
+
+    @property
+    def task_definitions(self) -> TaskDefinitionRegistry:
+        """The task-definition registry this cluster resolves references in."""
+        return self._call(lambda: self._async.task_definitions)
 
     @property
     def state(self) -> Literal["new", "open", "closed"]:

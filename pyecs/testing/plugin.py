@@ -6,6 +6,9 @@ Fixtures:
 - ``pyecs_cluster_sync``: its blocking twin, a :class:`~pyecs.testing.SyncClusterFixture`;
 - ``pyecs_cluster_module`` and ``pyecs_cluster_session``: blocking clusters shared by a
   module's or the whole session's tests (sync or async tests alike);
+- ``pyecs_ecs_endpoint``: the ECS API (``pyecs serve``) for one test, with the environment
+  set (``AWS_ENDPOINT_URL_ECS``, region, dummy credentials) so that an unchanged
+  ``boto3.client("ecs")`` talks to it; needs ``pyecs[server]``;
 - ``pyecs_backend_name`` and ``pyecs_backend_factory``: the backend in use, and the
   factory that builds one per cluster (override it in ``conftest.py`` to configure it).
 
@@ -49,6 +52,7 @@ from pyecs.ops import (
     resolve_backend,
 )
 from pyecs.testing._clusters import ClusterFixture, SyncClusterFixture
+from pyecs.testing._endpoint import EcsEndpoint, serve_in_thread
 
 __all__ = [
     "pyecs_backend_factory",
@@ -57,6 +61,7 @@ __all__ = [
     "pyecs_cluster_module",
     "pyecs_cluster_session",
     "pyecs_cluster_sync",
+    "pyecs_ecs_endpoint",
 ]
 
 Scope = Literal["function", "module", "session"]
@@ -358,3 +363,31 @@ def pyecs_cluster_session(
 ) -> Iterator[SyncClusterFixture]:
     """A blocking cluster shared by every test of the session (of one xdist worker)."""
     yield from _sync_cluster(request, "session", _pyecs_state, pyecs_backend_factory)
+
+
+#: Variables that would send boto3 elsewhere or sign with a profile's credentials.
+_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE")
+
+
+@pytest.fixture
+def pyecs_ecs_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+    _pyecs_state: _State,
+    pyecs_backend_factory: Callable[[], Backend],
+) -> Iterator[EcsEndpoint]:
+    """The ECS API of a ``pyecs serve`` for one test; ``boto3.client("ecs")`` talks to it.
+
+    The environment points boto3 and the aws CLI at it (``AWS_ENDPOINT_URL_ECS``,
+    ``AWS_DEFAULT_REGION=us-east-1``, dummy credentials). Its clusters run on the
+    fixtures' backend; they are closed (tasks stopped, containers removed) after the test.
+    """
+    with serve_in_thread(
+        backend=pyecs_backend_factory, task_healthy_delay=TASK_HEALTHY_DELAY
+    ) as endpoint:
+        for name in _AWS_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        for name, value in endpoint.env.items():
+            monkeypatch.setenv(name, value)
+        yield endpoint

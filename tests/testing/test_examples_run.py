@@ -18,7 +18,9 @@ ENV.pop("PYECS_BACKEND", None)
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 
 
-@pytest.mark.parametrize("script", ["batch_jobs.py", "multi_container.py", "rolling_deployment.py"])
+@pytest.mark.parametrize(
+    "script", ["batch_jobs.py", "ecs_fidelity.py", "multi_container.py", "rolling_deployment.py"]
+)
 def test_the_example_script_runs(script: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, script, "--backend", "process"],

@@ -91,8 +91,9 @@ def test_up_behind_a_load_balancer_hands_back_its_url() -> None:
                     container_name="web",
                     container_port=8080,
                     deregistration_delay=0,
+                    # Ten failed checks (2 s) before a slow-starting server is unhealthy.
                     health_check=pyecs.TargetGroupHealthCheck(
-                        interval=0.2, timeout=0.2, healthy_threshold=1
+                        interval=0.2, timeout=0.2, healthy_threshold=1, unhealthy_threshold=10
                     ),
                 )
             ],
