@@ -9,7 +9,7 @@ with dimensions ``ClusterName``, ``ServiceName`` becomes
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 from pyecs.exceptions import PyecsError
@@ -42,13 +42,21 @@ def _client() -> Any:
     return prometheus_client
 
 
-def _registry(store: MetricStore) -> Any:
+Stores = MetricStore | Iterable[MetricStore]
+
+
+def _stores(stores: Stores) -> list[MetricStore]:
+    return [stores] if isinstance(stores, MetricStore) else list(stores)
+
+
+def _registry(stores: Stores) -> Any:
     pc = _client()
+    every = _stores(stores)
 
     class _StoreCollector(pc.registry.Collector):  # type: ignore[misc, name-defined]
         def collect(self) -> Iterator[Any]:
             families: dict[str, Any] = {}
-            for key in store.list_metrics():
+            for store, key in ((s, k) for s in every for k in s.list_metrics()):
                 latest = store.latest(key.namespace, key.metric_name, key.dimension_map)
                 if latest is None:
                     continue
@@ -67,8 +75,11 @@ def _registry(store: MetricStore) -> Any:
     return registry
 
 
-def prometheus_text(store: MetricStore) -> bytes:
+def prometheus_text(store: Stores) -> bytes:
     """The latest value of every series, in the Prometheus text format.
+
+    ``store`` may be several stores (the clusters of a server): their series are
+    exposed together (each carries its ``cluster_name`` label).
 
     Raises:
         PyecsError: when prometheus-client is not installed, saying how to add it.
@@ -82,8 +93,10 @@ ASGIApp = Callable[
 ]
 
 
-def metrics_asgi_app(store: MetricStore) -> ASGIApp:
+def metrics_asgi_app(store: Stores | Callable[[], Iterable[MetricStore]]) -> ASGIApp:
     """An ASGI app answering any GET with :func:`prometheus_text` (mount it at /metrics).
+
+    ``store``: one store, several, or a callable returning the stores at each request.
 
     Raises:
         PyecsError: when prometheus-client is not installed, saying how to add it.
@@ -97,7 +110,7 @@ def metrics_asgi_app(store: MetricStore) -> ASGIApp:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = prometheus_text(store)
+        body = prometheus_text(store() if callable(store) else store)
         await send(
             {
                 "type": "http.response.start",
