@@ -6,6 +6,15 @@ Importing pyecs never imports the docker SDK; :mod:`pyecs.backends` does, on dem
 # First: pyecs.ecs installs the task-definition codec that pyecs.models uses (models
 # import nothing above them). Importing any pyecs.* module runs this file first.
 import pyecs.ecs  # noqa: F401
+from pyecs.autoscaling import (
+    CustomizedMetricSpecification,
+    PredefinedMetricSpecification,
+    ScalableTargetAction,
+    StepAdjustment,
+    StepScalingPolicyConfiguration,
+    SuspendedState,
+    TargetTrackingScalingPolicyConfiguration,
+)
 from pyecs.cluster._cluster import (
     Cluster,
 )
@@ -17,6 +26,7 @@ from pyecs.exceptions import (
     PlacementError,
     PyecsError,
     QuerySyntaxError,
+    ScalingObjectNotFoundError,
     SecurityGroupError,
     SecurityGroupNotFoundError,
     ServiceNotFoundError,
@@ -29,6 +39,7 @@ from pyecs.lb import (
     LoadBalancer,
     TargetGroupHealthCheck,
 )
+from pyecs.metrics import MetricStore
 from pyecs.models import (
     Capabilities,
     ContainerDefinition,
@@ -122,6 +133,7 @@ __all__ = [
     "ContainerDefinition",
     "ContainerDependency",
     "ContainerInstance",
+    "CustomizedMetricSpecification",
     "DeleteTaskDefinitionsResult",
     "Deployment",
     "DeploymentConfiguration",
@@ -144,11 +156,13 @@ __all__ = [
     "LogConfiguration",
     "ManagedScaling",
     "MemberOf",
+    "MetricStore",
     "MountPoint",
     "NetworkBinding",
     "NetworkInterface",
     "PlacementError",
     "PortMapping",
+    "PredefinedMetricSpecification",
     "PyecsError",
     "QuerySyntaxError",
     "Random",
@@ -156,6 +170,8 @@ __all__ = [
     "RestartBackoff",
     "RestartPolicy",
     "RunTaskResult",
+    "ScalableTargetAction",
+    "ScalingObjectNotFoundError",
     "Secret",
     "SecurityGroup",
     "SecurityGroupError",
@@ -165,8 +181,12 @@ __all__ = [
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StepAdjustment",
+    "StepScalingPolicyConfiguration",
+    "SuspendedState",
     "Tag",
     "TargetGroupHealthCheck",
+    "TargetTrackingScalingPolicyConfiguration",
     "Task",
     "TaskDefinition",
     "TaskDefinitionFailure",

@@ -21,6 +21,7 @@ __all__ = [
     "Problem",
     "PyecsError",
     "QuerySyntaxError",
+    "ScalingObjectNotFoundError",
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
     "ServiceNotFoundError",
@@ -169,3 +170,8 @@ class ClusterClosedError(PyecsError, RuntimeError):
 
 class TimeoutError(PyecsError, builtins.TimeoutError):
     """A ``wait_<condition>`` call ran out of time before the condition held."""
+
+
+class ScalingObjectNotFoundError(PyecsError, LookupError):
+    """No such scalable target, scaling policy, scheduled action or alarm (Application
+    Auto Scaling's ``ObjectNotFoundException``)."""

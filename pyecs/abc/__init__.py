@@ -40,6 +40,7 @@ __all__ = [
     "ContainerExit",
     "ContainerLaunch",
     "ContainerStartError",
+    "ContainerUsage",
     "FeatureContext",
     "FeatureStop",
     "FeatureVerdicts",
@@ -184,6 +185,20 @@ class ContainerExit:
     exit_code: int | None
     reason: str | None = None
     oom_killed: bool = False
+
+
+@attrs.frozen
+class ContainerUsage:
+    """What a container has used so far, as cumulative counters (for metrics).
+
+    Attributes:
+        cpu_seconds: CPU time used since it started (user + system), in seconds; a rate
+            over an interval is the difference of two samples divided by the interval.
+        memory_mib: Memory in use now, in MiB (without the page cache, as ``docker stats``).
+    """
+
+    cpu_seconds: float
+    memory_mib: float
 
 
 class ContainerStartError(BackendError):
@@ -338,6 +353,22 @@ class Backend(abc.ABC):
             BackendError: when the backend does not measure usage.
         """
         raise BackendError(f"the {self.name} backend does not report container stats")
+
+    async def usage(self, runtime_ids: Sequence[str]) -> Mapping[str, ContainerUsage]:
+        """The cumulative CPU time and current memory of these containers, in one call.
+
+        The metrics collector calls it once per period with every running container; ids
+        the backend does not know (yet, or any more) are left out of the answer. A backend
+        that keeps something open per container (a stats stream) releases it when the
+        container is removed and in :meth:`aclose`.
+
+        Raises:
+            BackendError: when the backend does not measure usage.
+        """
+        raise BackendError(
+            f"the {self.name} backend does not measure container usage: metrics of its "
+            "tasks stay empty"
+        )
 
 
 async def _no_health() -> AsyncIterator[HealthStatus]:

@@ -35,6 +35,10 @@ class FeatureContext:
         wake: Ask the service to reconcile now (a target changed state...).
         cluster_open: Whether the cluster is still open (False while it closes).
         security_policy: The cluster's security groups now.
+        cluster_name: The cluster name.
+        snapshot: The service now, as frozen values.
+        set_desired_count: Change the service's desired count (as UpdateService does;
+            auto scaling uses it). Raises ``InvalidParameterError`` for a bad count.
     """
 
     service_name: str
@@ -44,6 +48,9 @@ class FeatureContext:
     wake: Callable[[], None]
     cluster_open: Callable[[], bool]
     security_policy: Callable[[], SecurityPolicy] = SecurityPolicy
+    cluster_name: str = ""
+    snapshot: Callable[[], ServiceSnapshot] | None = None
+    set_desired_count: Callable[[int], None] | None = None
 
 
 @attrs.frozen

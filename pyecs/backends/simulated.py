@@ -31,6 +31,7 @@ from pyecs.abc import (
     ContainerExit,
     ContainerLaunch,
     ContainerStartError,
+    ContainerUsage,
     StartedContainer,
     TaskLaunch,
 )
@@ -62,6 +63,9 @@ class Behavior:
             one ``NAME=value`` line per variable, in name order (as ``env`` would).
         spot_interruption_after: On FARGATE_SPOT, AWS takes the capacity back this many
             seconds after the task is RUNNING (a Spot interruption, with its warning).
+        cpu: CPU the container uses while it runs, in CPU units (1024 = one vCPU busy);
+            change it over time with :meth:`SimulatedBackend.set_load`.
+        memory: Memory the container uses while it runs, in MiB.
     """
 
     exit_code: int | None = None
@@ -76,6 +80,29 @@ class Behavior:
     logs: tuple[str, ...] = ()
     print_environment: bool = False
     spot_interruption_after: float | None = None
+    cpu: float = 0.0
+    memory: float = 0.0
+
+
+@attrs.define
+class _Load:
+    """CPU time integrated over the changes of a container's load (anyio time)."""
+
+    cpu: float
+    memory: float
+    since: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def change(self, now: float, cpu: float | None, memory: float | None) -> None:
+        self.cpu_seconds = self.used(now)
+        self.since = now
+        if cpu is not None:
+            self.cpu = cpu
+        if memory is not None:
+            self.memory = memory
+
+    def used(self, now: float) -> float:
+        return self.cpu_seconds + max(0.0, now - self.since) * self.cpu / 1024
 
 
 @attrs.define
@@ -92,6 +119,7 @@ class _Container:
     scope: anyio.CancelScope | None = None
     #: Called once when the container exits by itself (tasks started at once).
     on_exit: Callable[[], None] | None = None
+    load: _Load | None = None
 
 
 #: The steps a start (a stop) at once stands for.
@@ -216,6 +244,35 @@ class SimulatedBackend(Backend):
         c.health.append(status)
         c.health_changed.set()
         c.health_changed = Flag()
+
+    def set_load(self, key: str, *, cpu: float | None = None, memory: float | None = None) -> int:
+        """Change the CPU (units) and memory (MiB) use of containers, from now on.
+
+        ``key`` is a runtime id, a container name or an image: every running container it
+        names changes at once, and containers started later with that name or image use
+        the new load too. Returns how many running containers changed.
+
+        Raises:
+            InvalidParameterError: a negative load.
+        """
+        for label, value in (("cpu", cpu), ("memory", memory)):
+            if value is not None and not value >= 0:
+                raise InvalidParameterError(f"{label} load must be >= 0, got {value!r}")
+        now = anyio.current_time()
+        changed = 0
+        for rid, c in self._containers.items():
+            named = key in (rid, c.launch.name, str(c.launch.definition.image))
+            if named and c.load is not None and c.result is None:
+                c.load.change(now, cpu, memory)
+                changed += 1
+        if key not in self._containers:
+            base = self.behaviors.get(key, self.default)
+            self.behaviors[key] = attrs.evolve(
+                base,
+                cpu=base.cpu if cpu is None else cpu,
+                memory=base.memory if memory is None else memory,
+            )
+        return changed
 
     def environment(self, runtime_id: str) -> Mapping[str, str]:
         """The environment the task definition gives the container (as every backend
@@ -353,6 +410,7 @@ class SimulatedBackend(Backend):
     def _started(self, c: _Container) -> StartedContainer:
         b = c.behavior
         c.started = True
+        c.load = _Load(b.cpu, b.memory, since=anyio.current_time())
         if b.print_environment:
             c.logs.extend(f"{k}={v}" for k, v in sorted(c.environment.items()))
         c.logs.extend(b.logs)
@@ -450,6 +508,16 @@ class SimulatedBackend(Backend):
                     yield status
             changed = c.health_changed
             await first_completed(changed.wait, c.exited.wait)
+
+    async def usage(self, runtime_ids: Sequence[str]) -> Mapping[str, ContainerUsage]:
+        """The simulated load integrated over anyio time (exact under MockClock)."""
+        now = anyio.current_time()
+        out = {}
+        for rid in runtime_ids:
+            c = self._containers.get(rid)
+            if c is not None and c.load is not None and c.result is None:
+                out[rid] = ContainerUsage(c.load.used(now), c.load.memory)
+        return out
 
     async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
         """Yield the behaviour's log lines."""

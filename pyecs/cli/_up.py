@@ -10,8 +10,10 @@ everything at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -62,6 +64,18 @@ def add_parser(commands: Any) -> None:
         "(ECS waits 40; default 0)",
     )
     p.add_argument("--logs", action="store_true", help="also stream the containers' output")
+    p.add_argument(
+        "--console",
+        action="store_true",
+        help="serve the console page (services, tasks, events, metric charts, live) and "
+        "/metrics on 127.0.0.1; prints its address (needs pyecs[server])",
+    )
+    p.add_argument(
+        "--console-port",
+        type=int,
+        default=0,
+        help="the console's port (default 0: a free one)",
+    )
     add_cluster_options(p)
     p.set_defaults(handler=up)
 
@@ -110,6 +124,33 @@ def _region(svc: Service, view: LiveView, started: float, stable: bool) -> list[
     return lines
 
 
+@contextlib.asynccontextmanager
+async def _console(args: argparse.Namespace, cluster: Cluster) -> AsyncIterator[str | None]:
+    """Serve the console page and /metrics for ``cluster`` when ``--console`` is given."""
+    if not args.console:
+        yield None
+        return
+    if not 0 <= args.console_port <= 65535:
+        raise CliError(f"--console-port must be from 0 to 65535, got {args.console_port}")
+    try:
+        from pyecs.console import ConsoleApp
+        from pyecs.server import HttpServer, console_and_metrics
+    except ImportError as exc:  # pragma: no cover - the server extra is missing
+        raise CliError(
+            f"--console needs the server extra: pip install 'pyecs[server]' ({exc})"
+        ) from exc
+    console = ConsoleApp(lambda: [cluster])
+    app = console_and_metrics(console, lambda: [cluster.metrics])
+    try:
+        async with HttpServer(app, port=args.console_port) as http:
+            try:
+                yield f"{http.url}/console/"
+            finally:
+                console.close()
+    except ImportError as exc:
+        raise CliError(str(exc)) from exc
+
+
 async def up(args: argparse.Namespace) -> int:
     """The ``up`` command."""
     if args.desired_count < 0:
@@ -136,8 +177,11 @@ async def up(args: argparse.Namespace) -> int:
 
     async with (
         open_cluster(args, task_healthy_delay=args.healthy_delay) as cluster,
+        _console(args, cluster) as console_url,
         anyio.create_task_group() as tg,
     ):
+        if console_url is not None:
+            view.line(f"console: {console_url}")
         tg.start_soon(watch_signals)
         registered = await cluster.register_task_definition(td)
         if args.logs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from pyecs._checks import (
 from pyecs.abc import Backend, ClusterContext, InstanceProvider
 from pyecs.backends._names import BackendName, as_backend
 from pyecs.cluster._instances import InstanceManager
+from pyecs.cluster._metrics import ServiceMetrics
 from pyecs.exceptions import (
     BackendError,
     ClusterClosedError,
@@ -29,6 +30,7 @@ from pyecs.exceptions import (
     TimeoutError,
 )
 from pyecs.lb._config import LoadBalancer
+from pyecs.metrics import MetricKey, MetricsCollector, MetricStore, TaskUsage
 from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION, ArnFactory
 from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
@@ -58,6 +60,7 @@ from pyecs.runtime._tasks import (
     TaskManager,
     owner_labels,
 )
+from pyecs.service._autoscaling import ApplicationAutoScaling
 from pyecs.service._manager import CLUSTER_NAME, ServiceManager
 from pyecs.service._service import Service
 from pyecs.service.features._discovery import Endpoint
@@ -108,6 +111,9 @@ class Cluster:
         stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
             are forgotten first); ECS keeps them about an hour, and so does pyecs within
             this bound.
+        metrics_resolution: Seconds between metric samples, 1 to 60 (default 5).
+        metrics_retention: Points kept per metric series (default 3,600: an hour at 1 s;
+            16 bytes a point).
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
@@ -128,6 +134,8 @@ class Cluster:
         task_healthy_delay: float = 40.0,
         max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
+        metrics_resolution: float = 5.0,
+        metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
     ) -> None:
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
@@ -172,6 +180,8 @@ class Cluster:
             name, self._groups_in_use, self._publish_security_groups
         )
         self._capacity.check_groups = self._security_groups.check
+        self._metrics = MetricStore(retention=metrics_retention)
+        self._collector = MetricsCollector(self._metrics, metrics_resolution)
         # What services are given; the cluster composes it with the managers below.
         self._runtime = ClusterRuntime(
             name,
@@ -185,10 +195,23 @@ class Cluster:
             max_tasks_per_service=max_tasks_per_service,
             capacity=self._capacity,
             security_groups=self._security_groups,
+            metrics=self._metrics,
         )
         self._services = ServiceManager(self._runtime)
         self._scaler = ProviderScaler(
             self._capacity, self._placement, self._tasks, self._services.is_daemon_group
+        )
+        if self.backend is not None:
+            self._collector.add_source(TaskUsage(name, self.backend, self._tasks.all))
+        self._collector.add_source(ServiceMetrics(name, self._services.all))
+        self._autoscaling = ApplicationAutoScaling(
+            cluster=name,
+            region=region,
+            account=account,
+            service=self._services.service,
+            services=self._services.all,
+            collector=self._collector,
+            clock=clock,
         )
         self._instances = InstanceManager(self._runtime, self._services.instances_changed)
         self._tasks.watch(self._capacity.task_changed)
@@ -242,6 +265,7 @@ class Cluster:
         self._services.attach(self.backend, tg)
         self._scaler.attach(tg)
         self._capacity.attach(tg)
+        tg.start_soon(self._collector.run)
         self._stack = stack
         self._runtime.state = "open"
         return self
@@ -284,6 +308,7 @@ class Cluster:
                 await self._scaler.aclose()
             finally:
                 self._events.close()
+                self._metrics.close()
                 tg.cancel_scope.cancel()
 
     async def aclose(self) -> None:
@@ -1001,6 +1026,54 @@ class Cluster:
     async def _publish_security_groups(self, policy: SecurityPolicy) -> None:
         if self.backend is not None and self.is_open:
             await self.backend.apply_security_groups(policy)
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> MetricStore:
+        """The cluster's metrics: ``get_metric_statistics``, ``subscribe``, ``points``...
+
+        Per task, service and cluster (AWS/ECS CPUUtilization, MemoryUtilization;
+        ECS/ContainerInsights task counts) and per target group (AWS/ApplicationELB),
+        sampled every ``metrics_resolution`` seconds.
+        """
+        return self._metrics
+
+    @property
+    def autoscaling(self) -> ApplicationAutoScaling:
+        """Application Auto Scaling for this cluster's services (its methods are sync).
+
+        ``register_scalable_target``, ``put_scaling_policy``, ``put_scheduled_action``,
+        ``describe_scaling_activities``...: see ``docs/scaling.md``.
+        """
+        return self._autoscaling
+
+    @property
+    def metrics_resolution(self) -> float:
+        """Seconds between metric samples."""
+        return self._collector.resolution
+
+    def add_metric(
+        self,
+        metric_name: str,
+        source: Callable[[], float] | Callable[[], Awaitable[float]],
+        *,
+        namespace: str = "pyecs/Custom",
+        dimensions: Mapping[str, str] | None = None,
+        unit: str = "None",
+    ) -> MetricKey:
+        """Sample ``source()`` (plain or async, returning a number) every period.
+
+        The values become the custom metric ``namespace``/``metric_name``: query it
+        with ``cluster.metrics``, track it with a customized target tracking metric or
+        alarm on it for step scaling. Keep ``source`` quick: it runs in the event loop.
+
+        Raises:
+            InvalidParameterError: an empty name or a source that is not callable.
+        """
+        return self._collector.add_metric(
+            metric_name, source, namespace=namespace, dimensions=dimensions, unit=unit
+        )
 
     # -- events ----------------------------------------------------------------------------
 

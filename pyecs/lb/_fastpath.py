@@ -37,6 +37,7 @@ class Half(asyncio.Protocol):
         self.early: list[bytes] = []  # received before the peer existed
         self.early_eof = False
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.on_first: Callable[[bytes], None] | None = None  # the first bytes received
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -57,6 +58,9 @@ class Half(asyncio.Protocol):
             peer.write(data)
 
     def data_received(self, data: bytes) -> None:
+        if self.on_first is not None:
+            first, self.on_first = self.on_first, None
+            first(data)
         if self.peer is None:
             self.early.append(data)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -37,11 +38,34 @@ class LoadBalancerStats:
         connections: Client connections accepted.
         retried: Connection attempts a target refused (each then went to another target).
         rejected: Client connections closed because no target could take them.
+        requests: Connections handed to a target (ELB ``RequestCount``: the balancer
+            forwards TCP, so a keep-alive connection counts as one request).
+        responses: Exchanges whose target answered at least one byte.
+        response_time: Seconds, summed over ``responses``, from the connection to the
+            target until its first byte (ELB ``TargetResponseTime``).
+        target_5xx: Answers that began with an HTTP 5xx status line
+            (``HTTPCode_Target_5XX_Count``).
     """
 
     connections: int = 0
     retried: int = 0
     rejected: int = 0
+    requests: int = 0
+    responses: int = 0
+    response_time: float = 0.0
+    target_5xx: int = 0
+
+    def observer(self) -> Callable[[bytes], None]:
+        """A callback for the first bytes of one answer: counts its time and status."""
+        started = time.perf_counter()
+
+        def first(data: bytes) -> None:
+            self.responses += 1
+            self.response_time += time.perf_counter() - started
+            if data.startswith(b"HTTP/") and data[8:10] == b" 5":
+                self.target_5xx += 1
+
+        return first
 
 
 @attrs.define(eq=False)
@@ -172,6 +196,8 @@ class Forwarder:
             client.close()
             return
         target, upstream = connected
+        self.stats.requests += 1
+        upstream.on_first = self.stats.observer()
         try:
             await fastpath.splice(client, upstream, target.closers)
         finally:
@@ -184,6 +210,8 @@ class Forwarder:
                 self.stats.rejected += 1
                 return
             target, upstream = connected
+            self.stats.requests += 1
+            observe = self.stats.observer()
             scope = anyio.CancelScope()
             target.closers.add(scope.cancel)
             try:
@@ -191,7 +219,7 @@ class Forwarder:
                     nodelay(client)
                     nodelay(upstream)
                     async with upstream:
-                        await splice(client, upstream)
+                        await splice(client, upstream, observe)
             finally:
                 target.closers.discard(scope.cancel)
                 self._release(target)

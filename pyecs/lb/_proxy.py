@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import anyio
 import anyio.abc
@@ -25,7 +26,11 @@ def nodelay(stream: anyio.abc.SocketStream) -> None:
         pass
 
 
-async def splice(client: anyio.abc.SocketStream, target: anyio.abc.SocketStream) -> None:
+async def splice(
+    client: anyio.abc.SocketStream,
+    target: anyio.abc.SocketStream,
+    on_first: Callable[[bytes], None] | None = None,
+) -> None:
     """Copy ``client`` -> ``target`` and ``target`` -> ``client`` until the target is done.
 
     A client that half-closes (sends EOF) passes the EOF on and still gets the rest of the
@@ -50,6 +55,9 @@ async def splice(client: anyio.abc.SocketStream, target: anyio.abc.SocketStream)
         try:
             while True:
                 data = await target.receive(CHUNK)
+                if on_first is not None:
+                    on_first(data)
+                    on_first = None
                 await client.send(data)
         except (anyio.EndOfStream, *_GONE):
             pass

@@ -25,6 +25,7 @@ from pyecs.abc import (
     ClusterContext,
     ContainerExit,
     ContainerLaunch,
+    ContainerUsage,
     StartedContainer,
     TaskLaunch,
 )
@@ -235,6 +236,10 @@ class HookedBackend(Backend):
     async def stats(self, runtime_id: str) -> dict[str, float]:
         """The wrapped backend's ``stats``."""
         return await self._backend.stats(runtime_id)
+
+    async def usage(self, runtime_ids: Sequence[str]) -> Mapping[str, ContainerUsage]:
+        """The wrapped backend's ``usage``."""
+        return await self._backend.usage(runtime_ids)
 
     async def _tail(self, runtime_id: str, lines: int) -> list[str] | None:
         out: collections.deque[str] = collections.deque(maxlen=lines)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pyecs.exceptions import ClusterClosedError, InvalidParameterError
+from pyecs.metrics import MetricStore
 from pyecs.models._arn import ArnFactory
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement import constraint_from, strategy_from
@@ -43,6 +44,7 @@ class ClusterRuntime:
         max_tasks_per_service: The largest ``desired_count`` a service may have.
         capacity: The capacity providers, the default strategy, Fargate.
         security_groups: The cluster's security groups.
+        metrics: The cluster's time series (what auto scaling reads).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class ClusterRuntime:
         max_tasks_per_service: int,
         capacity: CapacityManager,
         security_groups: SecurityGroupRegistry | None = None,
+        metrics: MetricStore | None = None,
     ) -> None:
         self.name = name
         self.arns = arns
@@ -71,6 +74,7 @@ class ClusterRuntime:
         self.max_tasks_per_service = max_tasks_per_service
         self.capacity = capacity
         self.security_groups = security_groups or SecurityGroupRegistry(name, set)
+        self.metrics = metrics if metrics is not None else MetricStore()
         self.state: State = "new"
 
     @property

@@ -10,6 +10,15 @@ Needs the ``server`` extra (``pip install 'pyecs[server]'``): hypercorn.
 
 from pyecs.server._actions import HANDLERS, REFUSED
 from pyecs.server._app import DEFAULT_REGION, EcsApp
-from pyecs.server._server import Server
+from pyecs.server._http import HttpServer
+from pyecs.server._server import Server, console_and_metrics
 
-__all__ = ["DEFAULT_REGION", "HANDLERS", "REFUSED", "EcsApp", "Server"]
+__all__ = [
+    "DEFAULT_REGION",
+    "HANDLERS",
+    "REFUSED",
+    "EcsApp",
+    "HttpServer",
+    "Server",
+    "console_and_metrics",
+]

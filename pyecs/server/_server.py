@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
-import os
-import socket
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -15,13 +13,18 @@ import anyio
 import anyio.abc
 
 from pyecs.abc import Backend
-from pyecs.exceptions import InvalidParameterError
+from pyecs.cluster import Cluster
+from pyecs.console import ConsoleApp
+from pyecs.exceptions import InvalidParameterError, PyecsError
+from pyecs.metrics import MetricStore, metrics_asgi_app
 from pyecs.models._arn import DEFAULT_ACCOUNT
 from pyecs.ops import make_backend, resolve_backend
 from pyecs.server._app import MAX_BODY, EcsApp
+from pyecs.server._http import ASGIApp, HttpServer, require_hypercorn
+from pyecs.server._mount import Mounts
 from pyecs.server._state import ServerState
 
-__all__ = ["Server"]
+__all__ = ["Server", "console_and_metrics"]
 
 log = logging.getLogger("pyecs.server")
 
@@ -35,6 +38,51 @@ def _backend_factory(backend: str | Callable[[], Backend] | None) -> Callable[[]
         return backend
     choice = resolve_backend(backend)
     return functools.partial(make_backend, choice.name)
+
+
+def console_and_metrics(
+    console: ConsoleApp,
+    stores: Callable[[], list[MetricStore]],
+    default: ASGIApp | None = None,
+) -> ASGIApp:
+    """``console`` at ``/console/``, Prometheus ``/metrics`` of ``stores()``, else ``default``
+    (404 when None)."""
+    return Mounts(default or _not_found, {"/console": console, "/metrics": _metrics_app(stores)})
+
+
+async def _not_found(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b"not found: the console is at /console/ and the metrics at /metrics\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _metrics_app(stores: Callable[[], list[MetricStore]]) -> ASGIApp:
+    try:
+        return metrics_asgi_app(stores)
+    except PyecsError as exc:  # prometheus-client is not installed
+        message = f"{exc}\n".encode()
+
+        async def missing(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 501,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                }
+            )
+            await send({"type": "http.response.body", "body": message})
+
+        return missing
 
 
 class Server:
@@ -89,9 +137,18 @@ class Server:
             credentials=dict(credentials) if credentials is not None else None,
             max_body=max_body,
         )
+        self.console = ConsoleApp(self._clusters)
+        #: What the server answers: the ECS API at ``/``, the console page at
+        #: ``/console/`` and the Prometheus metrics of every cluster at ``/metrics``.
+        self.root = console_and_metrics(self.console, self._stores, self.app)
         self._tg: anyio.abc.TaskGroup | None = None
-        self._stop = anyio.Event()
-        self._stopped = anyio.Event()
+        self._http: HttpServer | None = None
+
+    def _clusters(self) -> list[Cluster]:
+        return [e.cluster for r in self.state.regions.values() for e in r.clusters.values()]
+
+    def _stores(self) -> list[MetricStore]:
+        return [c.metrics for c in self._clusters() if c.is_open]
 
     @property
     def port(self) -> int:
@@ -105,56 +162,20 @@ class Server:
         return f"http://{host}:{self._port}"
 
     async def __aenter__(self) -> Server:
-        try:
-            import hypercorn  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(
-                "pyecs serve needs the server extra: pip install 'pyecs[server]' "
-                f"(hypercorn is missing: {exc})"
-            ) from exc
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._port))
-            sock.listen(128)
-            self._port = sock.getsockname()[1]
-            # hypercorn takes its own descriptor of the listening socket.
-            fd = os.dup(sock.fileno())
-        except OSError as exc:
-            sock.close()
-            raise InvalidParameterError(
-                f"cannot listen on {self.host}:{self._port}: {exc.strerror or exc}; choose "
-                "another --port (0 picks a free one)"
-            ) from exc
-        sock.close()
+        require_hypercorn("pyecs serve")
         tg = anyio.create_task_group()
         await tg.__aenter__()
+        http = HttpServer(self.root, host=self.host, port=self._port)
+        try:
+            await http.__aenter__()  # its task group nests in ours: closed first
+        except BaseException:
+            await tg.__aexit__(None, None, None)
+            raise
+        self._port = http.port
+        self._http = http
         self._tg = tg
         self.state.attach(tg)
-        tg.start_soon(self._serve, fd)
         return self
-
-    async def _serve(self, fd: int) -> None:
-        import sniffio
-        from hypercorn.config import Config
-
-        config = Config()
-        config.bind = [f"fd://{fd}"]
-        config.accesslog = None
-        config.loglevel = "WARNING"
-        config.graceful_timeout = 1.0
-        config.keep_alive_timeout = 75.0
-        config.max_app_queue_size = 100
-        serve: Any
-        if sniffio.current_async_library() == "trio":
-            from hypercorn.trio import serve
-        else:
-            from hypercorn.asyncio import serve
-        try:
-            await serve(self.app, config, shutdown_trigger=self._stop.wait)
-        finally:
-            self._stopped.set()
 
     async def __aexit__(
         self,
@@ -167,12 +188,13 @@ class Server:
     async def aclose(self) -> None:
         """Stop serving, then close every cluster (stopping its tasks). Idempotent."""
         tg, self._tg = self._tg, None
+        http, self._http = self._http, None
         if tg is None:
             return
-        self._stop.set()
+        self.console.close()  # live console streams would hold the graceful shutdown
+        if http is not None:
+            await http.aclose()  # shielded inside; its task group must close at this level
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(5):
-                await self._stopped.wait()
             await self.state.aclose()
         tg.cancel_scope.cancel()
         await tg.__aexit__(None, None, None)

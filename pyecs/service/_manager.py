@@ -27,6 +27,7 @@ from pyecs.service.features._discovery import (
     endpoints,
     watch_endpoints,
 )
+from pyecs.service.features._scaling import AutoScaling
 
 __all__ = ["CLUSTER_NAME", "ServiceManager"]
 
@@ -139,6 +140,8 @@ class ServiceManager:
         features: list[ServiceFeature] = [DiscoveryEnvironment(self.discovery_environment)]
         if balancers:
             features.append(LoadBalancing(balancers))
+        # Last: nothing entered after it can fail and be wrapped by its task group.
+        features.append(AutoScaling(self._runtime.metrics, self._runtime.clock))
         svc = Service(
             self._runtime,
             name,
@@ -159,10 +162,7 @@ class ServiceManager:
         self._services[name] = svc
         assert self._task_group is not None
         try:
-            if balancers:
-                await self._task_group.start(svc.run)  # returns once its listeners are bound
-            else:
-                self._task_group.start_soon(svc.run)
+            await self._task_group.start(svc.run)  # returns once its features run
         except BaseException:
             if self._services.get(name) is svc:
                 if existing is not None:

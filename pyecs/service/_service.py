@@ -145,6 +145,9 @@ class Service:
             wake=self._feature_changed,
             cluster_open=lambda: runtime.is_open,
             security_policy=lambda: runtime.security_groups.policy,
+            cluster_name=runtime.name,
+            snapshot=self.snapshot,
+            set_desired_count=self._feature_desired_count,
         )
         for feature in self.features:
             feature.bind(context)
@@ -465,6 +468,16 @@ class Service:
         Take it before reading the service's state, then wait on it: no change is missed.
         """
         return self._changed
+
+    def _feature_desired_count(self, count: int) -> None:
+        """A feature (auto scaling) sets the desired count, as UpdateService would."""
+        check_count(count, self._runtime.max_tasks_per_service)
+        if self.status != "ACTIVE" or self.scheduling_strategy == "DAEMON":
+            return
+        self._desired = count
+        self._steady_reported = False
+        self.wake()
+        self._notify()
 
     def _feature_changed(self) -> None:
         self.wake()

@@ -10,7 +10,7 @@ hand-written half (the loop, ``with``, the special cases) is in :mod:`pyecs.sync
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pyecs._checks import check_timeout
@@ -20,6 +20,7 @@ from pyecs.cluster._cluster import Cluster as AsyncCluster
 from pyecs.cluster._cluster import _utcnow
 from pyecs.lb._balancer import ServiceLoadBalancer
 from pyecs.lb._config import LoadBalancer
+from pyecs.metrics import MetricKey, MetricStore
 from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION
 from pyecs.models.capacity import CapacityProvider, CapacityProviderStrategyItem, ManagedScaling
 from pyecs.models.instance import ContainerInstance, InstanceSpec
@@ -41,6 +42,7 @@ from pyecs.runtime._tasks import (
     DescribeTasksResult,
     RunTaskResult,
 )
+from pyecs.service._autoscaling import ApplicationAutoScaling
 from pyecs.service.features._discovery import Endpoint
 from pyecs.sync._base import ClusterBase, ServiceBase
 from pyecs.sync._bridge import BlockingStream
@@ -243,6 +245,9 @@ class Cluster(ClusterBase[Service]):
         stopped_tasks_kept: At most this many STOPPED tasks stay describable (the oldest
             are forgotten first); ECS keeps them about an hour, and so does pyecs within
             this bound.
+        metrics_resolution: Seconds between metric samples, 1 to 60 (default 5).
+        metrics_retention: Points kept per metric series (default 3,600: an hour at 1 s;
+            16 bytes a point).
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
@@ -265,6 +270,8 @@ class Cluster(ClusterBase[Service]):
         task_healthy_delay: float = 40.0,
         max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
+        metrics_resolution: float = 5.0,
+        metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
@@ -279,6 +286,8 @@ class Cluster(ClusterBase[Service]):
                 task_healthy_delay=task_healthy_delay,
                 max_tasks_per_service=max_tasks_per_service,
                 stopped_tasks_kept=stopped_tasks_kept,
+                metrics_resolution=metrics_resolution,
+                metrics_retention=metrics_retention,
                 task_definitions=task_definitions,
             ),
             service_type=Service,
@@ -887,3 +896,51 @@ class Cluster(ClusterBase[Service]):
     def security_policy(self) -> SecurityPolicy:
         """Every security group now, as one frozen value."""
         return self._call(lambda: self._async.security_policy)
+
+    @property
+    def metrics(self) -> MetricStore:
+        """The cluster's metrics: ``get_metric_statistics``, ``subscribe``, ``points``...
+
+        Per task, service and cluster (AWS/ECS CPUUtilization, MemoryUtilization;
+        ECS/ContainerInsights task counts) and per target group (AWS/ApplicationELB),
+        sampled every ``metrics_resolution`` seconds.
+        """
+        return self._call(lambda: self._async.metrics)
+
+    @property
+    def autoscaling(self) -> ApplicationAutoScaling:
+        """Application Auto Scaling for this cluster's services (its methods are sync).
+
+        ``register_scalable_target``, ``put_scaling_policy``, ``put_scheduled_action``,
+        ``describe_scaling_activities``...: see ``docs/scaling.md``.
+        """
+        return self._call(lambda: self._async.autoscaling)
+
+    @property
+    def metrics_resolution(self) -> float:
+        """Seconds between metric samples."""
+        return self._call(lambda: self._async.metrics_resolution)
+
+    def add_metric(
+        self,
+        metric_name: str,
+        source: Callable[[], float] | Callable[[], Awaitable[float]],
+        *,
+        namespace: str = "pyecs/Custom",
+        dimensions: Mapping[str, str] | None = None,
+        unit: str = "None",
+    ) -> MetricKey:
+        """Sample ``source()`` (plain or async, returning a number) every period.
+
+        The values become the custom metric ``namespace``/``metric_name``: query it
+        with ``cluster.metrics``, track it with a customized target tracking metric or
+        alarm on it for step scaling. Keep ``source`` quick: it runs in the event loop.
+
+        Raises:
+            InvalidParameterError: an empty name or a source that is not callable.
+        """
+        return self._call(
+            lambda: self._async.add_metric(
+                metric_name, source, namespace=namespace, dimensions=dimensions, unit=unit
+            )
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import ClassVar, Literal, overload
 
 import anyio
@@ -29,6 +29,7 @@ from pyecs.abc import (
     ContainerExit,
     ContainerLaunch,
     ContainerStartError,
+    ContainerUsage,
     StartedContainer,
     TaskLaunch,
 )
@@ -73,6 +74,7 @@ from pyecs.backends.docker._engine import (
     owner_labels,
 )
 from pyecs.backends.docker._firewall import Firewall, filtering_problem, firewall_leftovers
+from pyecs.backends.docker._stats import StatsStreams
 from pyecs.backends.docker._task import (
     ClusterNetworks,
     PullPolicy,
@@ -154,6 +156,7 @@ class DockerBackend(Backend):
         self._state: Literal["new", "open", "closed"] = "new"
         self._context: ClusterContext | None = None
         self._connected: list[Engine] = []
+        self._stats = StatsStreams()
         self._by_instance: dict[str, Engine] = {}
         self._tasks: dict[str, TaskState] = {}
         self._networks: ClusterNetworks | None = None
@@ -261,6 +264,7 @@ class DockerBackend(Backend):
                 if self._firewall is not None:
                     await self._firewall.aclose()
             self._watch.close_streams()
+            self._stats.close_all()
             for t in self._watch.tracked.values():
                 t.set_removed()  # wake whoever still waits: nothing will report any more
         finally:
@@ -442,6 +446,21 @@ class DockerBackend(Backend):
                     raise BackendError(f"removing container {runtime_id[:12]}: {exc}") from exc
         if t is not None:
             t.set_removed()
+        self._stats.close(runtime_id)
+
+    async def usage(self, runtime_ids: Sequence[str]) -> Mapping[str, ContainerUsage]:
+        """Usage from each container's stats stream (opened on first ask, held open).
+
+        A container's first answer comes with the engine's first sample, about a second
+        after its stream opens: until then it is left out.
+        """
+        if self._tg is None:
+            return {}
+        for rid in runtime_ids:
+            t = self._watch.tracked.get(rid)
+            if t is not None:
+                self._stats.ensure(self._tg, rid, t.engine.address)
+        return self._stats.latest(runtime_ids)
 
     async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
         """Yield HEALTHY/UNHEALTHY on each change of a container with a healthCheck."""

@@ -39,6 +39,7 @@ from pyecs.abc import (
     ContainerExit,
     ContainerLaunch,
     ContainerStartError,
+    ContainerUsage,
     StartedContainer,
 )
 from pyecs.backends.process._config import (
@@ -53,6 +54,7 @@ from pyecs.backends.process._config import (
 from pyecs.backends.process._health import HealthState, run_health_checks
 from pyecs.backends.process._logs import LogCapture
 from pyecs.backends.process._spawn import Child, SpawnSpec, argv0_error, docker_exit_code
+from pyecs.backends.process._usage import group_usage
 from pyecs.backends.process._watchdog import Watchdog
 from pyecs.exceptions import BackendError, InvalidParameterError
 from pyecs.models.instance import InstanceSpec
@@ -426,6 +428,15 @@ class ProcessBackend(Backend):
             return
         async for status in c.health.changes():
             yield status
+
+    async def usage(self, runtime_ids: Sequence[str]) -> Mapping[str, ContainerUsage]:
+        """CPU time and memory of each container's process group (one ``/proc`` scan)."""
+        pgids = {}
+        for rid in runtime_ids:
+            c = self._containers.get(rid)
+            if c is not None and c.child is not None and c.state == "running":
+                pgids[c.child.pid] = rid
+        return {pgids[g]: u for g, u in group_usage(pgids).items()}
 
     async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:
         """Yield stdout and stderr lines, in the order written; ``follow`` waits for more."""
