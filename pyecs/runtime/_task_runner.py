@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -20,7 +20,13 @@ import anyio.abc
 import attrs
 
 from pyecs._waits import first_completed
-from pyecs.abc import Backend, ContainerLaunch, ContainerStartError, TaskLaunch
+from pyecs.abc import (
+    AdoptedContainer,
+    Backend,
+    ContainerLaunch,
+    ContainerStartError,
+    TaskLaunch,
+)
 from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition
 
@@ -98,6 +104,9 @@ class TaskRunner:
         clock: The cluster's clock, for timestamps.
         deactivate: Awaited in the DEACTIVATING step, before any container is stopped
             (a load balancer deregisters the task and drains its connections there).
+        adopted: The containers of a task an earlier run started, by container name: the
+            runner attaches to them (the task is RUNNING already) instead of creating
+            any. A container of the definition missing here counts as exited.
     """
 
     def __init__(
@@ -108,9 +117,11 @@ class TaskRunner:
         publish: Callable[[Task], None],
         clock: Callable[[], datetime.datetime],
         deactivate: Callable[[Task], Awaitable[None]] | None = None,
+        adopted: Mapping[str, AdoptedContainer] | None = None,
     ) -> None:
         self.backend = backend
-        self._deactivate = deactivate
+        self.deactivate = deactivate
+        self._adopted = adopted
         self.launch = launch
         self.task = task
         self._publish = publish
@@ -138,12 +149,13 @@ class TaskRunner:
     async def run(self) -> None:
         """Run the task until it is STOPPED, whatever happens (errors become stop codes)."""
         try:
-            if await self._provision():
+            if self._adopted is not None or await self._provision():
                 async with anyio.create_task_group() as tg:
                     self._health_tg = tg
                     for slot in self._slots.values():
                         tg.start_soon(self._container_main, slot)
-                    tg.start_soon(self._activate_when_started)
+                    if self._adopted is None:
+                        tg.start_soon(self._activate_when_started)
                     await self._stop_requested.wait()
                     await self._stop_containers()
                     tg.cancel_scope.cancel()
@@ -193,9 +205,15 @@ class TaskRunner:
 
     async def _container_main(self, slot: _Slot) -> None:
         try:
-            if not await self._wait_dependencies(slot):
-                return
-            if self._stop_requested.is_set() or not await self._start(slot):
+            if self._adopted is not None:
+                ready = self._attach(slot, self._adopted.get(slot.name))
+            else:
+                ready = (
+                    await self._wait_dependencies(slot)
+                    and not self._stop_requested.is_set()
+                    and await self._start(slot)
+                )
+            if not ready:
                 return
             while True:
                 runtime_id = slot.runtime_id
@@ -244,6 +262,24 @@ class TaskRunner:
         return True
 
     _health_tg: anyio.abc.TaskGroup | None = None
+
+    def _attach(self, slot: _Slot, adopted: AdoptedContainer | None) -> bool:
+        """Take an adopted container as this slot's; False when there is none."""
+        slot.started.set()
+        if adopted is None:
+            self._set_container(
+                slot.name,
+                last_status="STOPPED",
+                reason="the container of the earlier run is gone",
+            )
+            return False
+        slot.runtime_id = adopted.runtime_id
+        slot.may_run = adopted.running
+        slot.started_at = anyio.current_time()
+        if slot.definition.has_health_probe:
+            assert self._health_tg is not None
+            self._health_tg.start_soon(self._watch_health, slot, adopted.runtime_id)
+        return True
 
     async def _watch_health(self, slot: _Slot, runtime_id: str) -> None:
         try:
@@ -332,9 +368,9 @@ class TaskRunner:
     async def _stop_containers(self) -> None:
         if self.task.last_status in ("PENDING", "ACTIVATING", "RUNNING"):
             self._update(last_status="DEACTIVATING")
-            if self._deactivate is not None:
+            if self.deactivate is not None:
                 try:
-                    await self._deactivate(self.task)
+                    await self.deactivate(self.task)
                 except Exception:  # draining is best effort; the task stops regardless
                     _log.warning("task %s: deactivation failed", self.task.arn, exc_info=True)
         self._update(last_status="STOPPING", stopping_at=self._clock())

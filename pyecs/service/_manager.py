@@ -138,6 +138,7 @@ class ServiceManager:
             features=features,
         )
         self._services[name] = svc
+        svc.take_over_adopted()
         assert self._task_group is not None
         try:
             if balancers:
