@@ -22,6 +22,7 @@ __all__ = [
     "PyecsError",
     "QuerySyntaxError",
     "ServiceNotFoundError",
+    "StateStoreError",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionWarning",
     "TaskNotFoundError",
@@ -139,6 +140,10 @@ class QuerySyntaxError(PlacementError, ValueError):
 
 class BackendError(PyecsError):
     """A backend (a Docker engine, the process supervisor...) failed or cannot be reached."""
+
+
+class StateStoreError(PyecsError):
+    """The state store of ``pyecs serve --state`` cannot be used (corrupt, newer, locked)."""
 
 
 class ClusterClosedError(PyecsError, RuntimeError):

@@ -11,5 +11,16 @@ Needs the ``server`` extra (``pip install 'pyecs[server]'``): hypercorn.
 from pyecs.server._actions import HANDLERS, REFUSED
 from pyecs.server._app import DEFAULT_REGION, EcsApp
 from pyecs.server._server import Server
+from pyecs.server._store import MEMORY, SCHEMA_VERSION, StateStore, default_state_dir
 
-__all__ = ["DEFAULT_REGION", "HANDLERS", "REFUSED", "EcsApp", "Server"]
+__all__ = [
+    "DEFAULT_REGION",
+    "HANDLERS",
+    "MEMORY",
+    "REFUSED",
+    "SCHEMA_VERSION",
+    "EcsApp",
+    "Server",
+    "StateStore",
+    "default_state_dir",
+]

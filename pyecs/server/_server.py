@@ -19,7 +19,9 @@ from pyecs.exceptions import InvalidParameterError
 from pyecs.models._arn import DEFAULT_ACCOUNT
 from pyecs.ops import make_backend, resolve_backend
 from pyecs.server._app import MAX_BODY, EcsApp
+from pyecs.server._persist import Persister, restore_region
 from pyecs.server._state import ServerState
+from pyecs.server._store import MEMORY, StateStore
 
 __all__ = ["Server"]
 
@@ -55,6 +57,11 @@ class Server:
         task_healthy_delay: Seconds a task without health checks must run before a
             service counts it as healthy (ECS: 40).
         max_body: The largest request body accepted, in bytes.
+        state: A directory for the state store (clusters, task definitions, services,
+            tags, attributes and account settings survive a restart there, and the
+            RUNNING tasks of services are adopted on Docker), or None (also
+            ``":memory:"``) to keep nothing: the default here, for tests and embedding.
+            ``pyecs serve`` defaults to :func:`default_state_dir`.
 
     Raises:
         InvalidParameterError: a bad backend name or port.
@@ -71,6 +78,7 @@ class Server:
         task_healthy_delay: float = 40.0,
         max_body: int = MAX_BODY,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        state: str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InvalidParameterError(f"port must be from 0 to 65535, got {port!r}")
@@ -89,6 +97,11 @@ class Server:
             credentials=dict(credentials) if credentials is not None else None,
             max_body=max_body,
         )
+        self.store = StateStore(state) if state is not None and str(state) != MEMORY else None
+        self._persister = Persister(self.store, self.state) if self.store is not None else None
+        if self._persister is not None:
+            self.app.after_write = self._persister.after_write
+        self._persister_scope: anyio.CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._stop = anyio.Event()
         self._stopped = anyio.Event()
@@ -128,12 +141,33 @@ class Server:
                 "another --port (0 picks a free one)"
             ) from exc
         sock.close()
+        try:
+            rows = {}
+            if self.store is not None:
+                await self.store.open()
+                rows = await self.store.load()
+        except BaseException:
+            os.close(fd)
+            raise
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
         self.state.attach(tg)
+        try:
+            for region, region_rows in rows.items():
+                await restore_region(self.state, region, region_rows)
+        except BaseException:
+            os.close(fd)
+            await self._close(serving=False)
+            raise
+        if self._persister is not None:
+            tg.start_soon(self._follow_tasks, self._persister)
         tg.start_soon(self._serve, fd)
         return self
+
+    async def _follow_tasks(self, persister: Persister) -> None:
+        with anyio.CancelScope() as self._persister_scope:
+            await persister.follow_tasks()
 
     async def _serve(self, fd: int) -> None:
         import sniffio
@@ -165,14 +199,28 @@ class Server:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop serving, then close every cluster (stopping its tasks). Idempotent."""
+        """Stop serving, then close every cluster (stopping its tasks). Idempotent.
+
+        With a state store, what it holds stays as it was before the clusters closed:
+        the next start brings the clusters and services back.
+        """
+        await self._close(serving=True)
+
+    async def _close(self, *, serving: bool) -> None:
         tg, self._tg = self._tg, None
         if tg is None:
             return
         self._stop.set()
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(5):
-                await self._stopped.wait()
+            if serving:
+                with anyio.move_on_after(5):
+                    await self._stopped.wait()
+            self.app.after_write = None  # closing clusters is no change of state
+            if self._persister_scope is not None:
+                self._persister_scope.cancel()
             await self.state.aclose()
         tg.cancel_scope.cancel()
         await tg.__aexit__(None, None, None)
+        if self.store is not None:
+            with anyio.CancelScope(shield=True):
+                await self.store.aclose()

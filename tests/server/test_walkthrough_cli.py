@@ -24,8 +24,9 @@ class ServeProcess:
     """``pyecs serve`` in a subprocess, and the environment that points the aws CLI at it."""
 
     def __init__(self, *args: str) -> None:
+        state = () if "--state" in args else ("--state", ":memory:")  # never the user's
         self.proc = subprocess.Popen(
-            [str(BIN / "pyecs"), "serve", "--port", "0", *args],
+            [str(BIN / "pyecs"), "serve", "--port", "0", *state, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
