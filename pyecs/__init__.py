@@ -18,6 +18,7 @@ from pyecs.exceptions import (
     PyecsError,
     QuerySyntaxError,
     ServiceNotFoundError,
+    StateStoreError,
     TaskDefinitionNotFoundError,
     TaskDefinitionWarning,
     TaskNotFoundError,
@@ -63,6 +64,7 @@ from pyecs.models.service import (
     RestartBackoff,
 )
 from pyecs.models.task import (
+    AdoptableTask,
     Container,
     NetworkBinding,
     Task,
@@ -99,6 +101,7 @@ from pyecs.service.features._discovery import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AdoptableTask",
     "BackendError",
     "BinPack",
     "Capabilities",
@@ -145,6 +148,7 @@ __all__ = [
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StateStoreError",
     "Tag",
     "TargetGroupHealthCheck",
     "Task",

@@ -8,6 +8,7 @@ import sys
 import pyecs
 
 EXPECTED = [
+    "AdoptableTask",
     "BackendError",
     "BinPack",
     "Capabilities",
@@ -54,6 +55,7 @@ EXPECTED = [
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StateStoreError",
     "Tag",
     "TargetGroupHealthCheck",
     "Task",

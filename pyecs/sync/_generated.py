@@ -24,7 +24,7 @@ from pyecs.models._arn import DEFAULT_ACCOUNT, DEFAULT_REGION
 from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.models.service import Deployment, DeploymentConfiguration, RestartBackoff
 from pyecs.models.snapshot import ServiceSnapshot
-from pyecs.models.task import Task
+from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._events import ServiceEvent
 from pyecs.runtime._registry import (
@@ -185,6 +185,15 @@ class Service(ServiceBase):
         """
         self._call(lambda: self._async.confirm_serving(arn))
 
+    def take_over_adopted(self) -> list[Task]:
+        """Make the tasks the cluster adopted for this service's name its own.
+
+        Those running the service's task definition become its PRIMARY deployment's
+        (which takes their deployment id, so that a restart starts no deployment); the
+        others count as an older deployment's and are replaced as in any deployment.
+        """
+        return self._call(lambda: self._async.take_over_adopted())
+
     def snapshot(self) -> ServiceSnapshot:
         """The service now, as frozen values: what the planner and the features decide from."""
         return self._call(lambda: self._async.snapshot())
@@ -217,6 +226,12 @@ class Cluster(ClusterBase[Service]):
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
+        adopt: Tasks an earlier run of this cluster started (a state store kept them):
+            when the cluster opens, the backend keeps their containers instead of
+            removing them as leftovers, and the cluster takes over those still there as
+            RUNNING tasks with their old ARNs. A service task joins the service created
+            with its name. Backends whose containers end with the process adopt
+            nothing. :attr:`adopted` lists what was adopted.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
@@ -237,6 +252,7 @@ class Cluster(ClusterBase[Service]):
         max_tasks_per_service: int = MAX_TASKS_PER_SERVICE,
         stopped_tasks_kept: int = STOPPED_TASKS_KEPT,
         task_definitions: TaskDefinitionRegistry | None = None,
+        adopt: Iterable[AdoptableTask] = (),
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -251,6 +267,7 @@ class Cluster(ClusterBase[Service]):
                 max_tasks_per_service=max_tasks_per_service,
                 stopped_tasks_kept=stopped_tasks_kept,
                 task_definitions=task_definitions,
+                adopt=adopt,
             ),
             service_type=Service,
             async_backend=async_backend,

@@ -85,6 +85,7 @@ def test_error_classes_for_unknown_cluster_service_revision_and_bad_parameters(
             cluster="production",
             serviceName="s",
             taskDefinition="web-app",
+            desiredCount=1,
             deploymentConfiguration={"maximumPercent": 50},
         )
     with pytest.raises(ecs.exceptions.ClientException, match="containerDefinitions"):
