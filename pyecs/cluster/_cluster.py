@@ -189,8 +189,7 @@ class Cluster:
                 raise InvalidParameterError(
                     f"adopt takes pyecs.AdoptableTask values, got {type(known).__name__}"
                 )
-        #: ARNs of the tasks adopted when the cluster opened.
-        self.adopted: tuple[str, ...] = ()
+        self._adopted: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Cluster {self.name!r} {self._runtime.state}>"
@@ -199,6 +198,12 @@ class Cluster:
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._arns.cluster_arn
+
+    @property
+    def adopted(self) -> tuple[str, ...]:
+        """ARNs of the tasks taken over from an earlier run when the cluster opened
+        (see ``adopt``)."""
+        return self._adopted
 
     @property
     def task_definitions(self) -> TaskDefinitionRegistry:
@@ -241,7 +246,7 @@ class Cluster:
         self._runtime.state = "open"
         if self.backend is not None and self._adopt:
             try:
-                self.adopted = await adopt_tasks(
+                self._adopted = await adopt_tasks(
                     self._adopt, self.backend, self._registry, self._tasks
                 )
             except BaseException:

@@ -141,11 +141,16 @@ class Server:
                 "another --port (0 picks a free one)"
             ) from exc
         sock.close()
+        rows = {}
         try:
-            rows = {}
             if self.store is not None:
                 await self.store.open()
-                rows = await self.store.load()
+                try:
+                    rows = await self.store.load()
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self.store.aclose()
+                    raise
         except BaseException:
             os.close(fd)
             raise

@@ -280,6 +280,13 @@ class Cluster(ClusterBase[Service]):
         return self._async.arn
 
     @property
+    def adopted(self) -> tuple[str, ...]:
+        """ARNs of the tasks taken over from an earlier run when the cluster opened
+        (see ``adopt``).
+        """
+        return self._call(lambda: self._async.adopted)
+
+    @property
     def task_definitions(self) -> TaskDefinitionRegistry:
         """The task-definition registry this cluster resolves references in."""
         return self._call(lambda: self._async.task_definitions)
