@@ -13,16 +13,18 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import sqlite3
 from typing import Any
 
 import anyio
 
 import pyecs.ecs as ecs
-from pyecs.exceptions import PyecsError
+from pyecs.exceptions import PyecsError, StateStoreError
 from pyecs.models.service import CircuitBreaker, DeploymentConfiguration
 from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.server._call import Call
+from pyecs.server._errors import EcsError
 from pyecs.server._state import Region, ServerState
 from pyecs.server._store import Rows, StateStore
 from pyecs.service._service import Service
@@ -223,8 +225,22 @@ class Persister:
             self._tasks[region.name] = tasks
 
     async def after_write(self, action: str, call: Call) -> None:
-        """The app's hook: the request's region, durable before the response."""
-        await self.save(call.region)
+        """The app's hook: the request's region, durable before the response.
+
+        Raises:
+            EcsError: ServerException (500) when the store cannot write: the client must
+                not take the change as kept.
+        """
+        try:
+            await self.save(call.region)
+        except (sqlite3.Error, OSError, StateStoreError) as exc:
+            log.exception("%s: saving the state failed", action)
+            raise EcsError(
+                "ServerException",
+                f"{action} was applied in memory but could not be saved to "
+                f"{self.store.path}: {exc}; it will not survive a restart",
+                500,
+            ) from exc
 
     async def follow_tasks(self) -> None:
         """Save regions whose services' RUNNING tasks changed, until cancelled."""
