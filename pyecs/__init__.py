@@ -30,6 +30,7 @@ from pyecs.exceptions import (
     SecurityGroupError,
     SecurityGroupNotFoundError,
     ServiceNotFoundError,
+    StateStoreError,
     TaskDefinitionNotFoundError,
     TaskDefinitionWarning,
     TaskNotFoundError,
@@ -83,6 +84,7 @@ from pyecs.models.service import (
     RestartBackoff,
 )
 from pyecs.models.task import (
+    AdoptableTask,
     Container,
     NetworkBinding,
     NetworkInterface,
@@ -120,6 +122,7 @@ from pyecs.service.features._discovery import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AdoptableTask",
     "AwsVpcConfiguration",
     "BackendError",
     "BinPack",
@@ -181,6 +184,7 @@ __all__ = [
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StateStoreError",
     "StepAdjustment",
     "StepScalingPolicyConfiguration",
     "SuspendedState",

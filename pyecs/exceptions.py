@@ -25,6 +25,7 @@ __all__ = [
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
     "ServiceNotFoundError",
+    "StateStoreError",
     "TaskDefinitionNotFoundError",
     "TaskDefinitionWarning",
     "TaskNotFoundError",
@@ -162,6 +163,10 @@ class QuerySyntaxError(PlacementError, ValueError):
 
 class BackendError(PyecsError):
     """A backend (a Docker engine, the process supervisor...) failed or cannot be reached."""
+
+
+class StateStoreError(PyecsError):
+    """The state store of ``pyecs serve --state`` cannot be used (corrupt, newer, locked)."""
 
 
 class ClusterClosedError(PyecsError, RuntimeError):

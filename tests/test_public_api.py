@@ -8,6 +8,7 @@ import sys
 import pyecs
 
 EXPECTED = [
+    "AdoptableTask",
     "AwsVpcConfiguration",
     "BackendError",
     "BinPack",
@@ -69,6 +70,7 @@ EXPECTED = [
     "ServiceEvent",
     "ServiceNotFoundError",
     "Spread",
+    "StateStoreError",
     "StepAdjustment",
     "StepScalingPolicyConfiguration",
     "SuspendedState",

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
 __all__ = [
+    "AdoptedContainer",
+    "AdoptedTask",
     "Backend",
     "BackendCapabilities",
     "CandidateInstance",
@@ -109,11 +111,40 @@ class ClusterContext:
         cluster_arn: The cluster ARN.
         labels: Labels every resource the backend creates for this cluster must carry
             (cluster name, owner process), so leftovers can be found and removed.
+        adopt: ARNs of tasks of an earlier run that the cluster means to adopt: their
+            containers are not leftovers, even when the process that made them is gone
+            (the cluster asks for each with :meth:`Backend.adopt_task` after ``open``).
     """
 
     cluster: str
     cluster_arn: str
     labels: Mapping[str, str] = attrs.field(factory=dict)
+    adopt: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class AdoptedContainer:
+    """A container of an earlier run that a backend took over (:meth:`Backend.adopt_task`).
+
+    Attributes:
+        name: The container name from the task definition.
+        runtime_id: The backend's id of the container.
+        running: False when it exited meanwhile (the task runner then sees the exit).
+        network_bindings: Its published ports.
+    """
+
+    name: str
+    runtime_id: str
+    running: bool = True
+    network_bindings: tuple[NetworkBinding, ...] = ()
+
+
+@attrs.frozen
+class AdoptedTask:
+    """The containers of one adopted task, and the instance they run on."""
+
+    instance_id: str
+    containers: tuple[AdoptedContainer, ...]
 
 
 @attrs.frozen
@@ -312,6 +343,22 @@ class Backend(abc.ABC):
         Return each container's exit, in the order of ``runtime_ids``, or None (the
         default) when anything would have to wait (a stop timeout): the cluster then calls
         :meth:`stop_container`, :meth:`remove_container` and :meth:`teardown_task`.
+        """
+        return None
+
+    async def adopt_task(self, task: TaskLaunch) -> AdoptedTask | None:
+        """Take over the containers of a task an earlier run of this cluster started.
+
+        Only ARNs listed in :attr:`ClusterContext.adopt` are asked for, after :meth:`open`.
+        ``task.instance_id`` is empty: the backend says where the containers are. From
+        then on the backend answers ``wait_container``, ``health``, ``stop_container``,
+        ``remove_container`` and ``teardown_task`` for them as for its own. The default
+        adopts nothing (the task is then unknown, and replaced by its service): backends
+        whose containers end with the process (``containers_outlive_process`` False)
+        have nothing to adopt.
+
+        Returns:
+            The task's containers, or None when none of them is left.
         """
         return None
 

@@ -60,6 +60,14 @@ def add_parser(commands: Any) -> None:
         default=40.0,
         help="seconds a task without health checks must run to count as healthy (ECS: 40)",
     )
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        default=None,
+        help="directory of the state store: clusters, task definitions and services survive "
+        "a restart, and the RUNNING tasks of services are adopted on Docker (default: "
+        "$XDG_DATA_HOME/pyecs/serve, else ~/.local/share/pyecs/serve; :memory: keeps nothing)",
+    )
     p.set_defaults(handler=serve)
 
 
@@ -95,7 +103,7 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         import hypercorn  # noqa: F401
 
-        from pyecs.server import Server
+        from pyecs.server import Server, default_state_dir
     except ImportError as exc:
         raise CliError(
             f"pyecs serve needs the server extra: pip install 'pyecs[server]' ({exc})"
@@ -113,6 +121,7 @@ async def serve(args: argparse.Namespace) -> int:
         account=args.account,
         credentials=_credentials(args),
         task_healthy_delay=args.task_healthy_delay,
+        state=args.state if args.state is not None else default_state_dir(),
     )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with server:

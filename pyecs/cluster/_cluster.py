@@ -37,9 +37,10 @@ from pyecs.models.instance import ContainerInstance, InstanceSpec
 from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.security_group import SecurityGroup, SecurityPolicy
 from pyecs.models.service import DeploymentConfiguration, RestartBackoff
-from pyecs.models.task import Task
+from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._scheduler import PlacementState
+from pyecs.runtime._adopt import adopt_tasks
 from pyecs.runtime._capacity import CapacityManager
 from pyecs.runtime._events import ClusterEvent, EventHub
 from pyecs.runtime._overrides import apply_overrides
@@ -117,6 +118,12 @@ class Cluster:
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
+        adopt: Tasks an earlier run of this cluster started (a state store kept them):
+            when the cluster opens, the backend keeps their containers instead of
+            removing them as leftovers, and the cluster takes over those still there as
+            RUNNING tasks with their old ARNs. A service task joins the service created
+            with its name. Backends whose containers end with the process adopt
+            nothing. :attr:`adopted` lists what was adopted.
 
     Raises:
         InvalidParameterError: for a bad name, backend, delay or limit, or a registry of
@@ -137,6 +144,7 @@ class Cluster:
         metrics_resolution: float = 5.0,
         metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
+        adopt: Iterable[AdoptableTask] = (),
     ) -> None:
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
             raise InvalidParameterError(
@@ -217,6 +225,13 @@ class Cluster:
         self._tasks.watch(self._capacity.task_changed)
         self._tasks.watch(self._services.route_task)
         self._stack: AsyncExitStack | None = None
+        self._adopt = tuple(adopt)
+        for known in self._adopt:
+            if not isinstance(known, AdoptableTask):
+                raise InvalidParameterError(
+                    f"adopt takes pyecs.AdoptableTask values, got {type(known).__name__}"
+                )
+        self._adopted: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Cluster {self.name!r} {self._runtime.state}>"
@@ -225,6 +240,12 @@ class Cluster:
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._arns.cluster_arn
+
+    @property
+    def adopted(self) -> tuple[str, ...]:
+        """ARNs of the tasks taken over from an earlier run when the cluster opened
+        (see ``adopt``)."""
+        return self._adopted
 
     @property
     def task_definitions(self) -> TaskDefinitionRegistry:
@@ -268,11 +289,24 @@ class Cluster:
         tg.start_soon(self._collector.run)
         self._stack = stack
         self._runtime.state = "open"
+        if self.backend is not None and self._adopt:
+            try:
+                self._adopted = await adopt_tasks(
+                    self._adopt, self.backend, self._registry, self._tasks
+                )
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     @asynccontextmanager
     async def _backend_session(self, backend: Backend) -> AsyncIterator[None]:
-        context = ClusterContext(self.name, self.arn, owner_labels(self.name))
+        context = ClusterContext(
+            self.name,
+            self.arn,
+            owner_labels(self.name),
+            adopt=frozenset(t.arn for t in self._adopt),
+        )
         specs = await backend.open(context)
         try:
             await backend.apply_security_groups(self._security_groups.policy)

@@ -16,6 +16,7 @@ __all__ = [
     "HEALTH_STATUSES",
     "STOP_CODES",
     "TASK_STATUSES",
+    "AdoptableTask",
     "Container",
     "HealthStatus",
     "NetworkBinding",
@@ -189,3 +190,44 @@ class Task:
     def is_stopped(self) -> bool:
         """True once ``last_status`` is STOPPED."""
         return self.last_status == "STOPPED"
+
+
+@attrs.frozen
+class AdoptableTask:
+    """A task that an earlier run of a cluster started, for ``Cluster(adopt=...)``.
+
+    A state store keeps these for the RUNNING tasks of services; after a restart the
+    cluster takes over the containers they still have (same ARN, RUNNING), on backends
+    whose containers outlive the process. :meth:`of` makes one from a task snapshot.
+
+    Attributes:
+        arn: The task ARN (of the same cluster, region and account).
+        task_definition_arn: The revision it runs.
+        group: ``service:<name>`` for a service's task (the service created with that
+            name takes it over), else ``family:<family>``.
+        started_by: The deployment id of a service's task.
+        tags: The task's tags.
+        created_at: When it was created.
+        started_at: When it started running.
+    """
+
+    arn: str
+    task_definition_arn: str
+    group: str
+    started_by: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    created_at: datetime.datetime | None = None
+    started_at: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, task: Task) -> AdoptableTask:
+        """What a later run needs to adopt ``task``."""
+        return cls(
+            task.arn,
+            task.task_definition_arn,
+            task.group,
+            task.started_by,
+            task.tags,
+            task.created_at,
+            task.started_at,
+        )

@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import anyio
 
 from pyecs.abc import (
+    AdoptedTask,
     Backend,
     ClusterContext,
     ContainerExit,
@@ -168,6 +169,10 @@ class HookedBackend(Backend):
     async def setup_task(self, task: TaskLaunch) -> None:
         """The wrapped backend's ``setup_task``."""
         await self._backend.setup_task(task)
+
+    async def adopt_task(self, task: TaskLaunch) -> AdoptedTask | None:
+        """The wrapped backend's ``adopt_task``."""
+        return await self._backend.adopt_task(task)
 
     async def teardown_task(self, task: TaskLaunch) -> None:
         """The wrapped backend's ``teardown_task``, unless detached."""

@@ -247,6 +247,21 @@ class PlacementState:
             placements.append(Placement(index, node.id, key))
         return PlacementResult(tuple(placements), ())
 
+    def reserve(self, task_key: str, instance_id: str, request: PlacementRequest) -> None:
+        """Reserve what a task that already runs on ``instance_id`` holds (an adopted one).
+
+        No constraint or strategy is asked: the task is there. The instance may end up
+        over-committed if it shrank meanwhile; new tasks then find no room on it.
+
+        Raises:
+            InvalidParameterError: an unknown instance, or a key already in use.
+        """
+        if task_key in self._tasks:
+            raise InvalidParameterError(f"task key {task_key!r} is already placed")
+        node = self._node(instance_id)
+        self._sequence += 1
+        self._reserve(node, PlacedTask(task_key, node.id, request, self._sequence))
+
     def release(self, task_key: str) -> bool:
         """Give back what a stopped task held. Returns False for an unknown (or released) key."""
         task = self._tasks.get(task_key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -20,7 +20,13 @@ import anyio.abc
 import attrs
 
 from pyecs._waits import Flag, first_completed
-from pyecs.abc import Backend, ContainerLaunch, ContainerStartError, TaskLaunch
+from pyecs.abc import (
+    AdoptedContainer,
+    Backend,
+    ContainerLaunch,
+    ContainerStartError,
+    TaskLaunch,
+)
 from pyecs.models.task import Task
 from pyecs.runtime._task_parts import STEP_ERRORS, Slot, aggregate_health, step_error
 
@@ -53,6 +59,9 @@ class TaskRunner:
             :meth:`run`.
         observed: Whether somebody reads every snapshot (an event subscriber); if not,
             the steps of a start or stop done at once are published as one snapshot.
+        adopted: The containers of a task an earlier run started, by container name: the
+            runner attaches to them (the task is RUNNING already) instead of creating
+            any. A container of the definition missing here counts as exited.
     """
 
     def __init__(
@@ -66,9 +75,11 @@ class TaskRunner:
         *,
         wake: Callable[[TaskRunner], None] | None = None,
         observed: Callable[[], bool] = lambda: True,
+        adopted: Mapping[str, AdoptedContainer] | None = None,
     ) -> None:
         self.backend = backend
-        self._deactivate = deactivate
+        self.deactivate = deactivate
+        self._adopted = adopted
         self.launch = launch
         self.task = task
         self._publish = publish
@@ -190,7 +201,7 @@ class TaskRunner:
 
         ``request`` is the stop request's change (desired status, code and reason).
         """
-        if self._deactivate is not None:
+        if self.deactivate is not None:
             return False
         slots = list(self._slots.values())
         runtime_ids = [s.runtime_id or "" for s in slots]
@@ -242,12 +253,12 @@ class TaskRunner:
         waits for the containers' exits and stops the task as usual.
         """
         try:
-            if self._resumed or await self._provision():
+            if self._resumed or self._adopted is not None or await self._provision():
                 async with anyio.create_task_group() as tg:
                     self._health_tg = tg
                     for slot in self._slots.values():
                         tg.start_soon(self._container_main, slot)
-                    if not self._resumed:
+                    if not self._resumed and self._adopted is None:
                         tg.start_soon(self._activate_when_started)
                     await self._stop_requested.wait()
                     await self._stop_containers()
@@ -300,6 +311,9 @@ class TaskRunner:
         try:
             if self._resumed:
                 if slot.runtime_id is None:  # pragma: no cover - started at once means all
+                    return
+            elif self._adopted is not None:
+                if not self._attach(slot, self._adopted.get(slot.name)):
                     return
             elif (
                 not await self._wait_dependencies(slot)
@@ -358,6 +372,24 @@ class TaskRunner:
         return True
 
     _health_tg: anyio.abc.TaskGroup | None = None
+
+    def _attach(self, slot: Slot, adopted: AdoptedContainer | None) -> bool:
+        """Take an adopted container as this slot's; False when there is none."""
+        slot.started.set()
+        if adopted is None:
+            self._set_container(
+                slot.name,
+                last_status="STOPPED",
+                reason="the container of the earlier run is gone",
+            )
+            return False
+        slot.runtime_id = adopted.runtime_id
+        slot.may_run = adopted.running
+        slot.started_at = anyio.current_time()
+        if slot.definition.has_health_probe:
+            assert self._health_tg is not None
+            self._health_tg.start_soon(self._watch_health, slot, adopted.runtime_id)
+        return True
 
     async def _watch_health(self, slot: Slot, runtime_id: str) -> None:
         try:
@@ -446,9 +478,9 @@ class TaskRunner:
     async def _stop_containers(self) -> None:
         if self.task.last_status in ("PENDING", "ACTIVATING", "RUNNING"):
             self._update(last_status="DEACTIVATING")
-            if self._deactivate is not None:
+            if self.deactivate is not None:
                 try:
-                    await self._deactivate(self.task)
+                    await self.deactivate(self.task)
                 except Exception:  # draining is best effort; the task stops regardless
                     _log.warning("task %s: deactivation failed", self.task.arn, exc_info=True)
         self._update(last_status="STOPPING", stopping_at=self._clock())

@@ -18,11 +18,11 @@ import anyio.lowlevel
 import attrs
 
 from pyecs._waits import Flag
-from pyecs.abc import Backend, TaskLaunch
+from pyecs.abc import AdoptedTask, Backend, TaskLaunch
 from pyecs.backends._shared import LABEL_CLUSTER, LABEL_OWNER, LABEL_SERVICE, LABEL_TASK
 from pyecs.exceptions import BackendError, TaskNotFoundError
 from pyecs.models._arn import ArnFactory
-from pyecs.models.task import Container, NetworkInterface, Task
+from pyecs.models.task import AdoptableTask, Container, NetworkInterface, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
@@ -184,6 +184,8 @@ class TaskManager:
         self._cluster_arn = arns.cluster_arn
         self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
+        #: Adopted service tasks not claimed by their service yet, by group.
+        self._unclaimed: dict[str, list[str]] = {}
 
     def attach(self, backend: Backend | None, tg: anyio.abc.TaskGroup) -> None:
         """Give the manager its backend and the cluster's task group."""
@@ -490,6 +492,77 @@ class TaskManager:
             )
             self._containers_of = (td, containers)
         return self._containers_of[1]
+
+    # -- adopting ---------------------------------------------------------------------------
+
+    def adopt(self, known: AdoptableTask, td: TaskDefinition, found: AdoptedTask) -> Task:
+        """Take over a task an earlier run started: RUNNING at once, with its old ARN.
+
+        Its resources are reserved where it runs; a service task waits in
+        :meth:`claim` for its service.
+        """
+        assert self.backend is not None and self._tg is not None
+        request = placement_request(td, known.group)
+        self._placement.reserve(known.arn, found.instance_id, request)
+        by_name = {c.name: c for c in found.containers}
+        containers = []
+        for c in td.containers:
+            name = str(c.name)
+            mine = by_name.get(name)
+            containers.append(
+                Container(
+                    name=name,
+                    image=str(c.image),
+                    essential=c.is_essential,
+                    has_health_check=c.has_health_probe,
+                    runtime_id=mine.runtime_id if mine else None,
+                    last_status="RUNNING" if mine else "STOPPED",
+                    network_bindings=mine.network_bindings if mine else (),
+                )
+            )
+        now = self._clock()
+        task = Task(
+            arn=known.arn,
+            id=known.arn.rsplit("/", 1)[-1],
+            cluster_arn=self._arns.cluster_arn,
+            task_definition_arn=str(td.task_definition_arn),
+            container_instance_id=found.instance_id,
+            container_instance_arn=self._placement.instance_arn(found.instance_id),
+            availability_zone=self._placement.attribute(found.instance_id, "ecs.availability-zone"),
+            group=known.group,
+            started_by=known.started_by,
+            last_status="RUNNING",
+            cpu=request.cpu,
+            memory=request.memory,
+            containers=tuple(containers),
+            created_at=known.created_at or now,
+            started_at=known.started_at or now,
+            tags=known.tags,
+        )
+        labels = {**owner_labels(self._arns.cluster), LABEL_TASK: known.arn}
+        if known.group.startswith("service:"):
+            labels[LABEL_SERVICE] = known.group[len("service:") :]
+            self._unclaimed.setdefault(known.group, []).append(known.arn)
+        launch = TaskLaunch(known.arn, task.id, found.instance_id, td, labels)
+        runner = TaskRunner(self.backend, launch, task, self._record, self._clock, adopted=by_name)
+        self._runners[known.arn] = runner
+        self._record(task)
+        self._tg.start_soon(self._run, runner)
+        return task
+
+    def claim(
+        self, group: str, on_deactivate: Callable[[Task], Awaitable[None]] | None
+    ) -> list[Task]:
+        """The adopted tasks of ``group`` still running, handed to the service of that group
+        (which drains them with ``on_deactivate`` when they stop)."""
+        out = []
+        for arn in self._unclaimed.pop(group, []):
+            runner = self._runners.get(arn)
+            if runner is None:
+                continue
+            runner.deactivate = on_deactivate
+            out.append(runner.task)
+        return out
 
     async def _run(self, runner: TaskRunner) -> None:
         try:

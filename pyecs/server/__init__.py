@@ -12,13 +12,18 @@ from pyecs.server._actions import HANDLERS, REFUSED
 from pyecs.server._app import DEFAULT_REGION, EcsApp
 from pyecs.server._http import HttpServer
 from pyecs.server._server import Server, console_and_metrics
+from pyecs.server._store import MEMORY, SCHEMA_VERSION, StateStore, default_state_dir
 
 __all__ = [
     "DEFAULT_REGION",
     "HANDLERS",
+    "MEMORY",
     "REFUSED",
+    "SCHEMA_VERSION",
     "EcsApp",
     "HttpServer",
     "Server",
+    "StateStore",
     "console_and_metrics",
+    "default_state_dir",
 ]

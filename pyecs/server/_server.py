@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -22,7 +23,9 @@ from pyecs.ops import make_backend, resolve_backend
 from pyecs.server._app import MAX_BODY, EcsApp
 from pyecs.server._http import ASGIApp, HttpServer, require_hypercorn
 from pyecs.server._mount import Mounts
+from pyecs.server._persist import Persister, restore_region
 from pyecs.server._state import ServerState
+from pyecs.server._store import MEMORY, StateStore
 
 __all__ = ["Server", "console_and_metrics"]
 
@@ -103,6 +106,11 @@ class Server:
         task_healthy_delay: Seconds a task without health checks must run before a
             service counts it as healthy (ECS: 40).
         max_body: The largest request body accepted, in bytes.
+        state: A directory for the state store (clusters, task definitions, services,
+            tags, attributes and account settings survive a restart there, and the
+            RUNNING tasks of services are adopted on Docker), or None (also
+            ``":memory:"``) to keep nothing: the default here, for tests and embedding.
+            ``pyecs serve`` defaults to :func:`default_state_dir`.
 
     Raises:
         InvalidParameterError: a bad backend name or port.
@@ -119,6 +127,7 @@ class Server:
         task_healthy_delay: float = 40.0,
         max_body: int = MAX_BODY,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        state: str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InvalidParameterError(f"port must be from 0 to 65535, got {port!r}")
@@ -141,6 +150,11 @@ class Server:
         #: What the server answers: the ECS API at ``/``, the console page at
         #: ``/console/`` and the Prometheus metrics of every cluster at ``/metrics``.
         self.root = console_and_metrics(self.console, self._stores, self.app)
+        self.store = StateStore(state) if state is not None and str(state) != MEMORY else None
+        self._persister = Persister(self.store, self.state) if self.store is not None else None
+        if self._persister is not None:
+            self.app.after_write = self._persister.after_write
+        self._persister_scope: anyio.CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._http: HttpServer | None = None
 
@@ -163,19 +177,37 @@ class Server:
 
     async def __aenter__(self) -> Server:
         require_hypercorn("pyecs serve")
+        rows = {}
+        if self.store is not None:
+            await self.store.open()
+            try:
+                rows = await self.store.load()
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.store.aclose()
+                raise
         tg = anyio.create_task_group()
         await tg.__aenter__()
-        http = HttpServer(self.root, host=self.host, port=self._port)
+        self._tg = tg
+        self.state.attach(tg)
         try:
+            # What the store holds comes back before the first request is answered.
+            for region, region_rows in rows.items():
+                await restore_region(self.state, region, region_rows)
+            http = HttpServer(self.root, host=self.host, port=self._port)
             await http.__aenter__()  # its task group nests in ours: closed first
         except BaseException:
-            await tg.__aexit__(None, None, None)
+            await self.aclose()
             raise
         self._port = http.port
         self._http = http
-        self._tg = tg
-        self.state.attach(tg)
+        if self._persister is not None:
+            tg.start_soon(self._follow_tasks, self._persister)
         return self
+
+    async def _follow_tasks(self, persister: Persister) -> None:
+        with anyio.CancelScope() as self._persister_scope:
+            await persister.follow_tasks()
 
     async def __aexit__(
         self,
@@ -186,7 +218,11 @@ class Server:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop serving, then close every cluster (stopping its tasks). Idempotent."""
+        """Stop serving, then close every cluster (stopping its tasks). Idempotent.
+
+        With a state store, what it holds stays as it was before the clusters closed:
+        the next start brings the clusters and services back.
+        """
         tg, self._tg = self._tg, None
         http, self._http = self._http, None
         if tg is None:
@@ -195,6 +231,12 @@ class Server:
         if http is not None:
             await http.aclose()  # shielded inside; its task group must close at this level
         with anyio.CancelScope(shield=True):
+            self.app.after_write = None  # closing clusters is no change of state
+            if self._persister_scope is not None:
+                self._persister_scope.cancel()
             await self.state.aclose()
         tg.cancel_scope.cancel()
         await tg.__aexit__(None, None, None)
+        if self.store is not None:
+            with anyio.CancelScope(shield=True):
+                await self.store.aclose()

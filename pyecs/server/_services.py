@@ -76,7 +76,10 @@ async def create_service(call: Call) -> JsonObject:
     count = call.p.integer("desiredCount")
     strategy = call.p.choice("schedulingStrategy", ("REPLICA", "DAEMON"), "REPLICA")
     if count is None and strategy == "REPLICA":
-        count = 1 if call.p.text("launchType") is None else 0
+        raise invalid(
+            "CreateService: desiredCount is required for a REPLICA service (the default "
+            "schedulingStrategy); pass desiredCount, or schedulingStrategy DAEMON"
+        )
     tags = call.p.tags()
     try:
         service = await entry.cluster.create_service(

@@ -9,7 +9,7 @@ when the server stops; all of them run on the backend kind the server was given.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import anyio
@@ -18,6 +18,7 @@ import attrs
 
 from pyecs.abc import Backend
 from pyecs.cluster import Cluster
+from pyecs.models.task import AdoptableTask
 from pyecs.runtime._registry import TaskDefinitionRegistry
 from pyecs.server._errors import EcsError
 
@@ -131,8 +132,12 @@ class ServerState:
             region = self.regions[name] = Region(name, self.account, registry)
         return region
 
-    async def open_cluster(self, region: Region, name: str) -> ClusterEntry:
+    async def open_cluster(
+        self, region: Region, name: str, *, adopt: Iterable[AdoptableTask] = ()
+    ) -> ClusterEntry:
         """Create and open a cluster of ``region`` (the caller holds ``region.lock``).
+
+        ``adopt``: tasks of the cluster's earlier run, from the state store.
 
         Raises:
             PyecsError: a bad name, or a backend that cannot open.
@@ -148,6 +153,7 @@ class ServerState:
             task_definitions=region.registry,
             task_healthy_delay=self.task_healthy_delay,
             clock=self.clock,
+            adopt=adopt,
         )
         entry = ClusterEntry(cluster)
         await self._tg.start(self._run, entry)

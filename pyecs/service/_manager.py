@@ -160,6 +160,7 @@ class ServiceManager:
             network_configuration=network,
         )
         self._services[name] = svc
+        svc.take_over_adopted()
         assert self._task_group is not None
         try:
             await self._task_group.start(svc.run)  # returns once its features run

@@ -487,6 +487,30 @@ class Service:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def take_over_adopted(self) -> list[Task]:
+        """Make the tasks the cluster adopted for this service's name its own.
+
+        Those running the service's task definition become its PRIMARY deployment's
+        (which takes their deployment id, so that a restart starts no deployment); the
+        others count as an older deployment's and are replaced as in any deployment.
+        """
+        tasks = self._runtime.tasks.claim(
+            f"service:{self.name}", self._deactivate if self.features else None
+        )
+        primary = self._deployments[0]
+        mine = collections.Counter(
+            t.started_by
+            for t in tasks
+            if t.started_by
+            and t.task_definition_arn == str(primary.task_definition.task_definition_arn)
+        )
+        if mine:
+            primary.id = mine.most_common(1)[0][0]
+        for task in tasks:
+            self._arns.append(task.arn)
+            self.on_task(task)
+        return tasks
+
     def on_task(self, task: Task) -> None:
         """Called with every snapshot of one of this service's tasks."""
         now = anyio.current_time()

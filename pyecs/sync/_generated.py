@@ -28,7 +28,7 @@ from pyecs.models.network import AwsVpcConfiguration
 from pyecs.models.security_group import SecurityGroup, SecurityPolicy
 from pyecs.models.service import Deployment, DeploymentConfiguration, RestartBackoff
 from pyecs.models.snapshot import ServiceSnapshot
-from pyecs.models.task import Task
+from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.runtime._events import ServiceEvent
 from pyecs.runtime._registry import (
@@ -216,6 +216,15 @@ class Service(ServiceBase):
         """
         self._call(lambda: self._async.confirm_serving(arn))
 
+    def take_over_adopted(self) -> list[Task]:
+        """Make the tasks the cluster adopted for this service's name its own.
+
+        Those running the service's task definition become its PRIMARY deployment's
+        (which takes their deployment id, so that a restart starts no deployment); the
+        others count as an older deployment's and are replaced as in any deployment.
+        """
+        return self._call(lambda: self._async.take_over_adopted())
+
     def snapshot(self) -> ServiceSnapshot:
         """The service now, as frozen values: what the planner and the features decide from."""
         return self._call(lambda: self._async.snapshot())
@@ -251,6 +260,12 @@ class Cluster(ClusterBase[Service]):
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
+        adopt: Tasks an earlier run of this cluster started (a state store kept them):
+            when the cluster opens, the backend keeps their containers instead of
+            removing them as leftovers, and the cluster takes over those still there as
+            RUNNING tasks with their old ARNs. A service task joins the service created
+            with its name. Backends whose containers end with the process adopt
+            nothing. :attr:`adopted` lists what was adopted.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
@@ -273,6 +288,7 @@ class Cluster(ClusterBase[Service]):
         metrics_resolution: float = 5.0,
         metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
+        adopt: Iterable[AdoptableTask] = (),
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -289,6 +305,7 @@ class Cluster(ClusterBase[Service]):
                 metrics_resolution=metrics_resolution,
                 metrics_retention=metrics_retention,
                 task_definitions=task_definitions,
+                adopt=adopt,
             ),
             service_type=Service,
             async_backend=async_backend,
@@ -299,6 +316,13 @@ class Cluster(ClusterBase[Service]):
     def arn(self) -> str:
         """``arn:aws:ecs:<region>:<account>:cluster/<name>``."""
         return self._async.arn
+
+    @property
+    def adopted(self) -> tuple[str, ...]:
+        """ARNs of the tasks taken over from an earlier run when the cluster opened
+        (see ``adopt``).
+        """
+        return self._call(lambda: self._async.adopted)
 
     @property
     def task_definitions(self) -> TaskDefinitionRegistry:

@@ -234,3 +234,18 @@ def test_every_ecs_action_is_served_or_refused() -> None:
 def test_a_refused_action_says_why(ecs: CheckedClient) -> None:
     with pytest.raises(ecs.exceptions.ClientException, match="does not support ExecuteCommand"):
         ecs.execute_command(cluster="c", task="t", command="sh", interactive=True)
+
+
+def test_create_service_needs_a_desired_count_for_replica_services(ecs: CheckedClient) -> None:
+    """ECS: desiredCount "is required if schedulingStrategy is REPLICA or isn't specified"."""
+    _setup(ecs)
+    ecs.register_task_definition(**WEB)
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="desiredCount"):
+        ecs.create_service(cluster="production", serviceName="web", taskDefinition="web-app:1")
+    daemon = ecs.create_service(
+        cluster="production",
+        serviceName="each",
+        taskDefinition="web-app:1",
+        schedulingStrategy="DAEMON",
+    )
+    assert daemon["service"]["schedulingStrategy"] == "DAEMON"

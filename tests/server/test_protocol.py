@@ -85,13 +85,16 @@ def test_error_classes_for_unknown_cluster_service_revision_and_bad_parameters(
             cluster="production",
             serviceName="s",
             taskDefinition="web-app",
+            desiredCount=1,
             deploymentConfiguration={"maximumPercent": 50},
         )
     with pytest.raises(ecs.exceptions.ClientException, match="containerDefinitions"):
         ecs.register_task_definition(family="x", containerDefinitions=[])
     with pytest.raises(ecs.exceptions.InvalidParameterException, match="not found"):
         ecs.stop_task(cluster="production", task="0" * 32)
-    ecs.create_service(cluster="production", serviceName="s", taskDefinition="web-app")
+    ecs.create_service(
+        cluster="production", serviceName="s", taskDefinition="web-app", desiredCount=1
+    )
     with pytest.raises(ecs.exceptions.ClusterContainsServicesException):
         ecs.delete_cluster(cluster="production")
     with pytest.raises(ecs.exceptions.InvalidParameterException, match="nextToken"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -24,8 +25,9 @@ class ServeProcess:
     """``pyecs serve`` in a subprocess, and the environment that points the aws CLI at it."""
 
     def __init__(self, *args: str) -> None:
+        state = () if "--state" in args else ("--state", ":memory:")  # never the user's
         self.proc = subprocess.Popen(
-            [str(BIN / "pyecs"), "serve", "--port", "0", *args],
+            [str(BIN / "pyecs"), "serve", "--port", "0", *state, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -112,12 +114,14 @@ def test_walkthrough_on_docker(
     definition = json.loads((ROOT / "examples" / "web-app.docker.json").read_text())
     definition["containerDefinitions"][0]["image"] = busybox_image  # type: ignore[index]
     server = serve("--backend", "docker", "--task-healthy-delay", "0.5")
+    owner = f"pyecs.owner={socket.gethostname()}:{server.proc.pid}"
     _walkthrough(server, definition, tmp_path)
     server.stop()
     import docker
 
     client = docker.from_env()
     try:
-        assert client.containers.list(all=True, filters={"label": "pyecs.cluster=production"}) == []
+        # This server's containers (other runs on the engine may have a "production" too).
+        assert client.containers.list(all=True, filters={"label": owner}) == []
     finally:
         client.close()

@@ -14,6 +14,7 @@ import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import ClassVar, Literal, overload
 
 import anyio
@@ -23,6 +24,8 @@ import docker
 import docker.errors
 
 from pyecs.abc import (
+    AdoptedContainer,
+    AdoptedTask,
     Backend,
     BackendCapabilities,
     ClusterContext,
@@ -37,6 +40,7 @@ from pyecs.backends._shared import (
     LABEL_BACKEND,
     LABEL_CLUSTER,
     LABEL_CONTAINER,
+    LABEL_OWNER,
     LABEL_TASK,
     resolve_environment,
 )
@@ -44,7 +48,9 @@ from pyecs.backends.docker._cleanup import (
     CleanupResult,
     cleanup,
     cluster_filter,
+    forget_adoption,
     owner_is_gone,
+    record_adoption,
     sweep,
 )
 from pyecs.backends.docker._config import (
@@ -167,6 +173,10 @@ class DockerBackend(Backend):
         self._firewall: Firewall | None = None
         #: Why security groups are not enforced (None once open on a host that filters).
         self.security_groups_problem: str | None = "the backend is not open"
+        #: The backend token of each adopted task's resources (they keep their labels).
+        self._adopted: dict[str, str] = {}
+        #: The adoption records this backend wrote (see ``record_adoption``).
+        self._adoption_records: set[Path] = set()
 
     def __repr__(self) -> str:
         urls = ", ".join(e.address for e in self.engines)
@@ -183,11 +193,18 @@ class DockerBackend(Backend):
         if self._state == "open":
             raise BackendError("this DockerBackend is already open; use one per cluster")
         connected: list[Engine] = []
+        keep = context.adopt
+
+        def leftover(labels: Mapping[str, str]) -> bool:
+            return owner_is_gone(labels) and labels.get(LABEL_TASK) not in keep
+
+        if keep:  # adopted containers carry the token of the backend that made them
+            self._watch.follow_cluster(context.cluster)
         # The cluster's leftovers (of dead owners) go while the engine answers `info`.
         leftovers = functools.partial(
             sweep,
             label_filters=cluster_filter(context.cluster),
-            select=owner_is_gone,
+            select=leftover,
             free_connections=self.max_pool_size - 1,  # `docker info` uses one meanwhile
         )
         try:
@@ -276,6 +293,8 @@ class DockerBackend(Backend):
             finally:
                 for engine in self._connected:
                     engine.close()
+                for path in self._adoption_records:
+                    forget_adoption(path, owner_labels())
                 self._tasks.clear()
                 self._watch.tracked.clear()
 
@@ -284,8 +303,10 @@ class DockerBackend(Backend):
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
             for joining in list(self._joins):  # it may make the network: then remove it
                 await joining.wait()
+            tokens = {self._token, *self._adopted.values()}
             for engine in self._connected:
-                await remove_backend_resources(engine, self._token)
+                for token in sorted(tokens):
+                    await remove_backend_resources(engine, token)
                 if self._networks and engine.instance_id in self._networks.engines:
                     await self._networks.release(engine)
 
@@ -338,11 +359,49 @@ class DockerBackend(Backend):
             except BackendError as exc:
                 log.warning("security groups after task %s: %s", task.task_id, exc)
         try:
-            await remove_task_resources(engine, task.task_arn, self._token)
+            token = self._adopted.pop(task.task_arn, self._token)
+            await remove_task_resources(engine, task.task_arn, token)
         except (docker.errors.DockerException, BackendError) as exc:
             log.warning("tearing down task %s: %s", task.task_id, exc)
         for rid in [r for r, t in self._watch.tracked.items() if t.task_arn == task.task_arn]:
             del self._watch.tracked[rid]
+
+    async def adopt_task(self, task: TaskLaunch) -> AdoptedTask | None:
+        """Find the task's containers by label on the engines and watch them as our own."""
+        ctx = self._require_open()
+        filters = {"label": [f"{LABEL_CLUSTER}={ctx.cluster}", f"{LABEL_TASK}={task.task_arn}"]}
+        for engine in self._connected:
+            listing = await engine.call(engine.api.containers, all=True, filters=filters)
+            if not listing:
+                continue
+            containers = []
+            for item in listing:
+                labels = item.get("Labels") or {}
+                t = await adopt(self._connected, str(item["Id"]))
+                if t is None or not labels.get(LABEL_CONTAINER):
+                    continue
+                self._watch.tracked[t.runtime_id] = t
+                self._adopted[task.task_arn] = labels.get(LABEL_BACKEND, self._token)
+                owner = labels.get(LABEL_OWNER)
+                if owner and owner != owner_labels()[LABEL_OWNER]:
+                    self._adoption_records.add(record_adoption(owner, owner_labels()))
+                running = item.get("State") == "running"
+                bindings = await published_ports(engine, t.runtime_id) if running else ()
+                containers.append(
+                    AdoptedContainer(labels[LABEL_CONTAINER], t.runtime_id, running, bindings)
+                )
+                await self._watch.resolve(t)  # its exit, or its health, as of now
+            if containers:
+                return AdoptedTask(engine.instance_id, tuple(containers))
+        for engine in self._connected:  # its network or volumes may be left: not adopted
+            await engine.call(
+                sweep,
+                engine.api,
+                filters["label"],
+                owner_is_gone,
+                free_connections=engine.free_connections,
+            )
+        return None
 
     # -- containers -------------------------------------------------------------------------
 

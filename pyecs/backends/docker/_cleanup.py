@@ -9,12 +9,18 @@ owner process is gone: a dead pid on this host, or a live pid that started at an
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import functools
+import json
 import logging
+import os
+import re
 import socket
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import anyio
 import attrs
@@ -32,7 +38,15 @@ from pyecs.backends.docker._engine import (
     process_started,
 )
 
-__all__ = ["CleanupResult", "cleanup", "owner_is_gone", "sweep"]
+__all__ = [
+    "ADOPTIONS_DIR",
+    "CleanupResult",
+    "cleanup",
+    "forget_adoption",
+    "owner_is_gone",
+    "record_adoption",
+    "sweep",
+]
 
 log = logging.getLogger("pyecs.backends.docker")
 
@@ -62,8 +76,47 @@ class CleanupResult:
         return not (self.containers or self.networks or self.volumes)
 
 
+#: Where a process that adopted the containers of a dead owner says so, one file per dead
+#: owner (labels cannot change): every process's leftover sweep (``pyecs gc``, a pytest
+#: run, another cluster's open) reads it, and keeps what a live process adopted.
+ADOPTIONS_DIR: Final = Path(tempfile.gettempdir()) / "pyecs-adoptions"
+
+
+def _adoption_file(owner: str) -> Path:
+    return ADOPTIONS_DIR / re.sub(r"[^A-Za-z0-9_.-]", "_", owner)
+
+
+def record_adoption(owner: str, adopter: Mapping[str, str]) -> Path:
+    """Say that ``adopter`` (its owner labels) took over what dead ``owner`` left."""
+    ADOPTIONS_DIR.mkdir(mode=0o1777, exist_ok=True)
+    path = _adoption_file(owner)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(dict(adopter)))
+    tmp.replace(path)
+    return path
+
+
+def forget_adoption(path: Path, adopter: Mapping[str, str]) -> None:
+    """Remove an adoption record, if it is still ``adopter``'s."""
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text()) == dict(adopter):
+            path.unlink()
+
+
 def owner_is_gone(labels: Mapping[str, str]) -> bool:
-    """True when the resource's owner was a process of this host that no longer runs."""
+    """True when the resource's owner was a process of this host that no longer runs, and
+    no live process adopted what it left (:func:`record_adoption`)."""
+    if not _owner_dead(labels):
+        return False
+    owner = labels.get(LABEL_OWNER, "")
+    try:
+        adopter = json.loads(_adoption_file(owner).read_text())
+    except (OSError, ValueError):
+        return True
+    return not isinstance(adopter, dict) or _owner_dead(adopter)
+
+
+def _owner_dead(labels: Mapping[str, str]) -> bool:
     owner = labels.get(LABEL_OWNER)
     if not owner:
         return False

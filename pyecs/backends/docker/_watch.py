@@ -23,7 +23,7 @@ import docker.errors
 from docker.types import CancellableStream
 
 from pyecs.abc import ContainerExit
-from pyecs.backends._shared import LABEL_BACKEND
+from pyecs.backends._shared import LABEL_BACKEND, LABEL_CLUSTER
 from pyecs.backends.docker._config import OOM_REASON
 from pyecs.backends.docker._engine import Engine
 from pyecs.models.task import HealthStatus, NetworkBinding
@@ -116,6 +116,10 @@ class Watcher:
 
     def __init__(self, token: str, reconcile_interval: float) -> None:
         self.token = token
+        #: The label filter of events and listings: the backend's own containers, or,
+        #: once it knows its cluster (:meth:`follow_cluster`), every container of the
+        #: cluster (adopted ones carry an earlier backend's token).
+        self.label = f"{LABEL_BACKEND}={token}"
         self.reconcile_interval = reconcile_interval
         self.tracked: dict[str, Tracked] = {}
         self._streams: dict[int, CancellableStream[dict[str, Any]]] = {}
@@ -124,7 +128,11 @@ class Watcher:
 
     @property
     def _filters(self) -> dict[str, Any]:
-        return {"label": [f"{LABEL_BACKEND}={self.token}"], "type": ["container"]}
+        return {"label": [self.label], "type": ["container"]}
+
+    def follow_cluster(self, cluster: str) -> None:
+        """Watch every container labelled with ``cluster`` (before :meth:`subscribe`)."""
+        self.label = f"{LABEL_CLUSTER}={cluster}"
 
     async def subscribe(self, engine: Engine, since: int | None = None) -> None:
         """Open the engine's event stream (returns once the engine accepted it)."""
@@ -247,9 +255,7 @@ class Watcher:
         ]
         if not watched:
             return
-        listing = await engine.call(
-            engine.api.containers, all=True, filters={"label": f"{LABEL_BACKEND}={self.token}"}
-        )
+        listing = await engine.call(engine.api.containers, all=True, filters={"label": self.label})
         by_id = {item["Id"]: item for item in listing}
         for t in watched:
             item = by_id.get(t.runtime_id)
