@@ -21,7 +21,7 @@ from pyecs._checks import (
 from pyecs.abc import Backend, ClusterContext, InstanceProvider
 from pyecs.backends._names import BackendName, as_backend
 from pyecs.cluster._instances import InstanceManager
-from pyecs.cluster._metrics import ServiceMetrics
+from pyecs.cluster._metrics import CapacityMetrics, ServiceMetrics
 from pyecs.exceptions import (
     BackendError,
     ClusterClosedError,
@@ -212,6 +212,13 @@ class Cluster:
         if self.backend is not None:
             self._collector.add_source(TaskUsage(name, self.backend, self._tasks.all))
         self._collector.add_source(ServiceMetrics(name, self._services.all))
+        self._collector.add_source(
+            CapacityMetrics(
+                name,
+                lambda: [p.name for p in self._capacity.providers() if not p.fargate],
+                self._scaler.reservation,
+            )
+        )
         self._autoscaling = ApplicationAutoScaling(
             cluster=name,
             region=region,
@@ -942,7 +949,9 @@ class Cluster:
         """The provider's CapacityProviderReservation now, in percent (ECS's metric:
         instances needed / instances it has x 100; 200 with no instance but tasks waiting).
 
-        pyecs has no metrics store yet: this is a plain read.
+        The same value goes into ``cluster.metrics`` every period, as
+        ``AWS/ECS/ManagedScaling`` ``CapacityProviderReservation`` (dimensions
+        ``ClusterName`` and ``CapacityProviderName``).
         """
         provider = self._capacity.get(name)
         if provider.fargate:

@@ -5,6 +5,8 @@ Per load balancer target group (AWS/ApplicationELB, dimension ``TargetGroup``, a
 ``LoadBalancer``): RequestCount, RequestCountPerTarget (requests over healthy targets, at
 least one), TargetResponseTime (average seconds to the first byte),
 HTTPCode_Target_5XX_Count, HealthyHostCount and UnHealthyHostCount.
+Per capacity provider with instances of its own (AWS/ECS/ManagedScaling, dimensions
+``ClusterName`` and ``CapacityProviderName``): CapacityProviderReservation, in percent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,37 @@ from collections.abc import Callable
 from pyecs.metrics import Sample
 from pyecs.service._service import Service
 
-__all__ = ["ServiceMetrics"]
+__all__ = ["CapacityMetrics", "ServiceMetrics"]
+
+
+class CapacityMetrics:
+    """A metrics source: CapacityProviderReservation of each provider with instances.
+
+    ECS publishes it in ``AWS/ECS/ManagedScaling`` for providers backed by Auto Scaling
+    groups; FARGATE and FARGATE_SPOT have no instances, and no such metric.
+    """
+
+    def __init__(
+        self,
+        cluster: str,
+        providers: Callable[[], list[str]],
+        reservation: Callable[[str], float],
+    ) -> None:
+        self.cluster = cluster
+        self.providers = providers
+        self.reservation = reservation
+
+    async def __call__(self, at: float, interval: float) -> list[Sample]:
+        return [
+            Sample(
+                "AWS/ECS/ManagedScaling",
+                "CapacityProviderReservation",
+                self.reservation(name),
+                {"ClusterName": self.cluster, "CapacityProviderName": name},
+                "Percent",
+            )
+            for name in self.providers()
+        ]
 
 
 class ServiceMetrics:

@@ -143,6 +143,12 @@ async def test_managed_scaling_provisions_waits_and_scales_in_idle_instances() -
         assert not result.failures
         assert [t.last_status for t in result.tasks] == ["PROVISIONING"] * 3
         assert cluster.capacity_provider_reservation("auto") == 200.0  # N = 0, M > 0
+        await anyio.sleep(2 * cluster.metrics_resolution)  # a metrics round
+        dims = {"ClusterName": "c", "CapacityProviderName": "auto"}
+        sampled = cluster.metrics.latest(
+            "AWS/ECS/ManagedScaling", "CapacityProviderReservation", dims
+        )
+        assert sampled is not None and sampled[1] >= 100.0  # scaling may have begun
         arns = [t.arn for t in result.tasks]
         # Step 1 adds at most 2 (the max step); step 2, a minute later, the third.
         running = await cluster.wait_tasks_running(arns, timeout=600)
