@@ -104,6 +104,7 @@ from pyecs.runtime._registry import (
     TaskDefinitionFailure,
     TaskDefinitionRegistry,
 )
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import (
     DescribeServicesResult,
     DescribeTasksResult,
@@ -176,6 +177,7 @@ __all__ = [
     "SecurityGroup",
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
+    "SecurityGroupRegistry",
     "SecurityPolicy",
     "Service",
     "ServiceEvent",

@@ -64,6 +64,7 @@ EXPECTED = [
     "SecurityGroup",
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
+    "SecurityGroupRegistry",
     "SecurityPolicy",
     "Service",
     "ServiceEvent",

@@ -36,6 +36,7 @@ from pyecs.runtime._registry import (
     TaskDefinitionRegistry,
     TaskDefinitionSource,
 )
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -251,6 +252,9 @@ class Cluster(ClusterBase[Service]):
         task_definitions: The task-definition registry to share with other clusters of
             the same region and account (as in ECS, where task definitions belong to the
             account and region); default: a registry of this cluster's own.
+        security_groups: The security-group registry to share with other clusters (as
+            in EC2, where groups belong to a VPC, not to a cluster); default: a registry
+            of this cluster's own.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
@@ -273,6 +277,7 @@ class Cluster(ClusterBase[Service]):
         metrics_resolution: float = 5.0,
         metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
+        security_groups: SecurityGroupRegistry | None = None,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -289,6 +294,7 @@ class Cluster(ClusterBase[Service]):
                 metrics_resolution=metrics_resolution,
                 metrics_retention=metrics_retention,
                 task_definitions=task_definitions,
+                security_groups=security_groups,
             ),
             service_type=Service,
             async_backend=async_backend,
@@ -891,6 +897,11 @@ class Cluster(ClusterBase[Service]):
             SecurityGroupError: DependencyViolation, naming what uses it.
         """
         self._await(lambda: self._async.delete_security_group(group_id))
+
+    @property
+    def security_groups(self) -> SecurityGroupRegistry:
+        """The security-group registry (shared when given to the constructor)."""
+        return self._call(lambda: self._async.security_groups)
 
     @property
     def security_policy(self) -> SecurityPolicy:
