@@ -232,3 +232,23 @@ def test_groups_belong_to_the_region_and_tasks_of_any_cluster_use_them(
     other = CheckedEc2(endpoint, region="eu-west-1")
     assert other.describe_security_groups()["SecurityGroups"] == []
     ecs.stop_task(cluster="a", task=task["taskArn"])
+
+
+def test_ec2_requests_are_signature_checked_with_the_ec2_scope() -> None:
+    from pyecs.testing import serve_in_thread
+
+    with serve_in_thread(backend=None, credentials={"AKIDGOOD": "right-secret"}) as endpoint:
+        for secret, code in (("right-secret", None), ("wrong", "AuthFailure")):
+            client = boto3.client(
+                "ec2",
+                endpoint_url=endpoint.url,
+                region_name="eu-west-1",
+                aws_access_key_id="AKIDGOOD",
+                aws_secret_access_key=secret,
+            )
+            if code is None:
+                assert client.describe_security_groups()["SecurityGroups"] == []
+            else:
+                with pytest.raises(botocore.exceptions.ClientError) as info:
+                    client.describe_security_groups()
+                assert _code(info) == code
