@@ -30,7 +30,7 @@ def test_a_fargate_service_reaches_steady_state(ecs: CheckedClient) -> None:
     )["service"]
     assert service["launchType"] == "FARGATE"
     ecs.get_waiter("services_stable").wait(
-        cluster="prod", services=["web"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        cluster="prod", services=["web"], WaiterConfig={"Delay": 0.5, "MaxAttempts": 240}
     )
     arns = ecs.list_tasks(cluster="prod", serviceName="web")["taskArns"]
     tasks = ecs.describe_tasks(cluster="prod", tasks=arns)["tasks"]
@@ -49,7 +49,9 @@ def test_a_fargate_service_reaches_steady_state(ecs: CheckedClient) -> None:
         networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-2"]}},
     )
     (updated,) = ecs.describe_services(cluster="prod", services=["web"])["services"]
-    assert len(updated["deployments"]) == 2  # a network change is a new deployment
+    primary = next(d for d in updated["deployments"] if d["status"] == "PRIMARY")
+    assert primary["id"] != described["deployments"][0]["id"]  # a network change deploys
+    assert updated["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == ["subnet-2"]
 
 
 def test_a_strategy_splits_tasks_by_base_then_weight(ecs: CheckedClient) -> None:
