@@ -106,6 +106,7 @@ from pyecs.runtime._registry import (
     TaskDefinitionFailure,
     TaskDefinitionRegistry,
 )
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import (
     DescribeServicesResult,
     DescribeTasksResult,
@@ -179,6 +180,7 @@ __all__ = [
     "SecurityGroup",
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
+    "SecurityGroupRegistry",
     "SecurityPolicy",
     "Service",
     "ServiceEvent",

@@ -65,6 +65,7 @@ EXPECTED = [
     "SecurityGroup",
     "SecurityGroupError",
     "SecurityGroupNotFoundError",
+    "SecurityGroupRegistry",
     "SecurityPolicy",
     "Service",
     "ServiceEvent",

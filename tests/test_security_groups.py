@@ -137,3 +137,31 @@ def test_the_docker_chain_is_stateful_then_allows_then_rejects() -> None:
     ]
     assert any("-d 172.30.0.3/32" in ln and "REJECT" in ln for ln in lines)  # t2 admits none
     assert all("pyecs-sg cluster=c" in ln for ln in lines if ln.startswith("-A"))
+
+
+async def test_clusters_that_share_a_registry_see_and_protect_the_same_groups() -> None:
+    """As EC2 groups belong to a VPC: a group one cluster's task uses cannot be deleted
+    through another cluster, and a closed cluster no longer holds its groups."""
+    shared = pyecs.SecurityGroupRegistry("region test")
+    td = {
+        "family": "t",
+        "networkMode": "awsvpc",
+        "containerDefinitions": [{"name": "a", "image": "busybox", "memory": 32}],
+    }
+    async with pyecs.Cluster("a", backend=SimulatedBackend(1), security_groups=shared) as a:
+        web = await a.create_security_group("web")
+        async with pyecs.Cluster("b", backend=SimulatedBackend(1), security_groups=shared) as b:
+            assert b.security_groups is shared
+            assert [g.group_id for g in b.describe_security_groups()] == [web.group_id]
+            await b.register_task_definition(td)
+            net = {"awsvpcConfiguration": {"subnets": ["s"], "securityGroups": [web.group_id]}}
+            result = await b.run_task("t", network_configuration=net)
+            await b.wait_tasks_running([result.tasks[0].arn], timeout=10)
+            with pytest.raises(pyecs.SecurityGroupError) as used:
+                await a.delete_security_group(web.group_id)
+            assert used.value.code == "DependencyViolation"
+            with pytest.raises(pyecs.SecurityGroupError, match="in region test"):
+                await a.create_security_group("web")
+        await a.delete_security_group(web.group_id)  # b closed: its tasks are gone
+    with pytest.raises(InvalidParameterError, match="SecurityGroupRegistry"):
+        pyecs.Cluster("c", security_groups=object())  # type: ignore[arg-type]

@@ -124,6 +124,9 @@ class Cluster:
             RUNNING tasks with their old ARNs. A service task joins the service created
             with its name. Backends whose containers end with the process adopt
             nothing. :attr:`adopted` lists what was adopted.
+        security_groups: The security-group registry to share with other clusters (as
+            in EC2, where groups belong to a VPC, not to a cluster); default: a registry
+            of this cluster's own.
 
     Raises:
         InvalidParameterError: for a bad name, backend, delay or limit, or a registry of
@@ -145,6 +148,7 @@ class Cluster:
         metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
         adopt: Iterable[AdoptableTask] = (),
+        security_groups: SecurityGroupRegistry | None = None,
     ) -> None:
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
             raise InvalidParameterError(
@@ -184,9 +188,14 @@ class Cluster:
         self._capacity = CapacityManager(
             self._arns, self._placement, self._tasks, clock, lambda: self.instances_changed()
         )
-        self._security_groups = SecurityGroupRegistry(
-            name, self._groups_in_use, self._publish_security_groups
-        )
+        if security_groups is None:
+            security_groups = SecurityGroupRegistry(f"cluster {name!r}")
+        elif not isinstance(security_groups, SecurityGroupRegistry):
+            raise InvalidParameterError(
+                f"security_groups must be a pyecs.SecurityGroupRegistry, got "
+                f"{type(security_groups).__name__}"
+            )
+        self._security_groups = security_groups
         self._capacity.check_groups = self._security_groups.check
         self._metrics = MetricStore(retention=metrics_retention)
         self._collector = MetricsCollector(self._metrics, metrics_resolution)
@@ -281,6 +290,10 @@ class Cluster:
         # which therefore runs first on the way out, while both are still alive.
         stack = AsyncExitStack()
         await stack.__aenter__()
+        # Attached while open: the registry may be shared, and outlive this cluster.
+        stack.callback(
+            self._security_groups.attach(self._groups_in_use, self._publish_security_groups)
+        )
         try:
             if self.backend is not None:
                 await stack.enter_async_context(self._backend_session(self.backend))
@@ -1052,6 +1065,11 @@ class Cluster:
         """
         self._require_open()
         await self._security_groups.delete(group_id)
+
+    @property
+    def security_groups(self) -> SecurityGroupRegistry:
+        """The security-group registry (shared when given to the constructor)."""
+        return self._security_groups
 
     @property
     def security_policy(self) -> SecurityPolicy:

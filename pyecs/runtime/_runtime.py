@@ -73,7 +73,7 @@ class ClusterRuntime:
         self.task_healthy_delay = task_healthy_delay
         self.max_tasks_per_service = max_tasks_per_service
         self.capacity = capacity
-        self.security_groups = security_groups or SecurityGroupRegistry(name, set)
+        self.security_groups = security_groups or SecurityGroupRegistry(f"cluster {name!r}")
         self.metrics = metrics if metrics is not None else MetricStore()
         self.state: State = "new"
 

@@ -29,27 +29,48 @@ __all__ = ["SecurityGroupRegistry"]
 _MAX_TEXT = 255
 
 
+InUse = Callable[[], set[str]]
+Publish = Callable[[SecurityPolicy], Awaitable[None]]
+
+
 class SecurityGroupRegistry:
-    """The groups of one cluster.
+    """Security groups, for one cluster or shared by several (EC2 groups belong to a VPC,
+    not to a cluster: ``pyecs serve`` gives every cluster of a region the same registry).
+
+    ``Cluster(security_groups=registry)`` shares it; each open cluster attaches what its
+    tasks use and where its policy goes, so that a group a task of *any* of them uses
+    cannot be deleted, and every change reaches every cluster's backend.
 
     Args:
-        cluster: The cluster name (for messages).
-        in_use: The group ids that tasks which are not STOPPED name.
-        publish: Called with the new policy after every change (the backend's
-            ``apply_security_groups``).
+        scope: What the groups belong to, for messages (``"region us-east-1"``).
     """
 
-    def __init__(
-        self,
-        cluster: str,
-        in_use: Callable[[], set[str]],
-        publish: Callable[[SecurityPolicy], Awaitable[None]] | None = None,
-    ) -> None:
-        self.cluster = cluster
-        self._in_use = in_use
-        self.publish = publish
+    def __init__(self, scope: str = "this registry") -> None:
+        if not isinstance(scope, str) or not scope:
+            raise InvalidParameterError(f"scope must be a non-empty string, got {scope!r}")
+        self.scope = scope
+        self._users: list[tuple[InUse, Publish | None]] = []
         self._groups: dict[str, SecurityGroup] = {}
         self._lock = anyio.Lock()
+
+    def attach(self, in_use: InUse, publish: Publish | None = None) -> Callable[[], None]:
+        """Add a user of the groups (a cluster): ``in_use`` gives the group ids its tasks
+        that are not STOPPED name; ``publish`` is called with the policy after every change.
+
+        Returns:
+            A function that detaches it again (idempotent).
+        """
+        user = (in_use, publish)
+        self._users.append(user)
+
+        def detach() -> None:
+            if user in self._users:
+                self._users.remove(user)
+
+        return detach
+
+    def _in_use(self) -> set[str]:
+        return {gid for in_use, _ in list(self._users) for gid in in_use()}
 
     @property
     def policy(self) -> SecurityPolicy:
@@ -65,7 +86,7 @@ class SecurityGroupRegistry:
         group = self._groups.get(group_id)
         if group is None:
             raise SecurityGroupNotFoundError(
-                f"The security group '{group_id}' does not exist in cluster {self.cluster!r} "
+                f"The security group '{group_id}' does not exist in {self.scope} "
                 f"(groups: {', '.join(self._groups) or 'none'}); create it with "
                 "cluster.create_security_group(name)"
             )
@@ -81,7 +102,7 @@ class SecurityGroupRegistry:
             if gid not in self._groups:
                 raise SecurityGroupNotFoundError(
                     f"Error retrieving security group information for [{gid}] ({where}): "
-                    f"The security group '{gid}' does not exist in cluster {self.cluster!r} "
+                    f"The security group '{gid}' does not exist in {self.scope} "
                     f"(groups: {', '.join(self._groups) or 'none'}); create it with "
                     "cluster.create_security_group(name) and use its group_id"
                 )
@@ -95,6 +116,23 @@ class SecurityGroupRegistry:
         if group_ids is None:
             return list(self._groups.values())
         return [self.get(gid) for gid in group_ids]
+
+    def restore(self, groups: Iterable[SecurityGroup]) -> None:
+        """Put back groups a state store kept, with their ids (before any cluster opens).
+
+        Raises:
+            SecurityGroupError: InvalidGroup.Duplicate when an id or a name is taken.
+        """
+        for group in groups:
+            if group.group_id in self._groups or any(
+                g.group_name == group.group_name for g in self._groups.values()
+            ):
+                raise SecurityGroupError(
+                    "InvalidGroup.Duplicate",
+                    f"cannot restore security group {group.group_id} ({group.group_name}): "
+                    f"{self.scope} has it already",
+                )
+            self._groups[group.group_id] = group
 
     async def create(self, name: str, description: str = "") -> SecurityGroup:
         """A new group with no inbound rule (EC2: it admits nothing until authorized).
@@ -117,7 +155,7 @@ class SecurityGroupRegistry:
         if any(g.group_name == name for g in self._groups.values()):
             raise SecurityGroupError(
                 "InvalidGroup.Duplicate",
-                f"The security group '{name}' already exists in cluster {self.cluster!r}; "
+                f"The security group '{name}' already exists in {self.scope}; "
                 "pick another name or use the existing group",
             )
         group = SecurityGroup(f"sg-{uuid.uuid4().hex[:17]}", name, description)
@@ -207,9 +245,11 @@ class SecurityGroupRegistry:
                 self.check([rule.source_group], "UserIdGroupPairs.GroupId")
 
     async def _publish(self) -> None:
-        if self.publish is not None:
-            with anyio.CancelScope(shield=True):  # a half-published change would lie
-                await self.publish(self.policy)
+        policy = self.policy
+        with anyio.CancelScope(shield=True):  # a half-published change would lie
+            for _, publish in list(self._users):
+                if publish is not None:
+                    await publish(policy)
 
 
 def _show(rule: IngressRule) -> str:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from pyecs.server import _clusters, _definitions, _instances, _services, _tasks
+from pyecs.server import (
+    _capacity,
+    _cluster_capacity,
+    _clusters,
+    _definitions,
+    _instances,
+    _services,
+    _tasks,
+)
 from pyecs.server._call import Handler
 
 __all__ = ["HANDLERS", "REFUSED"]
@@ -15,10 +23,11 @@ HANDLERS: Final[dict[str, Handler]] = {
     **_tasks.HANDLERS,
     **_services.HANDLERS,
     **_instances.HANDLERS,
+    **_capacity.HANDLERS,
+    **_cluster_capacity.HANDLERS,
 }
 
 _AGENT = "it is spoken by the ECS container agent; pyecs runs the agent's part itself"
-_CAPACITY = "capacity providers (Auto Scaling groups, Fargate) have no local meaning"
 _TASK_SETS = "task sets belong to the EXTERNAL and CODE_DEPLOY deployment controllers"
 _DAEMONS = "ECS daemons are not implemented by pyecs"
 _GATEWAYS = "gateways and Express services are AWS-managed networking"
@@ -31,11 +40,6 @@ REFUSED: Final[dict[str, str]] = {
     "SubmitContainerStateChange": _AGENT,
     "SubmitTaskStateChange": _AGENT,
     "UpdateContainerAgent": _AGENT,
-    "CreateCapacityProvider": _CAPACITY,
-    "DeleteCapacityProvider": _CAPACITY,
-    "DescribeCapacityProviders": _CAPACITY,
-    "UpdateCapacityProvider": _CAPACITY,
-    "PutClusterCapacityProviders": _CAPACITY,
     "CreateTaskSet": _TASK_SETS,
     "DeleteTaskSet": _TASK_SETS,
     "DescribeTaskSets": _TASK_SETS,

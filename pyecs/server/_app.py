@@ -2,7 +2,8 @@
 
 ``POST /`` with ``X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`` and
 ``Content-Type: application/x-amz-json-1.1``; errors as ``{"__type", "message"}`` with
-the status botocore maps to its exception classes.
+the status botocore maps to its exception classes. Form-encoded requests without
+``X-Amz-Target`` are EC2's query API (:mod:`pyecs.server._ec2`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from pyecs.exceptions import PyecsError
 from pyecs.server._actions import HANDLERS, REFUSED
 from pyecs.server._auth import Credentials, parse_scope, verify
 from pyecs.server._call import Call
+from pyecs.server._ec2 import Ec2App, is_query_request
 from pyecs.server._errors import EcsError, client, from_pyecs
 from pyecs.server._params import Params
 from pyecs.server._state import ServerState
+from pyecs.server._wire import DEFAULT_REGION, TooLarge, read_body, request_url
 
 __all__ = ["DEFAULT_REGION", "MAX_BODY", "TARGET_PREFIX", "EcsApp"]
 
 TARGET_PREFIX: Final = "AmazonEC2ContainerServiceV20141113."
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
-#: The region of requests that carry no SigV4 credential scope.
-DEFAULT_REGION: Final = "us-east-1"
 #: The largest request body accepted (ECS's own limit on a task definition is 64 KiB).
 MAX_BODY: Final = 1024 * 1024
 
@@ -36,10 +37,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("pyecs.server")
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class EcsApp:
@@ -63,12 +60,17 @@ class EcsApp:
         self.credentials = credentials
         self.max_body = max_body
         self.after_write = after_write
+        #: EC2's query API (security groups), at the same endpoint.
+        self.ec2 = Ec2App(state, credentials=credentials, max_body=max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if is_query_request(scope):
+            await self.ec2(scope, receive, send)
             return
         request_id = str(uuid.uuid4())
         try:
@@ -89,8 +91,8 @@ class EcsApp:
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            raw = await _read_body(receive, self.max_body)
-        except _TooLarge:
+            raw = await read_body(receive, self.max_body)
+        except TooLarge:
             raise EcsError(
                 "RequestEntityTooLargeException",
                 f"the request body is larger than {self.max_body} bytes",
@@ -102,7 +104,7 @@ class EcsApp:
                 auth,
                 self.credentials,
                 method=scope["method"],
-                url=_url(scope, headers),
+                url=request_url(scope, headers),
                 headers=headers,
                 body=raw,
             )
@@ -147,30 +149,6 @@ class EcsApp:
         if self.after_write is not None and not action.startswith(("Describe", "List")):
             await self.after_write(action, call)
         return 200, result
-
-
-def _url(scope: Scope, headers: dict[str, str]) -> str:
-    host = headers.get("host", "localhost")
-    query = scope.get("query_string", b"").decode("latin-1")
-    path = scope.get("raw_path", scope["path"].encode()).decode("latin-1") or "/"
-    return f"http://{host}{path}" + (f"?{query}" if query else "")
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -36,6 +36,8 @@ class Scope:
     region: str
     signed_headers: tuple[str, ...]
     signature: str
+    #: The signing name (``ecs``, ``ec2``): it is part of the signature.
+    service: str = "ecs"
 
 
 def parse_scope(authorization: str | None) -> Scope | None:
@@ -46,7 +48,11 @@ def parse_scope(authorization: str | None) -> Scope | None:
     if m is None:
         return None
     return Scope(
-        m.group("akid"), m.group("region"), tuple(m.group("signed").split(";")), m["signature"]
+        m.group("akid"),
+        m.group("region"),
+        tuple(m.group("signed").split(";")),
+        m["signature"],
+        m.group("service"),
     )
 
 
@@ -87,7 +93,7 @@ def verify(
     request = botocore.awsrequest.AWSRequest(method=method, url=url, data=body, headers=signed)
     request.context["timestamp"] = amz_date
     signer = botocore.auth.SigV4Auth(
-        botocore.credentials.Credentials(scope.access_key, secret), "ecs", scope.region
+        botocore.credentials.Credentials(scope.access_key, secret), scope.service, scope.region
     )
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)

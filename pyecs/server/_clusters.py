@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyecs.server._call import Call, JsonObject, tags_json
+from pyecs.server._capacity import associate, cluster_capacity_json
 from pyecs.server._errors import EcsError, invalid
 from pyecs.server._params import page
 from pyecs.server._state import ClusterEntry, cluster_name
@@ -53,8 +54,7 @@ def cluster_json(call: Call, entry: ClusterEntry, *, full: bool = False) -> Json
             ]
         ),
         "statistics": [],
-        "capacityProviders": [],
-        "defaultCapacityProviderStrategy": [],
+        **cluster_capacity_json(entry),
     }
     if entry.configuration is not None:
         out["configuration"] = entry.configuration
@@ -93,6 +93,15 @@ async def create_cluster(call: Call) -> JsonObject:
                 entry.settings = settings
             entry.configuration = call.p.obj("configuration")
             call.region.tags[entry.arn] = tags
+            providers = call.p.strings("capacityProviders")
+            strategy = call.p.array("defaultCapacityProviderStrategy") or []
+            if providers or strategy:
+                try:
+                    await associate(call.region, entry, providers, strategy)
+                except Exception:
+                    await call.state.close_cluster(entry)  # ECS creates nothing then
+                    del call.region.clusters[name]
+                    raise
     return {"cluster": cluster_json(call, entry, full=True)}
 
 

@@ -1,10 +1,12 @@
 """What the state store keeps of a region, and how a region comes back from it.
 
-A region's snapshot is its clusters (settings, configuration, status; deleted ones as
-DescribeClusters shows them), every task-definition revision with its status (deleted
-revisions too: their numbers are never given again), the ACTIVE services with their
-create and update parameters, custom container-instance attributes, account settings,
-tags, and the RUNNING tasks of ACTIVE services (to adopt after a restart). It is built on
+A region's snapshot is its clusters (settings, configuration, status, capacity providers
+and default strategy; deleted ones as DescribeClusters shows them), every task-definition
+revision with its status (deleted revisions too: their numbers are never given again), the
+ACTIVE services with their create and update parameters (launch type, capacity provider
+strategy and network configuration included), custom container-instance attributes,
+account settings, tags, the EC2 security groups and capacity providers of the region, and
+the RUNNING tasks of ACTIVE services (to adopt after a restart). It is built on
 the event loop from in-memory state (cheap) and written as a whole.
 """
 
@@ -20,10 +22,12 @@ import anyio
 
 import pyecs.ecs as ecs
 from pyecs.exceptions import PyecsError, StateStoreError
+from pyecs.models.security_group import SecurityGroup, ingress_rules_from
 from pyecs.models.service import CircuitBreaker, DeploymentConfiguration
 from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.server._call import Call
+from pyecs.server._capacity import associate, cluster_capacity_json
 from pyecs.server._errors import EcsError
 from pyecs.server._state import Region, ServerState
 from pyecs.server._store import Rows, StateStore
@@ -57,6 +61,9 @@ def _service_body(service: Service) -> JsonObject:
             {"containerName": lb["containerName"], "containerPort": lb["containerPort"]}
             for lb in body.get("loadBalancers") or ()
         ],
+        "launchType": body.get("launchType") if "capacityProviderStrategy" not in body else None,
+        "capacityProviderStrategy": body.get("capacityProviderStrategy"),
+        "networkConfiguration": body.get("networkConfiguration"),
     }
 
 
@@ -82,6 +89,8 @@ def snapshot(region: Region) -> Rows:
         "account_settings": [],
         "tags": [],
         "tasks": [],
+        "security_groups": [],
+        "capacity_providers": [],
     }
     registry = region.registry
     for status in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
@@ -91,7 +100,11 @@ def snapshot(region: Region) -> Rows:
     for name, described in region.deleted.items():
         rows["clusters"].append((name, "INACTIVE", _dump(described)))
     for name, entry in region.clusters.items():
-        body = {"settings": entry.settings, "configuration": entry.configuration}
+        body = {
+            "settings": entry.settings,
+            "configuration": entry.configuration,
+            **cluster_capacity_json(entry),
+        }
         rows["clusters"].append((name, "ACTIVE", _dump(body)))
         cluster = entry.cluster
         services = [cluster.service(arn.rsplit("/", 1)[-1]) for arn in cluster.list_services()]
@@ -109,7 +122,21 @@ def snapshot(region: Region) -> Rows:
         rows["account_settings"].append((principal, setting, value))
     for arn, tags in region.tags.items():
         rows["tags"].append((arn, _dump(tags)))
+    for group in region.security_groups.describe():
+        rows["security_groups"].append((group.group_id, _dump(group.to_ec2(region.account))))
+    for name, record in region.capacity_providers.items():
+        rows["capacity_providers"].append((name, _dump(record)))
     return rows
+
+
+def _security_group(body: JsonObject) -> SecurityGroup:
+    return SecurityGroup(
+        group_id=body["GroupId"],
+        group_name=body["GroupName"],
+        description=body.get("Description") or "",
+        ingress=ingress_rules_from(body.get("IpPermissions") or []),
+        vpc_id=body.get("VpcId") or "vpc-local",
+    )
 
 
 def _adoptable(body: JsonObject) -> AdoptableTask:
@@ -147,6 +174,12 @@ async def restore_region(state: ServerState, name: str, rows: Rows) -> Region:
     region.tags.update({arn: json.loads(body) for arn, body in rows.get("tags", ())})
     for principal, setting, value in rows.get("account_settings", ()):
         region.account_settings[(principal, setting)] = value
+    # Groups and providers before the clusters: their tasks and strategies name them.
+    region.security_groups.restore(
+        _security_group(json.loads(body)) for _gid, body in rows.get("security_groups", ())
+    )
+    for name, body in rows.get("capacity_providers", ()):
+        region.capacity_providers[name] = json.loads(body)
     tasks: dict[str, list[AdoptableTask]] = {}
     for cluster, _arn, body in rows.get("tasks", ()):
         tasks.setdefault(cluster, []).append(_adoptable(json.loads(body)))
@@ -161,6 +194,15 @@ async def restore_region(state: ServerState, name: str, rows: Rows) -> Region:
             )
         entry.settings = data.get("settings") or entry.settings
         entry.configuration = data.get("configuration")
+        providers = data.get("capacityProviders") or []
+        if providers:
+            try:
+                async with region.lock:
+                    await associate(
+                        region, entry, providers, data.get("defaultCapacityProviderStrategy") or []
+                    )
+            except (PyecsError, EcsError) as exc:
+                log.warning("capacity providers of %s not restored: %s", cluster_name, exc)
     for cluster_name, service_name, body in rows.get("services", ()):
         await _restore_service(region, cluster_name, service_name, json.loads(body))
     for cluster_name, instance, attribute, value in rows.get("attributes", ()):
@@ -191,6 +233,9 @@ async def _restore_service(region: Region, cluster: str, name: str, body: JsonOb
             health_check_grace_period=body["healthCheckGracePeriodSeconds"],
             tags=region.tags.get(arn) or None,
             load_balancers=body["loadBalancers"] or None,
+            launch_type=body.get("launchType"),
+            capacity_provider_strategy=body.get("capacityProviderStrategy"),
+            network_configuration=body.get("networkConfiguration"),
         )
     except (PyecsError, KeyError, TypeError, ValueError) as exc:
         log.warning("service %s/%s could not be restored: %s", cluster, name, exc)

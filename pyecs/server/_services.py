@@ -10,6 +10,7 @@ import pyecs.ecs as ecs
 from pyecs.exceptions import TaskDefinitionNotFoundError
 from pyecs.models.service import CircuitBreaker, DeploymentConfiguration
 from pyecs.server._call import Call, JsonObject
+from pyecs.server._capacity import capacity_options
 from pyecs.server._errors import EcsError, invalid
 from pyecs.server._params import page
 from pyecs.server._tasks import task_definition_error
@@ -93,6 +94,7 @@ async def create_service(call: Call) -> JsonObject:
             health_check_grace_period=call.p.integer("healthCheckGracePeriodSeconds") or 0,
             tags=tags or None,
             load_balancers=call.p.array("loadBalancers"),
+            **capacity_options(call),
         )
     except TaskDefinitionNotFoundError as exc:
         raise task_definition_error(exc) from exc
@@ -119,6 +121,8 @@ async def update_service(call: Call) -> JsonObject:
             placement_strategy=call.p.array("placementStrategy"),
             placement_constraints=call.p.array("placementConstraints"),
             health_check_grace_period=call.p.integer("healthCheckGracePeriodSeconds"),
+            capacity_provider_strategy=call.p.array("capacityProviderStrategy"),
+            network_configuration=call.p.obj("networkConfiguration"),
         )
     except TaskDefinitionNotFoundError as exc:
         raise task_definition_error(exc) from exc

@@ -20,6 +20,7 @@ from pyecs.abc import Backend
 from pyecs.cluster import Cluster
 from pyecs.models.task import AdoptableTask
 from pyecs.runtime._registry import TaskDefinitionRegistry
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.server._errors import EcsError
 
 __all__ = ["ClusterEntry", "Region", "ServerState"]
@@ -66,6 +67,13 @@ class Region:
     #: Account settings by principal ARN ("" for the account default) and name.
     account_settings: dict[tuple[str, str], str] = attrs.field(factory=dict)
     lock: anyio.Lock = attrs.field(factory=anyio.Lock)
+    #: EC2 security groups: a VPC's, not a cluster's; every cluster of the region shares them.
+    security_groups: SecurityGroupRegistry = attrs.field(
+        default=attrs.Factory(lambda self: SecurityGroupRegistry(f"region {self.name}"), True)
+    )
+    #: Capacity providers the account created (CreateCapacityProvider), by name, as ECS
+    #: shows them; a cluster gets the library's provider when it associates one.
+    capacity_providers: dict[str, JsonObject] = attrs.field(factory=dict)
 
     def entry(self, reference: str | None) -> ClusterEntry:
         """The ACTIVE cluster named (or ARN'd) ``reference``; ``default`` when None.
@@ -151,6 +159,7 @@ class ServerState:
             region=region.name,
             account=self.account,
             task_definitions=region.registry,
+            security_groups=region.security_groups,
             task_healthy_delay=self.task_healthy_delay,
             clock=self.clock,
             adopt=adopt,

@@ -61,6 +61,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TABLE tasks (region TEXT, cluster TEXT, arn TEXT, body TEXT, "
         "PRIMARY KEY (region, arn))",
     ),
+    # 3: the region's EC2 security groups and the account's capacity providers.
+    (
+        "CREATE TABLE security_groups (region TEXT, group_id TEXT, body TEXT, "
+        "PRIMARY KEY (region, group_id))",
+        "CREATE TABLE capacity_providers (region TEXT, name TEXT, body TEXT, "
+        "PRIMARY KEY (region, name))",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -73,6 +80,8 @@ TABLES: Final[dict[str, tuple[str, ...]]] = {
     "account_settings": ("principal", "name", "value"),
     "tags": ("arn", "body"),
     "tasks": ("cluster", "arn", "body"),
+    "security_groups": ("group_id", "body"),
+    "capacity_providers": ("name", "body"),
 }
 
 #: One region's rows, by table (columns as in :data:`TABLES`).

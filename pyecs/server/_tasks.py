@@ -9,6 +9,7 @@ from pyecs.exceptions import PyecsError, TaskDefinitionNotFoundError
 from pyecs.models.task import Task
 from pyecs.runtime._tasks import RunTaskResult
 from pyecs.server._call import Call, JsonObject
+from pyecs.server._capacity import capacity_options
 from pyecs.server._errors import EcsError, from_pyecs, invalid
 from pyecs.server._params import page
 
@@ -41,6 +42,7 @@ async def _run(call: Call, **extra: Any) -> RunTaskResult:
             started_by=call.p.text("startedBy"),
             overrides=call.p.obj("overrides"),
             tags=tags or None,
+            **capacity_options(call),
             **extra,
         )
     except TaskDefinitionNotFoundError as exc:

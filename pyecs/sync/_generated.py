@@ -36,6 +36,7 @@ from pyecs.runtime._registry import (
     TaskDefinitionRegistry,
     TaskDefinitionSource,
 )
+from pyecs.runtime._security_groups import SecurityGroupRegistry
 from pyecs.runtime._tasks import (
     MAX_TASKS_PER_SERVICE,
     STOPPED_TASKS_KEPT,
@@ -266,6 +267,9 @@ class Cluster(ClusterBase[Service]):
             RUNNING tasks with their old ARNs. A service task joins the service created
             with its name. Backends whose containers end with the process adopt
             nothing. :attr:`adopted` lists what was adopted.
+        security_groups: The security-group registry to share with other clusters (as
+            in EC2, where groups belong to a VPC, not to a cluster); default: a registry
+            of this cluster's own.
         async_backend: The event loop to run the cluster in: ``asyncio`` or ``trio``.
         async_backend_options: Options for that loop, as :func:`anyio.run` takes them.
 
@@ -289,6 +293,7 @@ class Cluster(ClusterBase[Service]):
         metrics_retention: int = 3600,
         task_definitions: TaskDefinitionRegistry | None = None,
         adopt: Iterable[AdoptableTask] = (),
+        security_groups: SecurityGroupRegistry | None = None,
         async_backend: str = "asyncio",
         async_backend_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -306,6 +311,7 @@ class Cluster(ClusterBase[Service]):
                 metrics_retention=metrics_retention,
                 task_definitions=task_definitions,
                 adopt=adopt,
+                security_groups=security_groups,
             ),
             service_type=Service,
             async_backend=async_backend,
@@ -834,7 +840,9 @@ class Cluster(ClusterBase[Service]):
         """The provider's CapacityProviderReservation now, in percent (ECS's metric:
         instances needed / instances it has x 100; 200 with no instance but tasks waiting).
 
-        pyecs has no metrics store yet: this is a plain read.
+        The same value goes into ``cluster.metrics`` every period, as
+        ``AWS/ECS/ManagedScaling`` ``CapacityProviderReservation`` (dimensions
+        ``ClusterName`` and ``CapacityProviderName``).
         """
         return self._call(lambda: self._async.capacity_provider_reservation(name))
 
@@ -915,6 +923,11 @@ class Cluster(ClusterBase[Service]):
             SecurityGroupError: DependencyViolation, naming what uses it.
         """
         self._await(lambda: self._async.delete_security_group(group_id))
+
+    @property
+    def security_groups(self) -> SecurityGroupRegistry:
+        """The security-group registry (shared when given to the constructor)."""
+        return self._call(lambda: self._async.security_groups)
 
     @property
     def security_policy(self) -> SecurityPolicy:

@@ -176,3 +176,79 @@ def test_a_second_server_on_the_same_directory_is_refused(tmp_path: Path) -> Non
         assert done.returncode != 0
         assert f"{state} is in use by another pyecs serve" in done.stderr
         assert "pass another --state" in done.stderr
+
+
+FARGATE_WEB = {
+    "family": "fweb",
+    "requiresCompatibilities": ["FARGATE"],
+    "networkMode": "awsvpc",
+    "cpu": "256",
+    "memory": "512",
+    "containerDefinitions": [{"name": "app", "image": "busybox"}],
+}
+
+
+def test_security_groups_capacity_providers_and_fargate_services_come_back(
+    tmp_path: Path,
+) -> None:
+    """EC2 groups (ids and rules), the cluster's capacity providers and default strategy,
+    and a Fargate service's launch type and network configuration survive a restart: a
+    service whose group were lost could not be created again."""
+    state = tmp_path / "state"
+    with serve_in_thread(backend="simulated", state=state, task_healthy_delay=0) as ep:
+        ecs = _client(ep.url)
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=ep.url,
+            region_name="eu-west-1",
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="secret",
+        )
+        web = ec2.create_security_group(GroupName="web", Description="web tier")["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=web,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 80,
+                    "ToPort": 80,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                }
+            ],
+        )
+        ecs.create_cluster(
+            clusterName="prod",
+            capacityProviders=["FARGATE", "FARGATE_SPOT"],
+            defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        )
+        ecs.register_task_definition(**FARGATE_WEB)
+        network = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [web]}}
+        ecs.create_service(
+            cluster="prod",
+            serviceName="api",
+            taskDefinition="fweb",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )
+        ecs.get_waiter("services_stable").wait(cluster="prod", services=["api"])
+    with serve_in_thread(backend="simulated", state=state, task_healthy_delay=0) as ep:
+        ecs = _client(ep.url)
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=ep.url,
+            region_name="eu-west-1",
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="secret",
+        )
+        group = ec2.describe_security_groups(GroupIds=[web])["SecurityGroups"][0]
+        assert group["GroupName"] == "web"
+        assert group["IpPermissions"][0]["FromPort"] == 80
+        cluster = ecs.describe_clusters(clusters=["prod"])["clusters"][0]
+        assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+        assert cluster["defaultCapacityProviderStrategy"][0]["capacityProvider"] == "FARGATE"
+        service = ecs.describe_services(cluster="prod", services=["api"])["services"][0]
+        assert service["launchType"] == "FARGATE"
+        groups = service["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"]
+        assert groups == [web]
+        ecs.get_waiter("services_stable").wait(cluster="prod", services=["api"])
