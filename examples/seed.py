@@ -8,8 +8,10 @@ Run it with ``make demo``. It
    processes (``web-app.process.json``, Python's ``http.server``), and says which;
 3. registers that runnable revision of ``web-app``, creates service ``web-app`` with 2 tasks,
    waits for a steady state and shows the tasks, their endpoints and health;
-4. sends one request to each task, scales to 3 and back to 2, prints the service events,
-   deletes the service and leaves the cluster, which removes everything it started.
+4. sends one request to each task and shows the service's metrics (CPUUtilization,
+   MemoryUtilization, RunningTaskCount: the cluster samples them every second here);
+5. scales to 3 and back to 2, prints the service events, deletes the service and leaves
+   the cluster, which removes everything it started.
 
 ``python examples/seed.py --backend process|docker`` forces a backend.
 """
@@ -64,6 +66,38 @@ def fetch(endpoint: str) -> str:
     return f"HTTP {response.status}: {body[0][:60] if body else ''}"
 
 
+#: What the metrics table shows: (namespace, metric name).
+METRICS = (
+    ("AWS/ECS", "CPUUtilization"),
+    ("AWS/ECS", "MemoryUtilization"),
+    ("ECS/ContainerInsights", "RunningTaskCount"),
+)
+#: Seconds between metric samples (CloudWatch's high resolution; the default is 5).
+RESOLUTION = 1
+#: Samples of each metric the table waits for.
+SAMPLES = 3
+
+
+async def show_metrics(cluster: pyecs.Cluster, svc: pyecs.Service) -> None:
+    """Wait for a few samples of the service's metrics, then print them as a table."""
+    dims = {"ClusterName": cluster.name, "ServiceName": svc.name}
+    since = anyio.current_time()
+
+    def samples(namespace: str, name: str) -> list[float]:
+        return [v for t, v in cluster.metrics.points(namespace, name, dims) if t >= since]
+
+    print(f"collecting {SAMPLES} samples of the service's metrics ({RESOLUTION} s apart) ...")
+    with anyio.fail_after(SAMPLES * RESOLUTION + 20):
+        while min(len(samples(ns, name)) for ns, name in METRICS) < SAMPLES:
+            await cluster.metrics.wait_round()
+    print(f"  {'metric':<20}{'latest':>9}{'min':>9}{'average':>9}{'max':>9}  unit")
+    for ns, name in METRICS:
+        values = samples(ns, name)
+        unit = "%" if name.endswith("Utilization") else "tasks"
+        cells = (values[-1], min(values), sum(values) / len(values), max(values))
+        print(f"  {name:<20}" + "".join(f"{v:>9.1f}" for v in cells) + f"  {unit}")
+
+
 def show(svc: pyecs.Service, container: str, port: int) -> None:
     """A small status table of the service's tasks."""
     print(
@@ -82,7 +116,9 @@ async def main(wanted: str) -> None:
     seed = pyecs.TaskDefinition.from_file(HERE / "task-definition.json")
     backend, runnable, reason = choose_backend(wanted)
     print(f"backend: {backend.name} ({reason})")
-    async with pyecs.Cluster("production", backend=backend) as cluster:
+    async with pyecs.Cluster(
+        "production", backend=backend, metrics_resolution=RESOLUTION
+    ) as cluster:
         first = await cluster.register_task_definition(seed)
         print(f"registered {first.family}:{first.revision}  {first.task_definition_arn}")
         print(
@@ -101,6 +137,7 @@ async def main(wanted: str) -> None:
         for t in svc.tasks:
             endpoint = t.endpoint(str(container.name), port)
             print(f"  GET http://{endpoint}/ -> {fetch(endpoint)}")
+        await show_metrics(cluster, svc)
 
         print("scaling to 3 ...")
         await svc.update(desired_count=3)

@@ -3,7 +3,8 @@
 ``POST /`` with ``X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`` and
 ``Content-Type: application/x-amz-json-1.1``; errors as ``{"__type", "message"}`` with
 the status botocore maps to its exception classes. Form-encoded requests without
-``X-Amz-Target`` are EC2's query API (:mod:`pyecs.server._ec2`).
+``X-Amz-Target`` are EC2's query API (:mod:`pyecs.server._ec2`), and Application Auto
+Scaling's actions (``AnyScaleFrontendService.<Action>``) are served at the same endpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 from pyecs.exceptions import PyecsError
+from pyecs.server import _aas
 from pyecs.server._actions import HANDLERS, REFUSED
 from pyecs.server._auth import Credentials, parse_scope, verify
 from pyecs.server._call import Call
@@ -30,6 +32,8 @@ TARGET_PREFIX: Final = "AmazonEC2ContainerServiceV20141113."
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 #: The largest request body accepted (ECS's own limit on a task definition is 64 KiB).
 MAX_BODY: Final = 1024 * 1024
+#: The handlers of each API served, by X-Amz-Target prefix.
+_ROUTES: Final = {TARGET_PREFIX: HANDLERS, _aas.TARGET_PREFIX: _aas.HANDLERS}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -109,7 +113,8 @@ class EcsApp:
                 body=raw,
             )
         target = headers.get("x-amz-target", "")
-        if scope["method"] != "POST" or not target.startswith(TARGET_PREFIX):
+        prefix = next((p for p in _ROUTES if target.startswith(p)), None)
+        if scope["method"] != "POST" or prefix is None:
             raise EcsError(
                 "UnknownOperationException",
                 f"unknown operation {target or '(no X-Amz-Target header)'}: send POST / with "
@@ -123,10 +128,10 @@ class EcsApp:
                 f"content type {content_type or '(none)'!r} is not {CONTENT_TYPE}",
                 404,
             )
-        action = target[len(TARGET_PREFIX) :]
-        handler = HANDLERS.get(action)
+        action = target[len(prefix) :]
+        handler = _ROUTES[prefix].get(action)
         if handler is None:
-            if action in REFUSED:
+            if prefix == TARGET_PREFIX and action in REFUSED:
                 raise client(f"pyecs serve does not support {action}: {REFUSED[action]}")
             raise EcsError("UnknownOperationException", f"unknown operation {action!r}", 404)
         try:

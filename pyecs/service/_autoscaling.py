@@ -544,10 +544,11 @@ class ApplicationAutoScaling:
         service_namespace: str = "ecs",
         resource_id: str | None = None,
         scalable_dimension: str | None = None,
-        max_results: int = 50,
+        max_results: int | None = 50,
     ) -> list[ScalingActivity]:
-        """Scaling activities, newest first (at most ``max_results``, 1-50)."""
-        if (
+        """Scaling activities, newest first (at most ``max_results``, 1-50; None: every
+        one kept, the latest 100 per target)."""
+        if max_results is not None and (
             isinstance(max_results, bool)
             or not isinstance(max_results, int)
             or not 1 <= max_results <= 50
@@ -560,4 +561,4 @@ class ApplicationAutoScaling:
             if resource_id is None or a.resource_id == resource_id
         ]
         out.sort(key=lambda a: a.start_time, reverse=True)
-        return out[:max_results]
+        return out if max_results is None else out[:max_results]

@@ -72,6 +72,7 @@ def serve_in_thread(
         with portal.wrap_async_context_manager(server):
             env = {
                 "AWS_ENDPOINT_URL_ECS": server.url,
+                "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": server.url,
                 "AWS_DEFAULT_REGION": region,
                 "AWS_REGION": region,
                 "AWS_ACCESS_KEY_ID": ACCESS_KEY,

@@ -19,7 +19,14 @@ PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 
 
 @pytest.mark.parametrize(
-    "script", ["batch_jobs.py", "ecs_fidelity.py", "multi_container.py", "rolling_deployment.py"]
+    "script",
+    [
+        "autoscaling.py",
+        "batch_jobs.py",
+        "ecs_fidelity.py",
+        "multi_container.py",
+        "rolling_deployment.py",
+    ],
 )
 def test_the_example_script_runs(script: str) -> None:
     proc = subprocess.Popen(
@@ -34,6 +41,28 @@ def test_the_example_script_runs(script: str) -> None:
     assert proc.returncode == 0, out + err
     assert out.splitlines()[-1] == "as expected", out
     assert owned_processes(proc.pid) == []
+
+
+def test_the_demo_shows_the_service_metrics() -> None:
+    """``make demo`` (examples/seed.py) prints a table of the service's metrics."""
+    proc = subprocess.run(
+        [sys.executable, "seed.py", "--backend", "process"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=ENV,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
+    for metric, unit in [
+        ("CPUUtilization", "%"),
+        ("MemoryUtilization", "%"),
+        ("RunningTaskCount", "tasks"),
+    ]:
+        assert rows[metric][-1] == unit, proc.stdout
+    assert rows["RunningTaskCount"][:4] == ["2.0"] * 4, proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("service web-app is INACTIVE")
 
 
 @pytest.mark.parametrize("extra", [[], ["-n", "2"]], ids=["serial", "xdist"])
