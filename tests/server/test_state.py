@@ -25,9 +25,9 @@ WEB = {
 }
 
 
-def _client(url: str) -> Any:
+def _client(url: str, service: str = "ecs") -> Any:
     return boto3.client(
-        "ecs",
+        service,
         endpoint_url=url,
         region_name="eu-west-1",
         aws_access_key_id="AKIDEXAMPLE",
@@ -197,13 +197,7 @@ def test_security_groups_capacity_providers_and_fargate_services_come_back(
     state = tmp_path / "state"
     with serve_in_thread(backend="simulated", state=state, task_healthy_delay=0) as ep:
         ecs = _client(ep.url)
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=ep.url,
-            region_name="eu-west-1",
-            aws_access_key_id="AKIDEXAMPLE",
-            aws_secret_access_key="secret",
-        )
+        ec2 = _client(ep.url, "ec2")
         web = ec2.create_security_group(GroupName="web", Description="web tier")["GroupId"]
         ec2.authorize_security_group_ingress(
             GroupId=web,
@@ -234,13 +228,7 @@ def test_security_groups_capacity_providers_and_fargate_services_come_back(
         ecs.get_waiter("services_stable").wait(cluster="prod", services=["api"])
     with serve_in_thread(backend="simulated", state=state, task_healthy_delay=0) as ep:
         ecs = _client(ep.url)
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=ep.url,
-            region_name="eu-west-1",
-            aws_access_key_id="AKIDEXAMPLE",
-            aws_secret_access_key="secret",
-        )
+        ec2 = _client(ep.url, "ec2")
         group = ec2.describe_security_groups(GroupIds=[web])["SecurityGroups"][0]
         assert group["GroupName"] == "web"
         assert group["IpPermissions"][0]["FromPort"] == 80
