@@ -15,10 +15,12 @@ from typing import Any, Literal
 
 from pyecs.ecs._api_model import SHAPES
 from pyecs.exceptions import Problem
+from pyecs.models.task_definition import without_nulls
 
 __all__ = [
     "REQUEST_SHAPE",
     "RESPONSE_SHAPE",
+    "TYPE_NAMES",
     "check_shape",
     "describe_json",
     "enum_values",
@@ -40,7 +42,8 @@ _MODEL_SHAPES = {
     "Capabilities": "KernelCapabilities",
 }
 
-_TYPE_NAMES = {
+#: How a message names each JSON type of the model.
+TYPE_NAMES = {
     "string": "a string",
     "integer": "an integer",
     "long": "an integer",
@@ -79,20 +82,6 @@ def enum_values(shape_name: str) -> tuple[str, ...]:
     """The enum values of a string shape (empty when it has no enum)."""
     values: tuple[str, ...] = SHAPES[shape_name].get("enum", ())
     return values
-
-
-def without_nulls(value: Any) -> Any:
-    """``value`` with every ``null`` member removed, at every level.
-
-    ECS reads a JSON ``null`` member as an absent one: the old console exported every
-    unset member as ``null``. List items are kept (a ``null`` item is not an absent
-    member; the type checks report it).
-    """
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
 
 
 def describe_json(value: object) -> str:
@@ -164,7 +153,7 @@ def check_shape(
     spec = SHAPES[shape_name]
     kind: str = spec["type"]
     if part == "types" and not _type_ok(kind, value):
-        problems.append(Problem(path, f"must be {_TYPE_NAMES[kind]}, not {describe_json(value)}"))
+        problems.append(Problem(path, f"must be {TYPE_NAMES[kind]}, not {describe_json(value)}"))
         return
     if kind == "string" and part == "values":
         assert isinstance(value, str)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyecs.ecs._api_model import SHAPES
-from pyecs.ecs._api_schema import REQUEST_SHAPE, describe_json
+from pyecs.ecs._api_schema import REQUEST_SHAPE, TYPE_NAMES, describe_json
 from pyecs.exceptions import Problem
 
 __all__ = ["cli_problems"]
@@ -39,18 +39,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "list": (list, tuple),
     "map": (dict,),
     "structure": (dict,),
-}
-
-_TYPE_WORDS = {
-    "string": "a string",
-    "integer": "an integer",
-    "long": "an integer",
-    "boolean": "true or false",
-    "double": "a number",
-    "timestamp": "a timestamp",
-    "list": "a list",
-    "map": "an object",
-    "structure": "an object",
 }
 
 
@@ -76,7 +64,7 @@ def _check(value: object, shape_name: str, path: str, out: list[Problem]) -> Non
         out.append(
             Problem(
                 path,
-                f"{_PREFIX}{where} must be {_TYPE_WORDS[kind]}, not {describe_json(value)}"
+                f"{_PREFIX}{where} must be {TYPE_NAMES[kind]}, not {describe_json(value)}"
                 + ("; leave the member out instead of null" if value is None else ""),
             )
         )

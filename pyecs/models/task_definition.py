@@ -84,17 +84,23 @@ def _opt() -> Any:
     return attrs.field(default=None, kw_only=True)
 
 
-def _without_nulls(value: Any) -> Any:
+def without_nulls(value: Any) -> Any:
+    """``value`` with every ``null`` (None) member removed, at every level.
+
+    ECS reads a JSON ``null`` member as an absent one: the old console exported every
+    unset member as ``null``. List items are kept (a ``null`` item is not an absent
+    member; validation reports it); tuples become lists, as in JSON.
+    """
     if isinstance(value, Mapping):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_without_nulls(v) for v in value]
+        return [without_nulls(v) for v in value]
     return value
 
 
 def _json() -> Any:
     """A member kept as plain JSON; ``None`` members inside it are dropped (unset)."""
-    return attrs.field(default=None, converter=_without_nulls, kw_only=True)
+    return attrs.field(default=None, converter=without_nulls, kw_only=True)
 
 
 @attrs.frozen
