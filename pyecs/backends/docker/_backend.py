@@ -72,8 +72,8 @@ from pyecs.backends.docker._engine import (
     connect,
     owner_labels,
 )
+from pyecs.backends.docker._networks import ClusterNetworks
 from pyecs.backends.docker._task import (
-    ClusterNetworks,
     PullPolicy,
     TaskState,
     remove_backend_resources,
