@@ -335,9 +335,13 @@ class DockerBackend(Backend):
             container.name,
             has_health_check=c.has_health_probe,
             host_bindings=host_bindings(c, state.plan, state.engine.spec.bind_ip),
+            # Read back at the start only what is there to read: the host ports Docker
+            # picked, and an awsvpc task's address (its ENI's).
+            reads_ports=bool(args.host.get("port_bindings")),
+            reads_address=state.plan.network_mode == "awsvpc",
         )
         if alone:  # another task may be there: then this one is connected (beside the start)
-            tracked.network_look = self._join_later(state.engine, task.task_arn)
+            tracked.network_look = self._join_later(state.engine, task.task_arn, state.plan.named)
         state.add(container.name, rid)
         return rid
 
@@ -351,18 +355,21 @@ class DockerBackend(Backend):
             raise start_error(exc, t.engine) from exc
         except BackendError as exc:
             raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
+        t.watched = True  # tracked since its create: its die event cannot be missed
         if t.network_look is not None:
             await t.network_look.wait()  # RUNNING means: on the cluster network if any
-        address = await container_address(t.engine, runtime_id)
-        if t.host_bindings:
+        if not (t.reads_address or (t.reads_ports and not t.host_bindings)):
+            return StartedContainer(t.host_bindings)  # nothing to ask the engine
+        info = await t.engine.call(t.engine.api.inspect_container, runtime_id)
+        address = container_address(info) if t.reads_address else None
+        if t.host_bindings or not t.reads_ports:
             return StartedContainer(t.host_bindings, address)
-        bindings = await published_ports(t.engine, runtime_id)
-        return StartedContainer(bindings, address)
+        return StartedContainer(published_ports(info, t.engine.spec.bind_ip), address)
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
         """Return once the container exited (woken by its ``die`` event)."""
         t = await self._tracked(runtime_id)
-        if t.exit is None:
+        if t.exit is None and not t.watched:  # adopted: it may have exited already
             await self._watch.resolve(t)
         await t.exited.wait()
         assert t.exit is not None
@@ -378,6 +385,8 @@ class DockerBackend(Backend):
     async def remove_container(self, runtime_id: str) -> None:
         """Remove the container and its anonymous volumes. No-op if already gone."""
         t = self._watch.tracked.get(runtime_id)
+        if t is not None:
+            t.removing = True
         engine = t.engine if t else await find_engine(self._connected, runtime_id)
         if engine is not None:
             try:
@@ -442,12 +451,18 @@ class DockerBackend(Backend):
                     docker_network=made if single else state.plan.docker_network,
                 )
             return
-        new = await networks.ensure(state.engine, check=True)
+        # Another open Cluster of the name removes the network only when the cluster has
+        # no container on the engine: while one of ours is there, it is still there.
+        check = not any(
+            t.engine is state.engine and not (t.removing or t.removed)
+            for t in self._watch.tracked.values()
+        )
+        new = await networks.ensure(state.engine, check=check)
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
 
-    def _join_later(self, engine: Engine, task_arn: str) -> anyio.Event:
+    def _join_later(self, engine: Engine, task_arn: str, named: bool) -> anyio.Event:
         """Run ``ClusterNetworks.created_alone`` beside the container's start; the
         returned event is set when it is done (``start_container`` and :meth:`aclose`
         wait for it). A failure (a network of the name that pyecs did not make...) is
@@ -460,7 +475,7 @@ class DockerBackend(Backend):
 
         async def join() -> None:
             try:
-                await networks.created_alone(engine, task_arn)
+                await networks.created_alone(engine, task_arn, named=named)
             except ContainerStartError as exc:
                 log.warning("task %s stays off the cluster network: %s", task_arn, exc)
             except (docker.errors.DockerException, BackendError) as exc:

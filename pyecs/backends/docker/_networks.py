@@ -6,8 +6,8 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 import anyio
 import docker
@@ -15,7 +15,13 @@ import docker.errors
 import requests
 
 from pyecs.abc import ContainerStartError
-from pyecs.backends._shared import LABEL_CLUSTER, LABEL_DNS, LABEL_SCOPE, LABEL_TASK
+from pyecs.backends._shared import (
+    LABEL_CLUSTER,
+    LABEL_DNS,
+    LABEL_SCOPE,
+    LABEL_SERVICE,
+    LABEL_TASK,
+)
 from pyecs.backends.docker._config import cluster_network_name
 from pyecs.backends.docker._engine import Engine
 
@@ -44,21 +50,52 @@ def network_error(kind: str, name: str, exc: docker.errors.APIError) -> Containe
     )
 
 
+T = TypeVar("T")
+
+
+class _FreshLook(Generic[T]):
+    """Coalesces reads whose answer must be newer than the moment they were asked for:
+    :meth:`fresh` returns what a read that started after the call returned, and callers
+    that overlap share one read (at most one runs at a time, and one more after it)."""
+
+    def __init__(self, read: Callable[[Engine], Awaitable[T]], engine: Engine) -> None:
+        self._read = read
+        self._engine = engine
+        self._lock = anyio.Lock()
+        self._asked = 0  # tickets handed out
+        self._answered = 0  # the last ticket handed out before the last read started
+        self._answer: T | None = None
+
+    async def fresh(self) -> T:
+        """The answer of a read that started after this call."""
+        self._asked += 1
+        ticket = self._asked
+        async with self._lock:
+            if self._answered < ticket:
+                started = self._asked
+                self._answer = await self._read(self._engine)
+                self._answered = started
+            assert self._answer is not None
+            return self._answer
+
+
 class ClusterNetworks:
     """The cluster network ``pyecs-<cluster>`` on each engine, as one backend uses it.
 
-    Made on an engine only once the cluster has a second bridge or awsvpc task there: a
-    task alone needs no name service, and on Docker's default bridge it starts faster
-    (Docker sets up its DNS resolver in every container of a user-defined network) with
-    no network to make and remove. When a second task comes, the network is made and
-    every container already there is connected to it with its aliases (kept in the
-    ``pyecs.cluster-aliases`` label, so any process can); Docker then points the
-    connected container's resolver at the network's DNS. Another open ``Cluster`` of the
-    name (in this process or another) shares the network: a backend whose task was
-    alone looks, once that container exists, for other tasks' containers and for the
-    network, and joins (making it if need be). Labelled like the other resources
-    (cluster, owner). Every ``Cluster`` of the name owns it while open: :meth:`release`
-    removes it once no container uses it.
+    Made on an engine only when it buys something: once the cluster has there a task
+    that others find by name (a service's task, which answers to the service name; an
+    awsvpc task, reached by its own address) and another bridge or awsvpc task (which
+    may call it). Tasks nobody finds by name, or a task alone, need no name service, and
+    on Docker's default bridge they start faster (Docker sets up its DNS resolver in
+    every container of a user-defined network) with no network to make and remove. When
+    the network is made, every container already there is connected to it with its
+    aliases (kept in the ``pyecs.cluster-aliases`` label, so any process can); Docker
+    then points the connected container's resolver at the network's DNS. Another open
+    ``Cluster`` of the name (in this process or another) shares the network: a backend
+    whose task started without it looks, once that container exists, for the network
+    and for other tasks' containers that call for it, and joins (making it if need be).
+    Labelled like the other resources (cluster, owner). Every ``Cluster`` of the name
+    owns it while open: :meth:`release` removes it once no container uses it.
 
     Docker does not keep network names unique when two creates race, so creation is
     serialized within the process, and of several networks of the name (two processes
@@ -71,53 +108,69 @@ class ClusterNetworks:
         self.labels = {**labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "cluster"}
         self._ids: dict[str, str] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._alone: dict[str, set[str]] = {}  # per engine: tasks set up without it
+        #: Per engine: the tasks set up without the network, and whether each is found
+        #: by name (it needs the network as soon as another task is there).
+        self._alone: dict[str, dict[str, bool]] = {}
+        self._looks: dict[str, _FreshLook[tuple[bool, list[tuple[str, bool]]]]] = {}
 
     def known(self, engine: Engine) -> str | None:
         """The network's id on ``engine`` if this backend uses it already."""
         return self._ids.get(engine.instance_id)
 
-    async def join(self, engine: Engine, task_arn: str) -> str | None:
-        """The network a new bridge or awsvpc task joins; None while the task is alone.
+    async def join(self, engine: Engine, task_arn: str, *, named: bool) -> str | None:
+        """The network a new bridge or awsvpc task joins; None while it needs none.
+
+        Args:
+            named: Other tasks find this one by name or address (a service's task, an
+                awsvpc task).
 
         Raises:
             ContainerStartError: as :meth:`ensure`.
         """
         key = engine.instance_id
-        alone = self._alone.setdefault(key, set())  # also marks the engine as one we used
+        alone = self._alone.setdefault(key, {})  # also marks the engine as one we used
         async with self._lock(key):
             known = self._ids.get(key)
             if known is not None:
                 return known
-            if not alone - {task_arn}:
-                # Alone in this backend. Other backends' tasks (this process or another)
-                # are looked for once the container exists: see created_alone.
-                alone.add(task_arn)
+            others = [n for arn, n in alone.items() if arn != task_arn]
+            if not others or not (named or any(others)):
+                # Nobody in this backend calls for the network yet. Other backends' tasks
+                # (this process or another) are looked for once the container exists:
+                # see created_alone.
+                alone[task_arn] = named
                 return None
             return await self._make(engine)
 
-    async def created_alone(self, engine: Engine, task_arn: str) -> None:
-        """After a container of a task that was alone is created: if another task is
-        there (of another backend or process too: it came meanwhile, or was there
-        before), make or find the network and connect everything, this container
-        included. Looking only after the create closes the race of two first tasks: of
-        two such looks, the later one sees the other's container.
+    async def created_alone(self, engine: Engine, task_arn: str, *, named: bool) -> None:
+        """After a container of a task set up without the network is created: if the
+        network exists, or another task is there (of another backend or process too: it
+        came meanwhile, or was there before) and one of the two is found by name, make
+        or find the network and connect everything, this container included. Looking
+        only after the create closes the race of two first tasks: of two such looks, the
+        later one sees the other's container. Looks that overlap share one round trip
+        that started after the create.
 
         Raises:
             ContainerStartError: as :meth:`ensure`.
         """
         key = engine.instance_id
+        if self._ids.get(key) is None:
+            look = self._looks.setdefault(key, _FreshLook(self._look, engine))
+            exists, containers = await look.fresh()
+            if not exists and not any(
+                arn != task_arn and (named or other_named) for arn, other_named in containers
+            ):
+                return
         async with self._lock(key):
             if self._ids.get(key) is None:
-                if not await self._others_here(engine, task_arn):
-                    return
                 await self._make(engine)
             else:
                 await self._connect_all(engine, self._ids[key])
 
     def forget(self, engine: Engine, task_arn: str) -> None:
         """The task is gone (it no longer counts as a task on the engine)."""
-        self._alone.get(engine.instance_id, set()).discard(task_arn)
+        self._alone.get(engine.instance_id, {}).pop(task_arn, None)
 
     async def ensure(self, engine: Engine, *, check: bool = False) -> str:
         """The network's id, once it exists on ``engine``.
@@ -148,10 +201,11 @@ class ClusterNetworks:
     def _lock(self, key: str) -> anyio.Lock:
         return self._locks.setdefault(key, anyio.Lock())
 
-    async def _others_here(self, engine: Engine, task_arn: str) -> bool:
-        """Whether a network of the name, or another task's container that belongs on
-        it, exists on ``engine``."""
-        return await engine.call(_others_here, engine.api, self.name, self.cluster, task_arn)
+    async def _look(self, engine: Engine) -> tuple[bool, list[tuple[str, bool]]]:
+        """Whether a network of the name exists on ``engine`` and, if not, the tasks of
+        the cluster's containers there that belong on it, with whether each is found
+        by name."""
+        return await engine.call(_look, engine.api, self.name, self.cluster)
 
     async def _make(self, engine: Engine) -> str:
         """Find or create the network, connect the containers waiting for it (lock held)."""
@@ -199,12 +253,16 @@ def _waiting(api: docker.APIClient, cluster: str) -> list[dict[str, Any]]:
     return list(api.containers(all=True, filters=filters))
 
 
-def _others_here(api: docker.APIClient, name: str, cluster: str, task_arn: str) -> bool:
-    """A network called ``name`` exists, or a container of another task of ``cluster``
-    that belongs on it (blocking)."""
+def _look(api: docker.APIClient, name: str, cluster: str) -> tuple[bool, list[tuple[str, bool]]]:
+    """See ``ClusterNetworks._look`` (blocking)."""
     if _named(api, name):
-        return True  # ours is used; someone else's is refused by _ensure with a way out
-    return any((c.get("Labels") or {}).get(LABEL_TASK) != task_arn for c in _waiting(api, cluster))
+        return True, []  # ours is used; someone else's is refused by _ensure with a way out
+    found = []
+    for c in _waiting(api, cluster):
+        labels = c.get("Labels") or {}
+        named = bool(labels.get(LABEL_DNS)) or LABEL_SERVICE in labels
+        found.append((str(labels.get(LABEL_TASK, "")), named))
+    return False, found
 
 
 def _connect_all(api: docker.APIClient, network: str, name: str, cluster: str) -> None:

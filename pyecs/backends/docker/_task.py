@@ -231,8 +231,11 @@ async def setup_task_resources(
         raise failures[0]
     prefix = resource_prefix(cluster, task.task_id)
     cluster_network = None
-    if td.effective_network_mode in ("bridge", "awsvpc"):
-        cluster_network = await networks.join(engine, task.task_arn)
+    aliases = service_aliases(td, task.labels.get(LABEL_SERVICE))
+    mode = td.effective_network_mode
+    if mode in ("bridge", "awsvpc"):
+        named = bool(aliases) or mode == "awsvpc"
+        cluster_network = await networks.join(engine, task.task_arn, named=named)
     mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:
         await _create_network(engine, task_network, labels)
@@ -244,7 +247,7 @@ async def setup_task_resources(
         network_aliases(td),
         volumes,
         cluster_network,
-        service_aliases(td, task.labels.get(LABEL_SERVICE)),
+        aliases,
     )
 
 
