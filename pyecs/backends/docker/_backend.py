@@ -451,16 +451,21 @@ class DockerBackend(Backend):
                     docker_network=made if single else state.plan.docker_network,
                 )
             return
-        # Another open Cluster of the name removes the network only when the cluster has
-        # no container on the engine: while one of ours is there, it is still there.
-        check = not any(
-            t.engine is state.engine and not (t.removing or t.removed)
-            for t in self._watch.tracked.values()
-        )
-        new = await networks.ensure(state.engine, check=check)
+        # Docker refuses to remove a network that a running container is on: while one
+        # of ours runs there, it is still there (and no question needs asking).
+        new = await networks.ensure(state.engine, check=not self._runs_on(state.engine, old))
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
+
+    def _runs_on(self, engine: Engine, network: str) -> bool:
+        """Whether a container of ours runs on ``network`` (as far as events tell)."""
+        for t in self._watch.tracked.values():
+            if t.engine is engine and t.watched and t.exit is None and not t.removing:
+                state = self._tasks.get(t.task_arn)
+                if state is not None and state.plan.cluster_network == network:
+                    return True
+        return False
 
     def _join_later(self, engine: Engine, task_arn: str, named: bool) -> anyio.Event:
         """Run ``ClusterNetworks.created_alone`` beside the container's start; the
