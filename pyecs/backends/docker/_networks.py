@@ -205,7 +205,9 @@ class ClusterNetworks:
         """Whether a network of the name exists on ``engine`` and, if not, the tasks of
         the cluster's containers there that belong on it, with whether each is found
         by name."""
-        return await engine.call(_look, engine.api, self.name, self.cluster)
+        return await engine.side_call(
+            functools.partial(_look, name=self.name, cluster=self.cluster)
+        )
 
     async def _make(self, engine: Engine) -> str:
         """Find or create the network, connect the containers waiting for it (lock held)."""
