@@ -5,8 +5,10 @@ For N = 1, 10 and 30 single-container busybox tasks that sleep until stopped
 ``run_task`` to every task RUNNING, next to the docker SDK doing the same creates and
 starts (``APIClient.create_container`` + ``start``) from a thread pool as large as the
 backend's SDK concurrency (``max_pool_size - 1``: the event stream holds one connection).
-``--rounds`` rounds (default 5), alternating which goes first; median and best. Target:
-pyecs within 1.10x of the raw SDK. The engine's own create+start dominates and varies a
+``--rounds`` rounds (default 5), alternating which goes first; median and best. Targets:
+``run_task`` within 1.10x of the raw SDK on the default bridge (where pyecs starts tasks
+nobody finds by name); awsvpc tasks, which pyecs puts on the cluster network, within
+1.05x of the raw SDK on a user-defined network. The engine's own create+start dominates and varies a
 lot on a busy machine: compare the medians.
 
 Then the CPU the Python process uses while 50 tasks run and nothing happens, over ~10 s
@@ -45,7 +47,7 @@ MEMORY_MIB = 16
 SETTLE = 0.5
 
 
-def task_definition(image: str, port: bool) -> dict[str, Any]:
+def task_definition(image: str, port: bool, family: str = "bench-sleep") -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "main",
         "image": image,
@@ -55,7 +57,15 @@ def task_definition(image: str, port: bool) -> dict[str, Any]:
     }
     if port:
         container["portMappings"] = [{"containerPort": 8080}]
-    return {"family": "bench-sleep", "containerDefinitions": [container]}
+    td: dict[str, Any] = {"family": family, "containerDefinitions": [container]}
+    if family == VPC:
+        td["networkMode"] = "awsvpc"  # found by address: on the cluster network
+    return td
+
+
+#: The family of the awsvpc variant, whose tasks join the cluster network.
+VPC = "bench-vpc"
+NETWORK_CONFIGURATION = {"awsvpcConfiguration": {"subnets": ["subnet-bench"]}}
 
 
 # -- the raw SDK ----------------------------------------------------------------------------
@@ -64,10 +74,13 @@ def task_definition(image: str, port: bool) -> dict[str, Any]:
 # -- pyecs ----------------------------------------------------------------------------------
 
 
-async def run_tasks(cluster: pyecs.Cluster, n: int) -> tuple[float, list[str]]:
+async def run_tasks(
+    cluster: pyecs.Cluster, n: int, family: str = "bench-sleep"
+) -> tuple[float, list[str]]:
     """``run_task`` ``n`` copies; return the time until all are RUNNING, and their ARNs."""
     began = time.perf_counter()
-    result = await cluster.run_task("bench-sleep", count=n)
+    vpc = NETWORK_CONFIGURATION if family == VPC else None
+    result = await cluster.run_task(family, count=n, network_configuration=vpc)
     if result.failures:
         raise RuntimeError(f"could not place every task: {result.failures}")
     arns = [t.arn for t in result.tasks]
@@ -107,9 +120,10 @@ def ms(seconds: float) -> str:
 async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: float) -> None:
     client = docker.from_env()
     image = ensure_busybox_image(client)
-    # pyecs puts bridge tasks on a user-defined network of the cluster (for discovery by
-    # name); the engine takes longer to attach a container there than to its default
-    # bridge, so the raw SDK is measured both ways.
+    # pyecs starts tasks nobody finds by name (these) on the default bridge, and tasks
+    # found by name or address (a service's, awsvpc: the second pyecs column) on a
+    # user-defined network of the cluster; the engine takes longer to attach a container
+    # there, so the raw SDK is measured both ways.
     network = client.networks.create(f"pyecs-bench-net-{RUN}", labels={RAW_LABEL: RUN})
     client.close()
     backend = DockerBackend(pull="never")
@@ -119,11 +133,13 @@ async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: f
     try:
         async with pyecs.Cluster(f"bench-start-{RUN}", backend=backend) as cluster:
             await cluster.register_task_definition(task_definition(image, port))
+            await cluster.register_task_definition(task_definition(image, port, VPC))
             # Warm up every path (first use of the image, connections, thread pools).
             await anyio.to_thread.run_sync(raw.start, 2)
             await anyio.to_thread.run_sync(raw_net.start, 2)
-            _, arns = await run_tasks(cluster, 2)
-            await stop_tasks(cluster, arns)
+            for family in ("bench-sleep", VPC):
+                _, arns = await run_tasks(cluster, 2, family)
+                await stop_tasks(cluster, arns)
 
             what = "a dynamic host port each" if port else "no port"
             print(
@@ -133,16 +149,18 @@ async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: f
             )
             print(
                 f"{'N':>4}  {'raw, default bridge':>20}  {'raw, user network':>18}  "
-                f"{'pyecs run_task':>15}  ratio to bridge / to user network (median)"
+                f"{'pyecs run_task':>15}  {'ratio to bridge':>15}  "
+                f"{'pyecs awsvpc':>13}  {'ratio to user network':>21}  (medians)"
             )
             for n in sizes:
-                samples: dict[str, list[float]] = {"raw": [], "net": [], "pyecs": []}
+                samples: dict[str, list[float]] = {"raw": [], "net": [], "pyecs": [], "vpc": []}
                 for r in range(rounds):
-                    order = ("raw", "net", "pyecs") if r % 2 == 0 else ("pyecs", "net", "raw")
-                    for which in order:
+                    order = ("raw", "pyecs", "net", "vpc")
+                    for which in order if r % 2 == 0 else order[::-1]:
                         await anyio.sleep(SETTLE)
-                        if which == "pyecs":
-                            elapsed, arns = await run_tasks(cluster, n)
+                        if which in ("pyecs", "vpc"):
+                            family = VPC if which == "vpc" else "bench-sleep"
+                            elapsed, arns = await run_tasks(cluster, n, family)
                             await stop_tasks(cluster, arns)
                         else:
                             runner = raw if which == "raw" else raw_net
@@ -151,8 +169,8 @@ async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: f
                 med = {k: statistics.median(v) for k, v in samples.items()}
                 print(
                     f"{n:>4}  {ms(med['raw']):>20}  {ms(med['net']):>18}  "
-                    f"{ms(med['pyecs']):>15}  {med['pyecs'] / med['raw']:.2f}x / "
-                    f"{med['pyecs'] / med['net']:.2f}x"
+                    f"{ms(med['pyecs']):>15}  {med['pyecs'] / med['raw']:>14.2f}x  "
+                    f"{ms(med['vpc']):>13}  {med['vpc'] / med['net']:>20.2f}x"
                 )
 
             by_cpu, by_rusage = await idle_cpu(cluster, idle_n, idle_s)

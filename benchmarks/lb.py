@@ -17,7 +17,8 @@ Targets: with keep-alive, at least 70% of the direct requests/s and within 1.5x 
 HAProxy; with a new connection per request, at least 50% of direct.
 
 Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connections 64]
-[--tasks 1] [--loop asyncio|trio] [--generator wrk|python]``
+[--tasks 1] [--loop asyncio|uvloop|trio] [--generator wrk|python]``
+(``uvloop``: asyncio on uvloop, the ``pyecs[fast]`` extra; skipped with a note when missing)
 """
 
 from __future__ import annotations
@@ -280,11 +281,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=1)
-    parser.add_argument("--loop", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop", "trio"], default="asyncio")
     default = "wrk" if shutil.which("wrk") else "python"
     parser.add_argument("--generator", choices=["wrk", "python"], default=default)
     args = parser.parse_args()
-    anyio.run(bench, args, backend=args.loop)
+    if args.loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            sys.exit("uvloop is not installed: pip install 'pyecs[fast]'")
+        anyio.run(bench, args, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(bench, args, backend=args.loop)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -82,16 +83,25 @@ async def main(count: int, rounds: int) -> None:
             f"{count} starts of {TRUE!r} per measurement, best of {rounds}, "
             f"loop={anyio_backend_name()}"
         )
-        print(f"{'concurrency':>11}  {'bare open_process':>18}  {'ProcessBackend':>15}  ratio")
+        print(
+            f"{'concurrency':>11}  {'bare open_process':>18}  {'ProcessBackend':>15}  ratio"
+            "  (per-round ratios: median, min-max)"
+        )
         for concurrency in (1, 10):
-            # Best of `rounds`, alternating: process creation on a shared machine is noisy.
-            bare_rate = backend_rate = 0.0
-            for _ in range(rounds):
-                bare_rate = max(bare_rate, await measure(bare, count, concurrency))
-                backend_rate = max(backend_rate, await measure(through_backend, count, concurrency))
+            # Best of `rounds`, alternating which goes first: process creation on a shared
+            # machine is noisy. Each round's pair also gives a ratio.
+            bare_rates: list[float] = []
+            backend_rates: list[float] = []
+            for r in range(rounds):
+                pair = [(bare, bare_rates), (through_backend, backend_rates)]
+                for one, rates in pair if r % 2 == 0 else pair[::-1]:
+                    rates.append(await measure(one, count, concurrency))
+            bare_rate, backend_rate = max(bare_rates), max(backend_rates)
+            ratios = [b / p for b, p in zip(bare_rates, backend_rates, strict=True)]
             print(
                 f"{concurrency:>11}  {bare_rate:>16.0f}/s  {backend_rate:>13.0f}/s  "
-                f"{bare_rate / backend_rate:.2f}x"
+                f"{bare_rate / backend_rate:.2f}x  ({statistics.median(ratios):.2f}x, "
+                f"{min(ratios):.2f}-{max(ratios):.2f}x)"
             )
     finally:
         await backend.aclose()

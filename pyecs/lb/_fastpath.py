@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
+from typing import cast
 
 __all__ = ["Half", "accept", "connect", "on_asyncio", "splice"]
 
@@ -40,8 +41,8 @@ class Half(asyncio.Protocol):
         self.on_first: Callable[[bytes], None] | None = None  # the first bytes received
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's does not derive from asyncio.Transport).
+        self.transport = cast(asyncio.Transport, transport)
 
     def pair(self, peer: Half, *, final: bool) -> None:
         """Start forwarding to ``peer`` (with what arrived before)."""

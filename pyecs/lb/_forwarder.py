@@ -21,6 +21,7 @@ import attrs
 from anyio.abc import SocketAttribute
 
 import pyecs.lb._fastpath as fastpath
+import pyecs.lb._reactor as reactor
 from pyecs.lb._algorithms import LeastOutstanding, RoundRobin
 from pyecs.lb._health import TargetHealth
 from pyecs.lb._proxy import nodelay, splice
@@ -110,11 +111,17 @@ class Forwarder:
         self._picker = picker
         self._eligible = eligible
         self._timeout = connect_timeout
+        self._links_now: reactor.Links | None = None
 
     async def serve(self, listener: anyio.abc.SocketListener, tg: anyio.abc.TaskGroup) -> None:
         """Accept clients until the listener closes; each one is handled in ``tg``."""
         if fastpath.on_asyncio():
-            await self._serve_fast(listener.extra(SocketAttribute.raw_socket), tg)
+            links = self._links_now = reactor.Links()
+            try:
+                await self._serve_fast(listener.extra(SocketAttribute.raw_socket), tg)
+                await links.wait_closed()  # the listener closed: let them finish
+            finally:
+                links.abort_all()
             return
         while True:
             try:
@@ -138,7 +145,7 @@ class Forwarder:
                 continue
             while True:  # take every client already waiting, then wait again
                 self.stats.connections += 1
-                tg.start_soon(self._handle_fast, client)
+                self._handle_link(client, tg)
                 try:
                     client, _ = listening.accept()
                 except OSError:  # BlockingIOError: none left
@@ -183,6 +190,57 @@ class Forwarder:
             target.idle = anyio.Event()
 
     # -- handling --------------------------------------------------------------------------
+
+    def _handle_link(self, client: socket.socket, tg: anyio.abc.TaskGroup) -> None:
+        """Connect ``client`` to a target with loop callbacks only (see ``_reactor``)."""
+        links = self._links_now
+        assert links is not None
+        client.setblocking(False)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = links.add(client)
+        tried: set[str] = set()
+
+        def attempt() -> None:
+            target = self._picker.pick(self._eligible(), tried)
+            if target is None:
+                self.stats.rejected += 1
+                link.abort()
+                return
+            family = reactor.numeric_family(target.host)
+            if family is None:  # a name to resolve: the task-based path does that
+                links.discard(link)
+                tg.start_soon(self._handle_fast, client)
+                return
+            target.outstanding += 1
+
+            def connected(upstream: socket.socket | None) -> None:
+                link.cancel_connect = None
+                if upstream is None:
+                    self._release(target)
+                    tried.add(target.key)
+                    self.stats.retried += 1
+                    attempt()
+                    return
+
+                def closed() -> None:
+                    target.closers.discard(link.abort)
+                    self._release(target)
+
+                target.closers.add(link.abort)
+                self.stats.requests += 1
+                link.pair(upstream, closed, self.stats.observer())
+
+            cancel = reactor.connect_nonblocking(
+                links.loop, family, target.host, target.port, self._timeout, connected
+            )
+
+            def cancel_and_release() -> None:  # the link closes while connecting
+                cancel()
+                self._release(target)
+
+            link.cancel_connect = cancel_and_release
+
+        attempt()
 
     async def _handle_fast(self, client: socket.socket) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,7 +1,8 @@
 """A process killed with SIGKILL leaves its containers; pyecs removes them afterwards.
 
-A child Python process opens a cluster on Docker, runs two tasks of two containers each
-(so each task also has a network of its own, besides the cluster network) and is killed
+A child Python process opens a cluster on Docker, runs a service of two tasks of two
+containers each (so each task also has a network of its own, besides the cluster network,
+on which the service's tasks answer to its name) and is killed
 with SIGKILL once they run: nothing of its own cleanup runs. The next ``Cluster`` of that
 name removes the leftovers when it opens; ``pyecs.backends.docker.cleanup`` removes them on
 demand.
@@ -39,7 +40,8 @@ SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
 
 async def main() -> None:
-    async with pyecs.Cluster(NAME, backend=DockerBackend(pull="never")) as cluster:
+    backend = DockerBackend(pull="never")
+    async with pyecs.Cluster(NAME, backend=backend, task_healthy_delay=0) as cluster:
         await cluster.register_task_definition(
             {
                 "family": "crashy",
@@ -49,8 +51,8 @@ async def main() -> None:
                 ],
             }
         )
-        result = await cluster.run_task("crashy", count=2)
-        await cluster.wait_tasks_running([t.arn for t in result.tasks], timeout=60)
+        svc = await cluster.create_service("crashy", task_definition="crashy", desired_count=2)
+        await svc.wait_stable(timeout=60)
         print("ready", flush=True)
         await anyio.sleep_forever()
 

@@ -1,10 +1,11 @@
 """On Docker, tasks reach a service by its name: the cluster network and its service aliases.
 
 Every bridge or awsvpc task joins the network ``pyecs-<cluster>`` of its engine once the
-cluster has a second task there (a task alone starts on Docker's default bridge, and is
-connected when the second comes); there the containers of a service's tasks answer to the
-service name, so Docker's DNS gives ``api`` the addresses of all of ``api``'s tasks
-(container ports, not published ones).
+cluster has there a task that others find by name (a service's, or an awsvpc task) and a
+second task (until then tasks start on Docker's default bridge, and are connected when the
+network comes); there the containers of a service's tasks answer to the service name, so
+Docker's DNS gives ``api`` the addresses of all of ``api``'s tasks (container ports, not
+published ones).
 """
 
 from __future__ import annotations
@@ -191,6 +192,41 @@ async def test_a_task_alone_starts_on_the_bridge_and_joins_when_a_second_comes(
 
 
 @pytest.mark.docker
+async def test_tasks_nobody_calls_by_name_start_on_the_bridge_without_a_network(
+    busybox_image: str, docker_client: docker.DockerClient
+) -> None:
+    """Standalone bridge tasks need no name service: however many, they start on Docker's
+    default bridge, and a service's first task later brings the network to all of them."""
+    name = f"sd-plain-{uuid.uuid4().hex[:8]}"
+    network = cluster_network_name(name)
+    async with pyecs.Cluster(
+        name, backend=DockerBackend(pull="never"), task_healthy_delay=0.5
+    ) as cluster:
+        await cluster.register_task_definition(
+            {"family": "api", "containerDefinitions": [web_container(busybox_image, "api")]}
+        )
+        app = {"name": "app", "image": busybox_image, "memory": 16, "command": IDLE}
+        await cluster.register_task_definition({"family": "plain", "containerDefinitions": [app]})
+        arns = [t.arn for t in (await cluster.run_task("plain", count=3)).tasks]
+        tasks = await cluster.wait_tasks_running(arns, timeout=30)
+        for task in tasks:
+            info = docker_client.api.inspect_container(task.container("app").runtime_id)
+            assert set(info["NetworkSettings"]["Networks"]) == {"bridge"}
+        assert network not in {n["Name"] for n in docker_client.api.networks()}
+        # A service's task is found by name: now the network is made, and the standalone
+        # tasks (callers, maybe) are connected to it.
+        svc = await cluster.create_service("api", task_definition="api", desired_count=1)
+        await svc.wait_stable(timeout=30)
+        for task in tasks:
+            info = docker_client.api.inspect_container(task.container("app").runtime_id)
+            assert set(info["NetworkSettings"]["Networks"]) == {"bridge", network}
+        (web,) = [t.container("web") for t in svc.tasks]
+        info = docker_client.api.inspect_container(web.runtime_id)
+        assert network in info["NetworkSettings"]["Networks"]
+    assert labelled(docker_client, name) == []
+
+
+@pytest.mark.docker
 async def test_a_multi_container_service_task_is_reachable_by_its_name(
     busybox_image: str, docker_client: docker.DockerClient
 ) -> None:
@@ -270,11 +306,14 @@ async def test_two_open_clusters_of_one_name_share_the_network_until_the_last_cl
     }
     async with pyecs.Cluster(name, backend=DockerBackend(pull="never")) as second:
         await second.register_task_definition(td)
-        async with pyecs.Cluster(name, backend=DockerBackend(pull="never")) as first:
+        async with pyecs.Cluster(
+            name, backend=DockerBackend(pull="never"), task_healthy_delay=0
+        ) as first:
             await first.register_task_definition(td)
-            (one,) = (await first.run_task("idle")).tasks
+            # A service's task (found by name) in one, a standalone task in the other.
+            svc = await first.create_service("idle", task_definition="idle", desired_count=1)
+            await svc.wait_stable(timeout=30)
             (two,) = (await second.run_task("idle")).tasks
-            await first.wait_tasks_running([one.arn], timeout=30)
             (two,) = await second.wait_tasks_running([two.arn], timeout=30)
             info = docker_client.api.inspect_network(network)
             assert len(info["Containers"]) == 2  # one network for both
@@ -294,22 +333,33 @@ async def test_a_network_removed_meanwhile_is_made_again(
     one has no container: the next container brings it back."""
     name = f"sd-gone-{uuid.uuid4().hex[:8]}"
     network = cluster_network_name(name)
-    app = {"name": "app", "image": busybox_image, "memory": 16, "command": IDLE}
-    async with pyecs.Cluster(name, backend=DockerBackend(pull="never")) as cluster:
+    # A stop that comes before the shell has set its trap is ignored (PID 1): a short
+    # stopTimeout keeps that from costing 30 s of the wait below.
+    app = {
+        "name": "app",
+        "image": busybox_image,
+        "memory": 16,
+        "command": IDLE,
+        "stopTimeout": 2,
+    }
+    async with pyecs.Cluster(
+        name, backend=DockerBackend(pull="never"), task_healthy_delay=0
+    ) as cluster:
         await cluster.register_task_definition({"family": "one", "containerDefinitions": [app]})
         await cluster.register_task_definition(
             {"family": "two", "containerDefinitions": [app, {**app, "name": "side"}]}
         )
-        for family in ("one", "two", "one"):  # created on it, then connected to it
-            # Two tasks at once: a task alone would not need the network.
-            arns = [t.arn for t in (await cluster.run_task(family, count=2)).tasks]
-            for task in await cluster.wait_tasks_running(arns, timeout=30):
+        for i, family in enumerate(("one", "two", "one")):  # created on it, then connected
+            # Two tasks of a service: a task alone, or tasks nobody calls by name, would
+            # not need the network.
+            svc = await cluster.create_service(f"s{i}", task_definition=family, desired_count=2)
+            await svc.wait_stable(timeout=30)
+            for task in svc.tasks:
                 for c in task.containers:
                     info = docker_client.api.inspect_container(c.runtime_id)
                     assert network in info["NetworkSettings"]["Networks"]
-            for arn in arns:
-                await cluster.stop_task(arn)
-            await cluster.wait_tasks_stopped(arns, timeout=30)
+            await svc.delete(force=True)
+            await svc.wait_inactive(timeout=30)
             docker_client.api.remove_network(network)
     assert labelled(docker_client, name) == []
 
@@ -324,10 +374,15 @@ async def test_a_network_of_the_name_that_pyecs_did_not_make_is_not_used(
     try:
         async with pyecs.Cluster(name, backend=DockerBackend(pull="never")) as cluster:
             app = {"name": "app", "image": busybox_image, "memory": 16, "command": IDLE}
-            await cluster.register_task_definition({"family": "one", "containerDefinitions": [app]})
-            # Two tasks: the first, alone, needs no network and runs on the default
-            # bridge; the second needs the cluster network and fails, saying why.
-            arns = [t.arn for t in (await cluster.run_task("one", count=2)).tasks]
+            await cluster.register_task_definition(
+                {"family": "one", "networkMode": "awsvpc", "containerDefinitions": [app]}
+            )
+            # Two awsvpc tasks (found by their address): the first, alone, needs no network
+            # and runs on the default bridge; the second needs the cluster network and
+            # fails, saying why.
+            vpc = {"awsvpcConfiguration": {"subnets": ["subnet-a"]}}
+            result = await cluster.run_task("one", count=2, network_configuration=vpc)
+            arns = [t.arn for t in result.tasks]
             with anyio.fail_after(30):
                 while True:
                     tasks = cluster.describe_tasks(arns).tasks

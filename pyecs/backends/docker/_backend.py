@@ -80,9 +80,9 @@ from pyecs.backends.docker._engine import (
     owner_labels,
 )
 from pyecs.backends.docker._firewall import Firewall, filtering_problem, firewall_leftovers
+from pyecs.backends.docker._networks import ClusterNetworks
 from pyecs.backends.docker._stats import StatsStreams
 from pyecs.backends.docker._task import (
-    ClusterNetworks,
     PullPolicy,
     TaskState,
     remove_backend_resources,
@@ -93,7 +93,7 @@ from pyecs.backends.docker._watch import Tracked, Watcher
 from pyecs.exceptions import BackendError
 from pyecs.models.instance import InstanceSpec
 from pyecs.models.security_group import SecurityPolicy
-from pyecs.models.task import HealthStatus
+from pyecs.models.task import HealthStatus, NetworkBinding
 
 __all__ = ["CleanupResult", "DockerBackend", "DockerEngine", "PullPolicy", "cleanup"]
 
@@ -386,7 +386,10 @@ class DockerBackend(Backend):
                 if owner and owner != owner_labels()[LABEL_OWNER]:
                     self._adoption_records.add(record_adoption(owner, owner_labels()))
                 running = item.get("State") == "running"
-                bindings = await published_ports(engine, t.runtime_id) if running else ()
+                bindings: tuple[NetworkBinding, ...] = ()
+                if running:
+                    info = await engine.call(engine.api.inspect_container, t.runtime_id)
+                    bindings = published_ports(info, engine.spec.bind_ip)
                 containers.append(
                     AdoptedContainer(labels[LABEL_CONTAINER], t.runtime_id, running, bindings)
                 )
@@ -441,9 +444,13 @@ class DockerBackend(Backend):
             container.name,
             has_health_check=c.has_health_probe,
             host_bindings=host_bindings(c, state.plan, state.engine.spec.bind_ip),
+            # Read back at the start only what is there to read: the host ports Docker
+            # picked, and an awsvpc task's address (its ENI's).
+            reads_ports=bool(args.host.get("port_bindings")),
+            reads_address=state.plan.network_mode == "awsvpc",
         )
         if alone:  # another task may be there: then this one is connected (beside the start)
-            tracked.network_look = self._join_later(state.engine, task.task_arn)
+            tracked.network_look = self._join_later(state.engine, task.task_arn, state.plan.named)
         if self._firewall is not None and self._filters(task):
             self._firewall.add(task.task_arn, task.security_groups, state.engine, rid)
         state.add(container.name, rid)
@@ -459,9 +466,9 @@ class DockerBackend(Backend):
             raise start_error(exc, t.engine) from exc
         except BackendError as exc:
             raise ContainerStartError("CannotStartContainerError", str(exc)) from exc
+        t.watched = True  # tracked since its create: its die event cannot be missed
         if t.network_look is not None:
             await t.network_look.wait()  # RUNNING means: on the cluster network if any
-        address = await container_address(t.engine, runtime_id)
         if self._firewall is not None and self._firewall.has(t.task_arn):
             try:
                 await self._firewall.sync(t.task_arn)
@@ -470,15 +477,18 @@ class DockerBackend(Backend):
                     "CannotStartContainerError",
                     f"the task's security groups could not be enforced: {exc}",
                 ) from exc
-        if t.host_bindings:
+        if not (t.reads_address or (t.reads_ports and not t.host_bindings)):
+            return StartedContainer(t.host_bindings)  # nothing to ask the engine
+        info = await t.engine.call(t.engine.api.inspect_container, runtime_id)
+        address = container_address(info) if t.reads_address else None
+        if t.host_bindings or not t.reads_ports:
             return StartedContainer(t.host_bindings, address)
-        bindings = await published_ports(t.engine, runtime_id)
-        return StartedContainer(bindings, address)
+        return StartedContainer(published_ports(info, t.engine.spec.bind_ip), address)
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
         """Return once the container exited (woken by its ``die`` event)."""
         t = await self._tracked(runtime_id)
-        if t.exit is None:
+        if t.exit is None and not t.watched:  # adopted: it may have exited already
             await self._watch.resolve(t)
         await t.exited.wait()
         assert t.exit is not None
@@ -494,6 +504,8 @@ class DockerBackend(Backend):
     async def remove_container(self, runtime_id: str) -> None:
         """Remove the container and its anonymous volumes. No-op if already gone."""
         t = self._watch.tracked.get(runtime_id)
+        if t is not None:
+            t.removing = True
         engine = t.engine if t else await find_engine(self._connected, runtime_id)
         if engine is not None:
             try:
@@ -573,12 +585,23 @@ class DockerBackend(Backend):
                     docker_network=made if single else state.plan.docker_network,
                 )
             return
-        new = await networks.ensure(state.engine, check=True)
+        # Docker refuses to remove a network that a running container is on: while one
+        # of ours runs there, it is still there (and no question needs asking).
+        new = await networks.ensure(state.engine, check=not self._runs_on(state.engine, old))
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
 
-    def _join_later(self, engine: Engine, task_arn: str) -> anyio.Event:
+    def _runs_on(self, engine: Engine, network: str) -> bool:
+        """Whether a container of ours runs on ``network`` (as far as events tell)."""
+        for t in self._watch.tracked.values():
+            if t.engine is engine and t.watched and t.exit is None and not t.removing:
+                state = self._tasks.get(t.task_arn)
+                if state is not None and state.plan.cluster_network == network:
+                    return True
+        return False
+
+    def _join_later(self, engine: Engine, task_arn: str, named: bool) -> anyio.Event:
         """Run ``ClusterNetworks.created_alone`` beside the container's start; the
         returned event is set when it is done (``start_container`` and :meth:`aclose`
         wait for it). A failure (a network of the name that pyecs did not make...) is
@@ -591,7 +614,7 @@ class DockerBackend(Backend):
 
         async def join() -> None:
             try:
-                await networks.created_alone(engine, task_arn)
+                await networks.created_alone(engine, task_arn, named=named)
             except ContainerStartError as exc:
                 log.warning("task %s stays off the cluster network: %s", task_arn, exc)
             except (docker.errors.DockerException, BackendError) as exc:

@@ -86,6 +86,12 @@ class TaskPlan:
     cluster_network: str | None = None
     service_aliases: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
+    @property
+    def named(self) -> bool:
+        """Other tasks find this one by name (a service's task) or by its own address
+        (awsvpc): it needs the cluster network as soon as another task is there."""
+        return bool(self.service_aliases) or self.network_mode == "awsvpc"
+
 
 def network_aliases(td: TaskDefinition) -> dict[str, tuple[str, ...]]:
     """Each container's name, plus the aliases ``links`` (``name:alias``) give it."""

@@ -109,9 +109,9 @@ def start_error(exc: docker.errors.APIError, engine: Engine) -> ContainerStartEr
     return ContainerStartError("CannotStartContainerError", text)
 
 
-async def published_ports(engine: Engine, runtime_id: str) -> tuple[NetworkBinding, ...]:
-    """The host ports Docker bound for the container (empty once it exited)."""
-    info = await engine.call(engine.api.inspect_container, runtime_id)
+def published_ports(info: dict[str, Any], bind_ip: str) -> tuple[NetworkBinding, ...]:
+    """The host ports Docker bound for the container, from its ``docker inspect`` (empty
+    once it exited)."""
     ports = ((info.get("NetworkSettings") or {}).get("Ports")) or {}
     bindings: list[NetworkBinding] = []
     for key, entries in ports.items():
@@ -121,16 +121,14 @@ async def published_ports(engine: Engine, runtime_id: str) -> tuple[NetworkBindi
             if ":" in host_ip and any(":" not in str(e.get("HostIp")) for e in entries):
                 continue  # the IPv6 twin of an IPv4 binding
             bindings.append(
-                NetworkBinding(
-                    host_ip or engine.spec.bind_ip, int(port), int(entry["HostPort"]), proto
-                )
+                NetworkBinding(host_ip or bind_ip, int(port), int(entry["HostPort"]), proto)
             )
     return tuple(sorted(bindings, key=lambda b: (b.container_port, b.protocol)))
 
 
-async def container_address(engine: Engine, runtime_id: str) -> str | None:
-    """The container's IPv4 address on its first Docker network (None on host/none)."""
-    info = await engine.call(engine.api.inspect_container, runtime_id)
+def container_address(info: dict[str, Any]) -> str | None:
+    """The container's IPv4 address on its first Docker network (None on host/none), from
+    its ``docker inspect``."""
     networks = ((info.get("NetworkSettings") or {}).get("Networks")) or {}
     for net in networks.values():
         address = (net or {}).get("IPAddress")

@@ -140,6 +140,8 @@ class Engine:
         self.info: dict[str, Any] = client.info()
         self.log_drivers: frozenset[str] = frozenset(self.info.get("Plugins", {}).get("Log") or ())
         self._log_client: docker.DockerClient | None = None
+        self._side_client: docker.DockerClient | None = None
+        self.side_limiter = anyio.CapacityLimiter(1)
         self.log_streams = anyio.Semaphore(pool_size)
         self.log_limiter = anyio.CapacityLimiter(pool_size)
 
@@ -198,6 +200,29 @@ class Engine:
             self._log_client = _client(self.spec, self.pool_size)
         return self._log_client
 
+    async def side_call(self, fn: Callable[[docker.APIClient], T]) -> T:
+        """Run ``fn(api)`` (short reads) on a connection of its own, one at a time, so
+        that it never waits behind the creates and starts queued in :attr:`limiter` (nor
+        holds back one of them: with N containers to start, a read taking a slot delays
+        the last start by a whole start).
+
+        Raises:
+            BackendError: as :meth:`call`.
+        """
+        if self._side_client is None:
+            self._side_client = _client(self.spec, 1, version=str(self.api.api_version))
+        api = self._side_client.api
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(fn, api), limiter=self.side_limiter
+            )
+        except docker.errors.DockerException:
+            raise
+        except (requests.RequestException, OSError) as exc:
+            raise BackendError(
+                f"lost the Docker engine at {self.address} ({exc}); is dockerd running?"
+            ) from exc
+
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a blocking SDK call in a worker thread, within the engine's limiter.
 
@@ -218,7 +243,7 @@ class Engine:
 
     def close(self) -> None:
         """Close the clients' connection pools."""
-        for client in (self.client, self._log_client):
+        for client in (self.client, self._log_client, self._side_client):
             if client is not None:
                 with contextlib.suppress(Exception):  # closing is best effort
                     client.close()

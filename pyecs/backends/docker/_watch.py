@@ -63,6 +63,8 @@ class Tracked:
         *,
         has_health_check: bool,
         host_bindings: Sequence[NetworkBinding] = (),
+        reads_ports: bool = True,
+        reads_address: bool = True,
     ) -> None:
         self.runtime_id = runtime_id
         self.engine = engine
@@ -70,11 +72,19 @@ class Tracked:
         self.name = name
         self.has_health_check = has_health_check
         self.host_bindings = tuple(host_bindings)
+        #: ``start_container`` reads back the published ports / the container's address.
+        self.reads_ports = reads_ports
+        self.reads_address = reads_address
         self.started = False
+        #: Started by this backend, which followed its events since its create (else
+        #: adopted: its exit may have been missed, and is asked for).
+        self.watched = False
         #: Set once the look for other tasks of a container created alone is done (see
         #: ``ClusterNetworks.created_alone``); None for the others.
         self.network_look: anyio.Event | None = None
         self.removed = False
+        #: Its removal was asked for (it may be gone before ``removed`` is set).
+        self.removing = False
         self.oom_event = False
         self.resolving = False
         self.exit: ContainerExit | None = None
