@@ -26,17 +26,15 @@ from pyecs.models.security_group import SecurityGroup, ingress_rules_from
 from pyecs.models.service import CircuitBreaker, DeploymentConfiguration
 from pyecs.models.task import AdoptableTask, Task
 from pyecs.models.task_definition import TaskDefinition
+from pyecs.runtime._events import TaskStateChange
 from pyecs.server._call import Call
 from pyecs.server._capacity import associate, cluster_capacity_json
 from pyecs.server._errors import EcsError
-from pyecs.server._state import Region, ServerState
+from pyecs.server._state import ClusterEntry, Region, ServerState
 from pyecs.server._store import Rows, StateStore
 from pyecs.service._service import Service
 
 __all__ = ["Persister", "restore_region", "snapshot"]
-
-#: How often the RUNNING tasks of services are compared with what the store has.
-TASK_SYNC_INTERVAL = 0.5
 
 log = logging.getLogger("pyecs.server")
 
@@ -254,13 +252,23 @@ def _running_service_tasks(region: Region) -> frozenset[str]:
 
 class Persister:
     """Writes regions to the store: at once after each API write (before the answer),
-    and when the RUNNING tasks of services change (a replacement, a scale-out)."""
+    and when the RUNNING tasks of services change (a replacement, a scale-out).
+
+    The second is event-driven: :meth:`follow_tasks` subscribes to each open cluster's
+    events, and a state change of a service's task wakes it to compare the services'
+    RUNNING tasks with what was saved last (a comparison, so events a slow subscriber
+    lost cost nothing). Clusters made by a request are followed from that request's
+    :meth:`after_write` on.
+    """
 
     def __init__(self, store: StateStore, state: ServerState) -> None:
         self.store = store
         self.state = state
         self._lock = anyio.Lock()
         self._tasks: dict[str, frozenset[str]] = {}
+        self._changed = anyio.Event()
+        self._followed: set[int] = set()
+        self._tg: anyio.abc.TaskGroup | None = None
 
     async def save(self, region: Region) -> None:
         """Write ``region`` as it is now; returns once it is committed."""
@@ -276,6 +284,7 @@ class Persister:
             EcsError: ServerException (500) when the store cannot write: the client must
                 not take the change as kept.
         """
+        self._follow_new()
         try:
             await self.save(call.region)
         except (sqlite3.Error, OSError, StateStoreError) as exc:
@@ -289,11 +298,53 @@ class Persister:
 
     async def follow_tasks(self) -> None:
         """Save regions whose services' RUNNING tasks changed, until cancelled."""
-        while True:
-            await anyio.sleep(TASK_SYNC_INTERVAL)
-            for region in list(self.state.regions.values()):
-                if _running_service_tasks(region) != self._tasks.get(region.name, frozenset()):
-                    try:
-                        await self.save(region)
-                    except Exception:
-                        log.exception("saving the tasks of %s failed; retrying", region.name)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                self._follow_new()
+                while True:
+                    await self._changed.wait()
+                    self._changed = anyio.Event()
+                    await self._save_changed()
+            finally:
+                self._tg = None
+
+    async def _save_changed(self) -> None:
+        for region in list(self.state.regions.values()):
+            if _running_service_tasks(region) != self._tasks.get(region.name, frozenset()):
+                try:
+                    await self.save(region)
+                except Exception:
+                    log.exception("saving the tasks of %s failed", region.name)
+                    self._changed.set()  # try again at the next change
+                    await anyio.sleep(1)  # ...not at once: the store may stay broken a while
+
+    def _follow_new(self) -> None:
+        """Subscribe to the events of every open cluster not followed yet."""
+        if self._tg is None:
+            return
+        for region in self.state.regions.values():
+            for entry in region.clusters.values():
+                if id(entry) not in self._followed and not entry.closed.is_set():
+                    self._followed.add(id(entry))
+                    self._tg.start_soon(self._follow, entry)
+
+    async def _follow(self, entry: ClusterEntry) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def until_closed() -> None:
+                    await entry.closed.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(until_closed)
+                async with entry.cluster.subscribe() as events:
+                    async for event in events:
+                        if isinstance(event, TaskStateChange) and event.task.group.startswith(
+                            "service:"
+                        ):
+                            self._changed.set()
+                tg.cancel_scope.cancel()
+        finally:
+            self._followed.discard(id(entry))
+            self._changed.set()  # its tasks are gone from what is running

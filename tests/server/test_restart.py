@@ -94,7 +94,7 @@ def test_restart_after_kill_adopts_the_tasks_of_services(
     service_tasks = _wait("3 RUNNING tasks", lambda: _exactly(_running(ecs, cluster), 3))
     standalone = ecs.run_task(cluster=cluster, taskDefinition=f"{cluster}:1")["tasks"][0]
     _wait("the standalone task", lambda: standalone["taskArn"] in _running(ecs, cluster))
-    time.sleep(1.0)  # the task writer runs every 0.5 s
+    time.sleep(1.0)  # RUNNING tasks are saved on their state change, just after it
     first.proc.kill()
     first.proc.wait(timeout=30)
 

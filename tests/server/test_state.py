@@ -3,9 +3,11 @@ clear errors for a store that cannot be used."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +242,45 @@ def test_security_groups_capacity_providers_and_fargate_services_come_back(
         groups = service["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"]
         assert groups == [web]
         ecs.get_waiter("services_stable").wait(cluster="prod", services=["api"])
+
+
+def _saved_tasks(state: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{state / DB_NAME}?mode=ro", uri=True)) as db:
+        return {arn for (arn,) in db.execute("SELECT arn FROM tasks")}
+
+
+def _wait_saved(state: Path, expected: set[str]) -> None:
+    deadline = time.monotonic() + 10
+    while _saved_tasks(state) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _saved_tasks(state) == expected
+
+
+def _running(ecs: Any) -> set[str]:
+    arns = ecs.list_tasks(cluster="prod", desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="prod", tasks=arns)["tasks"] if arns else []
+    return {t["taskArn"] for t in tasks if t["lastStatus"] == "RUNNING"}
+
+
+def test_service_tasks_that_start_after_the_last_request_are_saved(tmp_path: Path) -> None:
+    """A service's RUNNING tasks reach the store on their own state changes (event-driven),
+    with no further request: a task that replaces a stopped one starts after StopTask
+    answered, and is saved all the same."""
+    state = tmp_path / "state"
+    with serve_in_thread(backend="simulated", state=state, task_healthy_delay=0) as ep:
+        ecs = _client(ep.url)
+        ecs.create_cluster(clusterName="prod")
+        ecs.register_task_definition(**WEB)
+        ecs.create_service(cluster="prod", serviceName="api", taskDefinition="web", desiredCount=2)
+        ecs.get_waiter("services_stable").wait(cluster="prod", services=["api"])
+        first = _running(ecs)
+        assert len(first) == 2
+        _wait_saved(state, first)
+        gone = sorted(first)[0]
+        ecs.stop_task(cluster="prod", task=gone)
+        deadline = time.monotonic() + 10
+        while (len(_running(ecs) - first) < 1) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        now = _running(ecs)
+        assert len(now) == 2 and gone not in now and len(now - first) == 1
+        _wait_saved(state, now)
