@@ -7,13 +7,14 @@ container: stdin ``/dev/null``, stdout and stderr one pipe, read to its end, a s
 its own); with 1 and 10 running at once. Target: the backend within 1.2x of the bare spawn
 one at a time.
 
-Rounds alternate which of the two goes first; the per-round ratio (bare rate / backend
-rate, so above 1 means the backend is slower) compares two measurements taken seconds
-apart, which a machine shared with other work needs: its median is the figure to quote,
-the best-of rates beside it show the spread.
+A round runs both in alternating blocks of ``--block`` starts (which one goes first
+alternates too), so that a machine shared with other work slows both alike; its ratio is
+the backend's time over the bare spawn's (above 1: the backend is slower). The median of
+the rounds' ratios is the figure to quote; the best-of rates beside it and the CPU time
+this process spent per start (less noisy than wall time) show the rest.
 
-Run: ``.venv/bin/python benchmarks/process_start.py [--count 300] [--rounds 5]
-[--concurrency 1,10] [--loop asyncio|trio]``
+Run: ``.venv/bin/python benchmarks/process_start.py [--count 300] [--block 20]
+[--rounds 5] [--concurrency 1,10] [--loop asyncio|trio]``
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ BARE_ENV = {
 }
 
 
-async def measure(one: Callable[[], Awaitable[None]], count: int, concurrency: int) -> float:
-    """Starts per second of ``count`` runs of ``one``, ``concurrency`` at a time."""
+async def measure(
+    one: Callable[[], Awaitable[None]], count: int, concurrency: int
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (this process, all its threads) of ``count`` runs of
+    ``one``, ``concurrency`` at a time."""
     remaining = count
 
     async def worker() -> None:
@@ -60,11 +64,33 @@ async def measure(one: Callable[[], Awaitable[None]], count: int, concurrency: i
             remaining -= 1
             await one()
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
             tg.start_soon(worker)
-    return count / (time.perf_counter() - began)
+    return time.perf_counter() - began, time.process_time() - cpu
+
+
+async def interleaved(
+    a: Callable[[], Awaitable[None]],
+    b: Callable[[], Awaitable[None]],
+    count: int,
+    block: int,
+    concurrency: int,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``count`` starts each of ``a`` and ``b`` in alternating blocks of ``block`` (which
+    goes first alternates too), so that both see the same moments of a busy machine.
+
+    Returns:
+        (wall, cpu) seconds of ``a``, then of ``b``.
+    """
+    totals = [[0.0, 0.0], [0.0, 0.0]]
+    for i in range(max(1, count // block)):
+        for which in (0, 1) if i % 2 == 0 else (1, 0):
+            wall, cpu = await measure((a, b)[which], block, concurrency)
+            totals[which][0] += wall
+            totals[which][1] += cpu
+    return (totals[0][0], totals[0][1]), (totals[1][0], totals[1][1])
 
 
 async def bare() -> None:
@@ -97,7 +123,7 @@ def make_launch() -> ContainerLaunch:
     return ContainerLaunch(task, td.containers[0])
 
 
-async def main(count: int, rounds: int, concurrencies: list[int]) -> None:
+async def main(count: int, block: int, rounds: int, concurrencies: list[int]) -> None:
     backend = ProcessBackend()
     await backend.open(ClusterContext("bench", "arn:aws:ecs:local-1:000000000000:cluster/bench"))
     launch = make_launch()
@@ -112,33 +138,43 @@ async def main(count: int, rounds: int, concurrencies: list[int]) -> None:
         await measure(bare, 20, 1)  # warm up both paths
         await measure(through_backend, 20, 1)
         print(
-            f"{count} starts of {TRUE!r} per measurement, {rounds} rounds, "
-            f"loop={anyio_backend_name()}, load average {os.getloadavg()[0]:.1f} "
-            f"on {os.cpu_count()} CPUs"
+            f"{rounds} rounds of {count} starts of {TRUE!r} each way, interleaved in blocks "
+            f"of {block}; loop={anyio_backend_name()}, load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         print(
             "both: stdin /dev/null, stdout+stderr one pipe read to its end, a new session, "
             f"{len(BARE_ENV)} environment variables"
         )
         print(
-            f"{'concurrency':>11}  {'ratio median (min-max)':>22}  {'best bare':>10}  "
-            f"{'best backend':>12}  {'best-of ratio':>13}"
+            "ratio = backend time / bare time (above 1: the backend is slower); "
+            "CPU = this process's CPU time per start"
+        )
+        print(
+            f"{'concurrency':>11}  {'ratio median (min-max)':>22}  {'best bare':>9}  "
+            f"{'best backend':>12}  {'best-of':>7}  {'CPU bare/backend':>16}"
         )
         for concurrency in concurrencies:
-            # Best of `rounds`, alternating which goes first: process creation on a shared
-            # machine is noisy. Each round's pair also gives a ratio.
             bare_rates: list[float] = []
             backend_rates: list[float] = []
-            for r in range(rounds):
-                pair = [(bare, bare_rates), (through_backend, backend_rates)]
-                for one, rates in pair if r % 2 == 0 else pair[::-1]:
-                    rates.append(await measure(one, count, concurrency))
+            ratios: list[float] = []
+            cpu: list[tuple[float, float]] = []
+            for _ in range(rounds):
+                (bare_s, bare_cpu), (backend_s, backend_cpu) = await interleaved(
+                    bare, through_backend, count, block, concurrency
+                )
+                starts = block * max(1, count // block)
+                bare_rates.append(starts / bare_s)
+                backend_rates.append(starts / backend_s)
+                ratios.append(backend_s / bare_s)
+                cpu.append((bare_cpu / starts, backend_cpu / starts))
             bare_rate, backend_rate = max(bare_rates), max(backend_rates)
-            ratios = [b / p for b, p in zip(bare_rates, backend_rates, strict=True)]
             spread = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}x)"
+            cpu_bare = statistics.median(c[0] for c in cpu) * 1e6
+            cpu_backend = statistics.median(c[1] for c in cpu) * 1e6
             print(
-                f"{concurrency:>11}  {spread:>22}  {bare_rate:>8.0f}/s  {backend_rate:>10.0f}/s"
-                f"  {bare_rate / backend_rate:>12.2f}x"
+                f"{concurrency:>11}  {spread:>22}  {bare_rate:>7.0f}/s  {backend_rate:>10.0f}/s"
+                f"  {bare_rate / backend_rate:>6.2f}x  {cpu_bare:>6.0f}/{cpu_backend:.0f} µs"
             )
     finally:
         await backend.aclose()
@@ -152,10 +188,11 @@ def anyio_backend_name() -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--count", type=int, default=300, help="starts each way per round")
+    parser.add_argument("--block", type=int, default=20, help="starts in a row of one kind")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", default="1,10", help="comma-separated, e.g. 1,10,50")
     parser.add_argument("--loop", choices=("asyncio", "trio"), default="asyncio")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
-    anyio.run(main, args.count, args.rounds, levels, backend=args.loop)
+    anyio.run(main, args.count, args.block, args.rounds, levels, backend=args.loop)
