@@ -28,6 +28,7 @@ from typing import Literal
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -147,6 +148,7 @@ class ProcessBackend(Backend):
         self._watchdog: Watchdog | None = None
         self._marker = ""
         self._spawn_limiter: anyio.CapacityLimiter | None = None
+        self._spawning = 0  # spawns in flight
         self._added = 0
         #: Instances managed scaling gave back, in order (for tests and curiosity).
         self.removed_instances: list[str] = []
@@ -356,15 +358,24 @@ class ProcessBackend(Backend):
 
     async def _spawn(self, spec: SpawnSpec, output: int = subprocess.DEVNULL) -> Child:
         watched = self._watchdog is not None and self._watchdog.alive
-        if watched and not spec.needs_setup:
-            # The vfork fast path, in a worker thread: spawns then overlap (a thread is
-            # fine here: only a parent-death signal is tied to the forking thread).
-            spawn = functools.partial(Child.spawn, spec, output=output)
-            child = await anyio.to_thread.run_sync(spawn, limiter=self._spawn_limiter)
-        else:
-            # On the loop's thread, with a parent-death signal (always, without a watchdog).
-            death = None if watched else signal.SIGKILL
-            child = Child.spawn(spec, output=output, death_signal=death)
+        self._spawning += 1
+        try:
+            if watched and not spec.needs_setup:
+                # One checkpoint lets the other starts of a burst get here meanwhile.
+                await anyio.lowlevel.checkpoint()
+            if watched and not spec.needs_setup and self._spawning > 1:
+                # Others are spawning too: the vfork fast path in worker threads, so that
+                # they overlap (a thread is fine here: only a parent-death signal is tied
+                # to the forking thread).
+                spawn = functools.partial(Child.spawn, spec, output=output)
+                child = await anyio.to_thread.run_sync(spawn, limiter=self._spawn_limiter)
+            else:
+                # Alone (the fast path still, without a thread's two wake-ups), or with a
+                # parent-death signal (always without a watchdog): on the loop's thread.
+                death = None if watched else signal.SIGKILL
+                child = Child.spawn(spec, output=output, death_signal=death)
+        finally:
+            self._spawning -= 1
         if self._watchdog is not None:
             self._watchdog.register(child.pid)
         return child
