@@ -7,13 +7,14 @@ container: stdin ``/dev/null``, stdout and stderr one pipe, read to its end, a s
 its own); with 1 and 10 running at once. Target: the backend within 1.2x of the bare spawn
 one at a time.
 
-A round runs both in alternating blocks of ``--block`` starts (which one goes first
-alternates too), so that a machine shared with other work slows both alike; its ratio is
-the backend's time over the bare spawn's (above 1: the backend is slower). The median of
-the rounds' ratios is the figure to quote; the best-of rates beside it and the CPU time
-this process spent per start (less noisy than wall time) show the rest.
+Both run in alternating blocks of ``--block`` starts (by default one per worker: at
+concurrency 1 they alternate start by start; which goes first alternates too), so that a
+machine shared with other work slows both alike. Each pair of blocks gives a ratio, the
+backend's time over the bare spawn's (above 1: the backend is slower); the median of these
+ratios, with its interquartile range, is the figure to quote. The best-of rates (of whole
+rounds) and the CPU time this process spent per start show the rest.
 
-Run: ``.venv/bin/python benchmarks/process_start.py [--count 300] [--block 20]
+Run: ``.venv/bin/python benchmarks/process_start.py [--count 300] [--block N]
 [--rounds 5] [--concurrency 1,10] [--loop asyncio|trio]``
 """
 
@@ -77,20 +78,18 @@ async def interleaved(
     count: int,
     block: int,
     concurrency: int,
-) -> tuple[tuple[float, float], tuple[float, float]]:
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """``count`` starts each of ``a`` and ``b`` in alternating blocks of ``block`` (which
     goes first alternates too), so that both see the same moments of a busy machine.
 
     Returns:
-        (wall, cpu) seconds of ``a``, then of ``b``.
+        The (wall, cpu) seconds of each block of ``a``, then of ``b``.
     """
-    totals = [[0.0, 0.0], [0.0, 0.0]]
+    blocks: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
     for i in range(max(1, count // block)):
         for which in (0, 1) if i % 2 == 0 else (1, 0):
-            wall, cpu = await measure((a, b)[which], block, concurrency)
-            totals[which][0] += wall
-            totals[which][1] += cpu
-    return (totals[0][0], totals[0][1]), (totals[1][0], totals[1][1])
+            blocks[which].append(await measure((a, b)[which], block, concurrency))
+    return blocks
 
 
 async def bare() -> None:
@@ -138,43 +137,49 @@ async def main(count: int, block: int, rounds: int, concurrencies: list[int]) ->
         await measure(bare, 20, 1)  # warm up both paths
         await measure(through_backend, 20, 1)
         print(
-            f"{rounds} rounds of {count} starts of {TRUE!r} each way, interleaved in blocks "
-            f"of {block}; loop={anyio_backend_name()}, load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            f"{rounds} rounds of {count} starts of {TRUE!r} each way; "
+            f"loop={anyio_backend_name()}, load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs"
         )
         print(
             "both: stdin /dev/null, stdout+stderr one pipe read to its end, a new session, "
             f"{len(BARE_ENV)} environment variables"
         )
         print(
-            "ratio = backend time / bare time (above 1: the backend is slower); "
-            "CPU = this process's CPU time per start"
+            "ratio = backend time / bare time, block by block (above 1: the backend is "
+            "slower); CPU = this process's CPU time per start"
         )
         print(
-            f"{'concurrency':>11}  {'ratio median (min-max)':>22}  {'best bare':>9}  "
+            f"{'concurrency':>11}  {'block':>5}  {'ratio median (IQR)':>22}  {'best bare':>9}  "
             f"{'best backend':>12}  {'best-of':>7}  {'CPU bare/backend':>16}"
         )
         for concurrency in concurrencies:
+            size = block or concurrency  # one start per worker by default
             bare_rates: list[float] = []
             backend_rates: list[float] = []
             ratios: list[float] = []
-            cpu: list[tuple[float, float]] = []
+            cpu: tuple[list[float], list[float]] = ([], [])
             for _ in range(rounds):
-                (bare_s, bare_cpu), (backend_s, backend_cpu) = await interleaved(
-                    bare, through_backend, count, block, concurrency
+                bare_blocks, backend_blocks = await interleaved(
+                    bare, through_backend, count, size, concurrency
                 )
-                starts = block * max(1, count // block)
-                bare_rates.append(starts / bare_s)
-                backend_rates.append(starts / backend_s)
-                ratios.append(backend_s / bare_s)
-                cpu.append((bare_cpu / starts, backend_cpu / starts))
+                starts = size * len(bare_blocks)
+                bare_rates.append(starts / sum(wall for wall, _ in bare_blocks))
+                backend_rates.append(starts / sum(wall for wall, _ in backend_blocks))
+                ratios.extend(
+                    theirs[0] / ours[0]
+                    for ours, theirs in zip(bare_blocks, backend_blocks, strict=True)
+                )
+                cpu[0].append(sum(c for _, c in bare_blocks) / starts)
+                cpu[1].append(sum(c for _, c in backend_blocks) / starts)
             bare_rate, backend_rate = max(bare_rates), max(backend_rates)
-            spread = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}x)"
-            cpu_bare = statistics.median(c[0] for c in cpu) * 1e6
-            cpu_backend = statistics.median(c[1] for c in cpu) * 1e6
+            q1, median, q3 = statistics.quantiles(ratios, n=4)
+            spread = f"{median:.2f}x ({q1:.2f}-{q3:.2f}x)"
+            cpu_bare, cpu_backend = (statistics.median(c) * 1e6 for c in cpu)
             print(
-                f"{concurrency:>11}  {spread:>22}  {bare_rate:>7.0f}/s  {backend_rate:>10.0f}/s"
-                f"  {bare_rate / backend_rate:>6.2f}x  {cpu_bare:>6.0f}/{cpu_backend:.0f} µs"
+                f"{concurrency:>11}  {size:>5}  {spread:>22}  {bare_rate:>7.0f}/s  "
+                f"{backend_rate:>10.0f}/s  {bare_rate / backend_rate:>6.2f}x  "
+                f"{cpu_bare:>6.0f}/{cpu_backend:.0f} µs"
             )
     finally:
         await backend.aclose()
@@ -189,7 +194,9 @@ def anyio_backend_name() -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300, help="starts each way per round")
-    parser.add_argument("--block", type=int, default=20, help="starts in a row of one kind")
+    parser.add_argument(
+        "--block", type=int, default=0, help="starts in a row of one kind (default: concurrency)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", default="1,10", help="comma-separated, e.g. 1,10,50")
     parser.add_argument("--loop", choices=("asyncio", "trio"), default="asyncio")
