@@ -28,6 +28,7 @@ from test_process_backend import (
     wait_unmarked,
 )
 
+from pyecs.backends.process._logs import LogCapture
 from pyecs.backends.process._spawn import Child
 
 pytestmark = [
@@ -138,3 +139,56 @@ def test_no_orphans_of_starts_spawned_in_worker_threads(burst: subprocess.Popen[
     burst.wait()
     assert [wait_gone(pgid) for pgid in pgids] == [set()] * 5
     assert wait_unmarked(marker) == set()
+
+
+# -- the log reader at the exit ------------------------------------------------------------
+
+
+@both_loops
+async def test_log_reader_reads_what_is_buffered_when_the_process_exits(tmp_path: Path) -> None:
+    """Output still in the pipe when the exit is seen (its write end held by a daemon)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    logs = LogCapture(tmp_path / "log")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(logs.pump, read_end)
+            await anyio.wait_all_tasks_blocked()
+            os.write(write_end, b"last words\n")
+            logs.process_exited()
+            with anyio.fail_after(5):
+                await logs.drained.wait()
+    finally:
+        os.close(write_end)
+    assert [line async for line in logs.lines(follow=False)] == ["last words"]
+
+
+@both_loops
+async def test_log_reader_stops_at_the_exit_when_a_daemon_holds_an_empty_pipe(
+    tmp_path: Path,
+) -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    logs = LogCapture(tmp_path / "log")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(logs.pump, read_end)
+            await anyio.wait_all_tasks_blocked()
+            logs.process_exited()
+            with anyio.fail_after(5):
+                await logs.drained.wait()
+    finally:
+        os.close(write_end)
+    assert [line async for line in logs.lines(follow=False)] == []
+    assert not logs.path.exists()  # nothing was written: no file
+
+
+async def test_removing_a_silent_container_needs_no_log_file() -> None:
+    async with opened() as backend:
+        rid = await backend.create_container(launch(sh("exit 0")))
+        await backend.start_container(rid)
+        await backend.wait_container(rid)
+        assert backend._tmp is not None
+        assert not (backend._tmp / rid).exists()
+        assert [x async for x in backend.logs(rid)] == []
+        await backend.remove_container(rid)  # (nothing to delete: no error either)

@@ -255,12 +255,6 @@ class ProcessBackend(Backend):
         if c.state != "created" or c.result is not None:
             raise BackendError(f"container {runtime_id} cannot start: it is {c.state}")
         name = c.launch.name
-        if not os.path.isdir(c.plan.cwd):
-            raise ContainerStartError(
-                "CannotStartContainerError",
-                f"container {name!r}: working directory {c.plan.cwd!r} does not exist; "
-                "create it or fix workingDirectory",
-            )
         user = resolve_user(c.plan.user, name)
         bindings = self._ports.allocate(port_requests(c.launch), name)
         env = dict(c.plan.env)
@@ -287,7 +281,13 @@ class ProcessBackend(Backend):
             os.close(read_end)
             self._ports.release(bindings)
             c.state = "created"
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and not os.path.isdir(spec.cwd):
+                # (Looked at only now: a stat on every start would cost more.)
+                detail = (
+                    f"working directory {spec.cwd!r} does not exist; create it or fix "
+                    "workingDirectory"
+                )
+            elif isinstance(exc, OSError):
                 detail = argv0_error(spec.argv, exc)
             elif isinstance(exc, subprocess.SubprocessError):
                 detail = f"cannot apply user or ulimits: {exc}"
@@ -334,8 +334,9 @@ class ProcessBackend(Backend):
                 code = docker_exit_code(child.reap())
                 # Like `docker wait`: once the exit is reported, the logs are complete.
                 c.logs.process_exited()
-                with anyio.move_on_after(_KILL_GRACE):
-                    await c.logs.drained.wait()
+                if not c.logs.done:  # (usually the reader saw the end of file first)
+                    with anyio.move_on_after(_KILL_GRACE):
+                        await c.logs.drained.wait()
                 self._finish(c, ContainerExit(code))
 
     async def _pump(self, c: _Container, fd: int) -> None:
@@ -391,8 +392,9 @@ class ProcessBackend(Backend):
         if c.state != "starting":
             c.state = "exited"
         self._ports.release(c.bindings)
-        c.health_scope.cancel()
-        c.health.finish()
+        if c.plan.health_argv is not None:  # (no checks, no task to cancel or watcher to wake)
+            c.health_scope.cancel()
+            c.health.finish()
         c.exited.set()
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
@@ -427,10 +429,10 @@ class ProcessBackend(Backend):
             await c.exited.wait()
         self._finish(c, ContainerExit(None))
         del self._containers[runtime_id]
-        c.pump_scope.cancel()
-        c.logs.finish()
-        with contextlib.suppress(FileNotFoundError):
-            c.logs.path.unlink()
+        if not c.logs.done:
+            c.pump_scope.cancel()
+            c.logs.finish()
+        c.logs.remove()
 
     async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
         """Yield HEALTHY / UNHEALTHY as they change; nothing without a health check."""
