@@ -138,8 +138,8 @@ async def main(count: int, block: int, rounds: int, concurrencies: list[int]) ->
         await measure(through_backend, 20, 1)
         print(
             f"{rounds} rounds of {count} starts of {TRUE!r} each way; "
-            f"loop={anyio_backend_name()}, load average {os.getloadavg()[0]:.1f} "
-            f"on {os.cpu_count()} CPUs"
+            f"loop={anyio_backend_name()}, Python {sys.version.split()[0]}, load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         print(
             "both: stdin /dev/null, stdout+stderr one pipe read to its end, a new session, "
