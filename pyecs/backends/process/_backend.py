@@ -28,6 +28,7 @@ from typing import Literal
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -147,6 +148,7 @@ class ProcessBackend(Backend):
         self._watchdog: Watchdog | None = None
         self._marker = ""
         self._spawn_limiter: anyio.CapacityLimiter | None = None
+        self._spawning = 0  # spawns in flight
         self._added = 0
         #: Instances managed scaling gave back, in order (for tests and curiosity).
         self.removed_instances: list[str] = []
@@ -253,12 +255,6 @@ class ProcessBackend(Backend):
         if c.state != "created" or c.result is not None:
             raise BackendError(f"container {runtime_id} cannot start: it is {c.state}")
         name = c.launch.name
-        if not os.path.isdir(c.plan.cwd):
-            raise ContainerStartError(
-                "CannotStartContainerError",
-                f"container {name!r}: working directory {c.plan.cwd!r} does not exist; "
-                "create it or fix workingDirectory",
-            )
         user = resolve_user(c.plan.user, name)
         bindings = self._ports.allocate(port_requests(c.launch), name)
         env = dict(c.plan.env)
@@ -285,7 +281,13 @@ class ProcessBackend(Backend):
             os.close(read_end)
             self._ports.release(bindings)
             c.state = "created"
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and not os.path.isdir(spec.cwd):
+                # (Looked at only now: a stat on every start would cost more.)
+                detail = (
+                    f"working directory {spec.cwd!r} does not exist; create it or fix "
+                    "workingDirectory"
+                )
+            elif isinstance(exc, OSError):
                 detail = argv0_error(spec.argv, exc)
             elif isinstance(exc, subprocess.SubprocessError):
                 detail = f"cannot apply user or ulimits: {exc}"
@@ -332,8 +334,9 @@ class ProcessBackend(Backend):
                 code = docker_exit_code(child.reap())
                 # Like `docker wait`: once the exit is reported, the logs are complete.
                 c.logs.process_exited()
-                with anyio.move_on_after(_KILL_GRACE):
-                    await c.logs.drained.wait()
+                if not c.logs.done:  # (usually the reader saw the end of file first)
+                    with anyio.move_on_after(_KILL_GRACE):
+                        await c.logs.drained.wait()
                 self._finish(c, ContainerExit(code))
 
     async def _pump(self, c: _Container, fd: int) -> None:
@@ -356,15 +359,24 @@ class ProcessBackend(Backend):
 
     async def _spawn(self, spec: SpawnSpec, output: int = subprocess.DEVNULL) -> Child:
         watched = self._watchdog is not None and self._watchdog.alive
-        if watched and not spec.needs_setup:
-            # The vfork fast path, in a worker thread: spawns then overlap (a thread is
-            # fine here: only a parent-death signal is tied to the forking thread).
-            spawn = functools.partial(Child.spawn, spec, output=output)
-            child = await anyio.to_thread.run_sync(spawn, limiter=self._spawn_limiter)
-        else:
-            # On the loop's thread, with a parent-death signal (always, without a watchdog).
-            death = None if watched else signal.SIGKILL
-            child = Child.spawn(spec, output=output, death_signal=death)
+        self._spawning += 1
+        try:
+            if watched and not spec.needs_setup:
+                # One checkpoint lets the other starts of a burst get here meanwhile.
+                await anyio.lowlevel.checkpoint()
+            if watched and not spec.needs_setup and self._spawning > 1:
+                # Others are spawning too: the vfork fast path in worker threads, so that
+                # they overlap (a thread is fine here: only a parent-death signal is tied
+                # to the forking thread).
+                spawn = functools.partial(Child.spawn, spec, output=output)
+                child = await anyio.to_thread.run_sync(spawn, limiter=self._spawn_limiter)
+            else:
+                # Alone (the fast path still, without a thread's two wake-ups), or with a
+                # parent-death signal (always without a watchdog): on the loop's thread.
+                death = None if watched else signal.SIGKILL
+                child = Child.spawn(spec, output=output, death_signal=death)
+        finally:
+            self._spawning -= 1
         if self._watchdog is not None:
             self._watchdog.register(child.pid)
         return child
@@ -380,8 +392,9 @@ class ProcessBackend(Backend):
         if c.state != "starting":
             c.state = "exited"
         self._ports.release(c.bindings)
-        c.health_scope.cancel()
-        c.health.finish()
+        if c.plan.health_argv is not None:  # (no checks, no task to cancel or watcher to wake)
+            c.health_scope.cancel()
+            c.health.finish()
         c.exited.set()
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
@@ -416,10 +429,10 @@ class ProcessBackend(Backend):
             await c.exited.wait()
         self._finish(c, ContainerExit(None))
         del self._containers[runtime_id]
-        c.pump_scope.cancel()
-        c.logs.finish()
-        with contextlib.suppress(FileNotFoundError):
-            c.logs.path.unlink()
+        if not c.logs.done:
+            c.pump_scope.cancel()
+            c.logs.finish()
+        c.logs.remove()
 
     async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
         """Yield HEALTHY / UNHEALTHY as they change; nothing without a health check."""

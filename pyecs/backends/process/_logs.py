@@ -9,7 +9,9 @@ most :data:`MAX_LINE_BYTES` (16 KiB): a longer line comes as several, as from Do
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,6 +36,8 @@ class LogCapture:
         self._changed = anyio.Event()
         self._exited = False
         self._wait_scope: anyio.CancelScope | None = None
+        self._fd = -1
+        self._created = False
 
     def _notify(self) -> None:
         self._changed.set()
@@ -54,6 +58,7 @@ class LogCapture:
                 except BlockingIOError:
                     if self._exited:
                         return
+                    self._fd = fd
                     with anyio.CancelScope() as self._wait_scope:
                         await anyio.wait_readable(fd)
                     self._wait_scope = None
@@ -62,6 +67,7 @@ class LogCapture:
                     return
                 if out is None:
                     out = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                    self._created = True
                 view = memoryview(data)
                 while view:
                     view = view[os.write(out, view) :]
@@ -69,6 +75,7 @@ class LogCapture:
                 self._notify()
                 await anyio.lowlevel.checkpoint()  # a chatty program must not starve the loop
         finally:
+            self._wait_scope = None
             os.close(fd)
             if out is not None:
                 os.close(out)
@@ -77,8 +84,17 @@ class LogCapture:
     def process_exited(self) -> None:
         """The container exited (its group was killed): read what is buffered, then stop."""
         self._exited = True
-        if self._wait_scope is not None:
+        if self._wait_scope is not None and not _readable(self._fd):
+            # Something that left the group holds the pipe: stop waiting for it. (When
+            # the pipe is readable, at its end as a rule, the reader wakes by itself; a
+            # cancel would cost more than this poll.)
             self._wait_scope.cancel()
+
+    def remove(self) -> None:
+        """Delete the file (there is none if nothing was ever written)."""
+        if self._created:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     def finish(self) -> None:
         """No more output will come (end of file, or the container was removed)."""
@@ -120,3 +136,9 @@ class LogCapture:
                     yield line
                 return
             await changed.wait()
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()  # (select.select fails for descriptors past 1023)
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

@@ -8,10 +8,11 @@ backend's :class:`~pyecs.backends.process._watchdog.Watchdog` sees to that. Chil
 need setup between ``fork`` and ``exec`` (ulimits, another user) get it in a
 ``preexec_fn``, and there they also ask for ``PR_SET_PDEATHSIG`` = SIGKILL (so does every
 child while no watchdog runs). The setting belongs to the *thread* that forked the child,
-so children are always spawned on the event loop's thread, never in a worker thread
+so such children are always spawned on the event loop's thread, never in a worker thread
 (anyio's idle workers exit, and would take the children with them). Other children skip
 the ``preexec_fn``: it makes ``subprocess`` use ``fork`` instead of the ``vfork`` fast
-path, about 5x slower from a large process.
+path, about 5x slower from a large process. They spawn on the event loop's thread too when
+they start alone, and in worker threads when several start at once (the backend decides).
 
 Exits are awaited without polling and without a thread where the kernel offers a pidfd
 (Linux 5.3+): the pidfd becomes readable when the child exits. Elsewhere a worker thread
