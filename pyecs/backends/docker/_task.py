@@ -237,11 +237,10 @@ async def setup_task_resources(
     cluster_network = None
     aliases = service_aliases(td, task.labels.get(LABEL_SERVICE))
     mode = td.effective_network_mode
-    if cluster_network_now and mode == "awsvpc":
-        cluster_network = await networks.ensure(engine)
-    elif mode in ("bridge", "awsvpc"):
+    if mode in ("bridge", "awsvpc"):
         named = bool(aliases) or mode == "awsvpc"
-        cluster_network = await networks.join(engine, task.task_arn, named=named)
+        now = cluster_network_now and mode == "awsvpc"
+        cluster_network = await networks.join(engine, task.task_arn, named=named, now=now)
     mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:
         await _create_network(engine, task_network, labels)
