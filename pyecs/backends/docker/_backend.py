@@ -85,6 +85,7 @@ from pyecs.backends.docker._stats import StatsStreams
 from pyecs.backends.docker._task import (
     PullPolicy,
     TaskState,
+    ensure_image,
     remove_backend_resources,
     remove_task_resources,
     setup_task_resources,
@@ -436,7 +437,19 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
             fargate=task.fargate,
         )
-        rid = await create(state.engine, args)
+        try:
+            rid = await create(state.engine, args)
+        except ContainerStartError as exc:
+            image = str(c.image)
+            if not (
+                isinstance(exc.__cause__, docker.errors.ImageNotFound)
+                and image in state.engine.images_present
+            ):
+                raise
+            # Removed from the engine since it was seen there: as a setup would now.
+            state.engine.images_present.discard(image)
+            await ensure_image(state.engine, image, self.pull)
+            rid = await create(state.engine, args)
         tracked = self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,

@@ -97,8 +97,11 @@ async def ensure_image(engine: Engine, image: str, policy: PullPolicy) -> None:
         ContainerStartError: ``CannotPullContainerError`` when the image cannot be had.
     """
     if policy != "always":
+        if image in engine.images_present:
+            return
         try:
             await engine.call(engine.api.inspect_image, image)
+            engine.images_present.add(image)
             return
         except docker.errors.ImageNotFound:
             if policy == "never":
@@ -114,6 +117,8 @@ async def ensure_image(engine: Engine, image: str, policy: PullPolicy) -> None:
         try:
             pending.error = await _pull_once(engine, image)
             pending.finished = True
+            if pending.error is None:
+                engine.images_present.add(image)
         finally:
             del engine.pulls_in_flight[image]
             pending.done.set()
