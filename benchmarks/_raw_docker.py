@@ -30,6 +30,7 @@ class RawDocker:
         memory_mib: The memory limit of each container.
         port: Publish container port 8080 on a dynamic 127.0.0.1 port.
         network: Attach to this network instead of the default bridge.
+        aliases: Names the container answers to on ``network`` (a service's name).
         environment: Environment of each container.
     """
 
@@ -41,6 +42,7 @@ class RawDocker:
         memory_mib: int,
         port: bool = False,
         network: str | None = None,
+        aliases: list[str] | None = None,
         environment: dict[str, str] | None = None,
     ) -> None:
         self.client = docker.DockerClient.from_env(max_pool_size=threads + 1)
@@ -49,6 +51,7 @@ class RawDocker:
         self.memory_mib = memory_mib
         self.port = port
         self.network = network
+        self.aliases = aliases
         self.environment = environment
         self.pool = concurrent.futures.ThreadPoolExecutor(threads)
         self.count = 0
@@ -60,6 +63,10 @@ class RawDocker:
             port_bindings={"8080/tcp": ("127.0.0.1", None)} if self.port else None,
             network_mode=self.network,
         )
+        networking = None
+        if self.network and self.aliases:
+            endpoint = api.create_endpoint_config(aliases=self.aliases)
+            networking = api.create_networking_config({self.network: endpoint})
         created = api.create_container(
             self.image,
             command=SLEEP,
@@ -68,6 +75,7 @@ class RawDocker:
             environment=self.environment,
             ports=[8080] if self.port else None,
             host_config=host_config,
+            networking_config=networking,
             detach=True,
         )
         api.start(created["Id"])

@@ -5,11 +5,14 @@ For N = 1, 10 and 30 single-container busybox tasks that sleep until stopped
 ``run_task`` to every task RUNNING, next to the docker SDK doing the same creates and
 starts (``APIClient.create_container`` + ``start``) from a thread pool as large as the
 backend's SDK concurrency (``max_pool_size - 1``: the event stream holds one connection).
-``--rounds`` rounds (default 5), alternating which goes first; median and best. Targets:
-``run_task`` within 1.10x of the raw SDK on the default bridge (where pyecs starts tasks
-nobody finds by name); awsvpc tasks, which pyecs puts on the cluster network, within
-1.05x of the raw SDK on a user-defined network. The engine's own create+start dominates and varies a
-lot on a busy machine: compare the medians.
+``--rounds`` rounds (default 5), interleaved (the order of the four reverses each round);
+medians, and each one's spread (best-worst). Targets: ``run_task`` within 1.10x of the raw
+SDK on the default bridge (where pyecs starts tasks nobody finds by name); awsvpc tasks,
+which pyecs puts on the cluster network (found by their address) once there are two,
+within 1.05x of the raw SDK on a user-defined network. A lone awsvpc task (N=1) needs no
+network and starts on the bridge: its row compares unlike things, and says so. The
+engine's own create+start dominates and varies a lot on a busy machine: compare the
+medians, and mind the spread.
 
 Then the CPU the Python process uses while 50 tasks run and nothing happens, over ~10 s
 (``time.process_time`` and ``resource.getrusage`` deltas over wall time). Target: under 2%
@@ -117,6 +120,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:5.0f} ms"
 
 
+def span(values: list[float]) -> str:
+    return f"{min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms"
+
+
 async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: float) -> None:
     client = docker.from_env()
     image = ensure_busybox_image(client)
@@ -167,10 +174,16 @@ async def main(sizes: list[int], rounds: int, port: bool, idle_n: int, idle_s: f
                             elapsed = await anyio.to_thread.run_sync(runner.start, n)
                         samples[which].append(elapsed)
                 med = {k: statistics.median(v) for k, v in samples.items()}
+                alone = "  (one awsvpc task: on the bridge)" if n == 1 else ""
                 print(
                     f"{n:>4}  {ms(med['raw']):>20}  {ms(med['net']):>18}  "
                     f"{ms(med['pyecs']):>15}  {med['pyecs'] / med['raw']:>14.2f}x  "
-                    f"{ms(med['vpc']):>13}  {med['vpc'] / med['net']:>20.2f}x"
+                    f"{ms(med['vpc']):>13}  {med['vpc'] / med['net']:>20.2f}x{alone}"
+                )
+                print(
+                    f"{'':>4}  {span(samples['raw']):>20}  {span(samples['net']):>18}  "
+                    f"{span(samples['pyecs']):>15}  {'':>15}  {span(samples['vpc']):>13}"
+                    "  (best-worst)"
                 )
 
             by_cpu, by_rusage = await idle_cpu(cluster, idle_n, idle_s)

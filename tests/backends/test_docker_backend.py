@@ -584,6 +584,36 @@ async def test_pull_never_needs_the_image_on_the_engine(busybox_image: str) -> N
         await backend.aclose()
 
 
+async def test_an_image_removed_after_it_was_seen_is_asked_for_again(
+    busybox_image: str, docker_client: docker.DockerClient
+) -> None:
+    """The backend asks the engine once per image; a create that finds the image gone
+    applies the pull policy again instead of failing on the remembered answer."""
+    tag = f"pyecs-test/seen:{uuid.uuid4().hex[:8]}"
+    docker_client.api.tag(busybox_image, *tag.split(":"))
+    backend = DockerBackend(pull="never")
+    specs = await backend.open(CONTEXT)
+    h = Harness(backend, specs, tag)
+    try:
+        await h.start(h.task({"name": "app", "command": ["true"]}))  # seen on the engine
+        docker_client.api.remove_image(tag)
+        gone = h.task({"name": "app"})
+        await backend.setup_task(gone)  # remembered: no question to the engine
+        with pytest.raises(ContainerStartError) as info:
+            await h.create(gone, "app")
+        assert info.value.code == "CannotPullContainerError"
+        assert "'never'" in str(info.value)  # the policy, applied again
+        docker_client.api.tag(busybox_image, *tag.split(":"))
+        (rid,) = await h.start(h.task({"name": "app", "command": ["true"]}))
+        assert (await backend.wait_container(rid)).exit_code == 0
+    finally:
+        with anyio.CancelScope(shield=True):
+            await h.finish()
+        await backend.aclose()
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.api.remove_image(tag)
+
+
 async def test_an_environment_file_that_is_not_local_fails_the_create(harness: Harness) -> None:
     env = [{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}]
     task = harness.task({"name": "app", "environmentFiles": env})

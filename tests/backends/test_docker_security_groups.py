@@ -7,13 +7,16 @@ no iptables permission, bridge netfilter off, a remote engine).
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
 import pyecs
+from pyecs.backends._shared import LABEL_OWNER
 from pyecs.backends.docker import DockerBackend
+from pyecs.backends.docker._engine import owner_labels
 from pyecs.backends.docker._firewall import CHAIN_PREFIX, firewall_leftovers
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -73,14 +76,26 @@ def _refused(outcome: tuple[bool, str]) -> bool:
 
 
 def _our_rules() -> str:
+    """This process's pyecs rules: its chains and what jumps to them (another test
+    process, an xdist worker or someone else's run, may have chains of its own)."""
     out = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True)
-    return "\n".join(line for line in out.stdout.splitlines() if CHAIN_PREFIX in line)
+    lines = [line for line in out.stdout.splitlines() if CHAIN_PREFIX in line]
+    mine = f"owner={owner_labels()[LABEL_OWNER]} "
+    chains = {
+        words[words.index("-j") + 1]
+        for words in (line.split() for line in lines if mine in line)
+        if "-j" in words and words[words.index("-j") + 1].startswith(CHAIN_PREFIX)
+    }
+    return "\n".join(
+        line for line in lines if mine in line or any(c in line.split() for c in chains)
+    )
 
 
 @pytest.fixture
 async def cluster(busybox_image: str) -> AsyncIterator[pyecs.Cluster]:
     backend = DockerBackend(pull="never")
-    async with pyecs.Cluster("sg-docker", backend=backend) as c:
+    # A name of its own: tests in other workers must not share its cluster network.
+    async with pyecs.Cluster(f"sg-docker-{uuid.uuid4().hex[:8]}", backend=backend) as c:
         if backend.security_groups_problem is not None:
             pytest.skip(f"this host cannot filter: {backend.security_groups_problem}")
         assert backend.capabilities.security_groups

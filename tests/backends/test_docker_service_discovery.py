@@ -227,6 +227,45 @@ async def test_tasks_nobody_calls_by_name_start_on_the_bridge_without_a_network(
 
 
 @pytest.mark.docker
+async def test_tasks_nobody_calls_start_on_the_bridge_also_once_the_network_exists(
+    busybox_image: str, docker_client: docker.DockerClient
+) -> None:
+    """The network outlives the service that brought it; tasks started after the service
+    is gone need no name service and start on the bridge, and the next service's task
+    connects them (they may call it)."""
+    name = f"sd-after-{uuid.uuid4().hex[:8]}"
+    network = cluster_network_name(name)
+    async with pyecs.Cluster(
+        name, backend=DockerBackend(pull="never"), task_healthy_delay=0
+    ) as cluster:
+        await cluster.register_task_definition(
+            {"family": "api", "containerDefinitions": [web_container(busybox_image, "api")]}
+        )
+        app = {"name": "app", "image": busybox_image, "memory": 16, "command": IDLE}
+        await cluster.register_task_definition({"family": "plain", "containerDefinitions": [app]})
+        first = await cluster.create_service("api", task_definition="api", desired_count=2)
+        await first.wait_stable(timeout=30)
+        await first.delete(force=True)
+        await first.wait_inactive(timeout=30)
+        assert network in {n["Name"] for n in docker_client.api.networks()}
+
+        arns = [t.arn for t in (await cluster.run_task("plain", count=2)).tasks]
+        tasks = await cluster.wait_tasks_running(arns, timeout=30)
+        for task in tasks:
+            info = docker_client.api.inspect_container(task.container("app").runtime_id)
+            assert set(info["NetworkSettings"]["Networks"]) == {"bridge"}
+        second = await cluster.create_service("api2", task_definition="api", desired_count=1)
+        await second.wait_stable(timeout=30)
+        for task in tasks:
+            info = docker_client.api.inspect_container(task.container("app").runtime_id)
+            assert set(info["NetworkSettings"]["Networks"]) == {"bridge", network}
+        (web,) = [t.container("web") for t in second.tasks]
+        info = docker_client.api.inspect_container(web.runtime_id)
+        assert info["NetworkSettings"]["Networks"][network]["Aliases"][:1] == ["api2"]
+    assert labelled(docker_client, name) == []
+
+
+@pytest.mark.docker
 async def test_a_multi_container_service_task_is_reachable_by_its_name(
     busybox_image: str, docker_client: docker.DockerClient
 ) -> None:

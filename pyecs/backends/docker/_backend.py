@@ -85,6 +85,7 @@ from pyecs.backends.docker._stats import StatsStreams
 from pyecs.backends.docker._task import (
     PullPolicy,
     TaskState,
+    ensure_image,
     remove_backend_resources,
     remove_task_resources,
     setup_task_resources,
@@ -228,7 +229,7 @@ class DockerBackend(Backend):
         self.removed_leftovers = removed
         self._context = context
         network_labels = {**context.labels, LABEL_CLUSTER: context.cluster, **owner_labels()}
-        self._networks = ClusterNetworks(context.cluster, network_labels)
+        self._networks = ClusterNetworks(context.cluster, network_labels, self._holds)
         self._connected = connected
         self._by_instance = {e.instance_id: e for e in connected}
         self._tg = anyio.create_task_group()
@@ -417,7 +418,7 @@ class DockerBackend(Backend):
         ctx = self._require_open()
         labels = {**(c.docker_labels or {}), **ctx.labels, **task.labels, **container.labels}
         labels.update(self._reserved(task.task_arn), **{LABEL_CONTAINER: container.name})
-        await self._check_cluster_network(state)
+        await self._check_cluster_network(state, task.task_arn)
         alone = state.plan.cluster_network is None and joins_cluster_network(c, state.plan)
         volumes_from = [
             f"{await state.sibling(str(vf.source_container))}:{'ro' if vf.read_only else 'rw'}"
@@ -436,7 +437,19 @@ class DockerBackend(Backend):
             log_drivers_allowed=self.log_drivers,
             fargate=task.fargate,
         )
-        rid = await create(state.engine, args)
+        try:
+            rid = await create(state.engine, args)
+        except ContainerStartError as exc:
+            image = str(c.image)
+            if not (
+                isinstance(exc.__cause__, docker.errors.ImageNotFound)
+                and image in state.engine.images_present
+            ):
+                raise
+            # Removed from the engine since it was seen there: as a setup would now.
+            state.engine.images_present.discard(image)
+            await ensure_image(state.engine, image, self.pull)
+            rid = await create(state.engine, args)
         tracked = self._watch.tracked[rid] = Tracked(
             rid,
             state.engine,
@@ -569,14 +582,14 @@ class DockerBackend(Backend):
             )
         return self._context
 
-    async def _check_cluster_network(self, state: TaskState) -> None:
+    async def _check_cluster_network(self, state: TaskState, task_arn: str) -> None:
         """Point the task's plan to the cluster network as it is now (made again if
         another open Cluster of the name removed it meanwhile): Docker creates, and even
         connects, a container on a missing network without a word, and fails its start."""
         old = state.plan.cluster_network
         networks = self._require_networks()
         if old is None:
-            made = networks.known(state.engine)  # a second task came since the set-up
+            made = networks.known(state.engine, task_arn)  # a task came since the set-up
             if made is not None and state.plan.network_mode in ("bridge", "awsvpc"):
                 single = state.plan.task_network is None
                 state.plan = attrs.evolve(
@@ -585,21 +598,19 @@ class DockerBackend(Backend):
                     docker_network=made if single else state.plan.docker_network,
                 )
             return
-        # Docker refuses to remove a network that a running container is on: while one
-        # of ours runs there, it is still there (and no question needs asking).
-        new = await networks.ensure(state.engine, check=not self._runs_on(state.engine, old))
+        new = await networks.ensure(state.engine, check=True)
         if new != old:
             primary = new if state.plan.docker_network == old else state.plan.docker_network
             state.plan = attrs.evolve(state.plan, cluster_network=new, docker_network=primary)
 
-    def _runs_on(self, engine: Engine, network: str) -> bool:
-        """Whether a container of ours runs on ``network`` (as far as events tell)."""
-        for t in self._watch.tracked.values():
-            if t.engine is engine and t.watched and t.exit is None and not t.removing:
-                state = self._tasks.get(t.task_arn)
-                if state is not None and state.plan.cluster_network == network:
-                    return True
-        return False
+    def _holds(self, engine: Engine, network: str) -> bool:
+        """Whether the cluster network (``network``) on ``engine`` stays there for sure:
+        another open Cluster of the name removes it only when no container of the cluster
+        is on the engine (``_release``), and one of ours is there, created or running."""
+        return any(
+            t.engine is engine and not (t.removing or t.removed)
+            for t in self._watch.tracked.values()
+        )
 
     def _join_later(self, engine: Engine, task_arn: str, named: bool) -> anyio.Event:
         """Run ``ClusterNetworks.created_alone`` beside the container's start; the

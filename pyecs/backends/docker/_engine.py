@@ -137,6 +137,10 @@ class Engine:
         self.events_limiter = anyio.CapacityLimiter(1)
         self.pulls = anyio.Semaphore(max(1, pool_size // 4))
         self.pulls_in_flight: dict[str, PendingPull] = {}
+        #: Images seen on the engine (inspected or pulled) by this backend: the pull
+        #: policies ``if-not-present`` and ``never`` ask no more for them (a create that
+        #: finds one gone forgets it and asks again).
+        self.images_present: set[str] = set()
         self.info: dict[str, Any] = client.info()
         self.log_drivers: frozenset[str] = frozenset(self.info.get("Plugins", {}).get("Log") or ())
         self._log_client: docker.DockerClient | None = None

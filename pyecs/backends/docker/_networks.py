@@ -82,95 +82,144 @@ class _FreshLook(Generic[T]):
 class ClusterNetworks:
     """The cluster network ``pyecs-<cluster>`` on each engine, as one backend uses it.
 
-    Made on an engine only when it buys something: once the cluster has there a task
-    that others find by name (a service's task, which answers to the service name; an
-    awsvpc task, reached by its own address) and another bridge or awsvpc task (which
-    may call it). Tasks nobody finds by name, or a task alone, need no name service, and
-    on Docker's default bridge they start faster (Docker sets up its DNS resolver in
-    every container of a user-defined network) with no network to make and remove. When
-    the network is made, every container already there is connected to it with its
-    aliases (kept in the ``pyecs.cluster-aliases`` label, so any process can); Docker
-    then points the connected container's resolver at the network's DNS. Another open
-    ``Cluster`` of the name (in this process or another) shares the network: a backend
-    whose task started without it looks, once that container exists, for the network
-    and for other tasks' containers that call for it, and joins (making it if need be).
-    Labelled like the other resources (cluster, owner). Every ``Cluster`` of the name
-    owns it while open: :meth:`release` removes it once no container uses it.
+    A task joins it only when it buys something: when the cluster has on the engine, at
+    that moment, a task that others find by name (a service's task, which answers to the
+    service name; an awsvpc task, reached by its own address) and another bridge or
+    awsvpc task (which may call it). Tasks nobody finds by name, or a task alone, need no
+    name service, and on Docker's default bridge they start faster (Docker sets up its
+    DNS resolver in every container of a user-defined network) with no network to make
+    and remove; this holds also once the network exists (made for a service that is gone
+    since). When a task needs the network, every container already there that does not
+    have it is connected to it with its aliases (kept in the ``pyecs.cluster-aliases``
+    label, so any process can); Docker then points the connected container's resolver at
+    the network's DNS. Another open ``Cluster`` of the name (in this process or another)
+    shares the network: a backend whose task started without it looks, once that
+    container exists, for other tasks' containers that call for it, and joins (making it
+    if need be). Labelled like the other resources (cluster, owner). Every ``Cluster`` of
+    the name owns it while open: :meth:`release` removes it once no container uses it.
 
     Docker does not keep network names unique when two creates race, so creation is
     serialized within the process, and of several networks of the name (two processes
     raced) every user picks the same one, referring to it by id.
+
+    Args:
+        cluster: The cluster's name.
+        labels: The network's labels.
+        holds: Whether a container of this backend that exists on the engine is on the
+            network (of that id): then another ``Cluster`` of the name does not remove
+            it, and no question needs asking before a create.
     """
 
-    def __init__(self, cluster: str, labels: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        cluster: str,
+        labels: Mapping[str, str],
+        holds: Callable[[Engine, str], bool] = lambda engine, network: False,
+    ) -> None:
         self.cluster = cluster
         self.name = cluster_network_name(cluster)
         self.labels = {**labels, LABEL_CLUSTER: cluster, LABEL_SCOPE: "cluster"}
+        self._holds = holds
         self._ids: dict[str, str] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        #: Per engine: the tasks set up without the network, and whether each is found
-        #: by name (it needs the network as soon as another task is there).
-        self._alone: dict[str, dict[str, bool]] = {}
-        self._looks: dict[str, _FreshLook[tuple[bool, list[tuple[str, bool]]]]] = {}
+        #: Per engine: this backend's bridge and awsvpc tasks, and whether each is found
+        #: by name.
+        self._tasks: dict[str, dict[str, bool]] = {}
+        #: Per engine: those of them set up without the network and not connected since.
+        self._off: dict[str, set[str]] = {}
+        self._looks: dict[str, _FreshLook[list[tuple[str, bool]]]] = {}
+        #: Per engine: tickets of callers that want the network made sure of, and the
+        #: last ticket handed out before the last check (or make) that succeeded.
+        self._asked: dict[str, int] = {}
+        self._checked: dict[str, int] = {}
 
-    def known(self, engine: Engine) -> str | None:
-        """The network's id on ``engine`` if this backend uses it already."""
-        return self._ids.get(engine.instance_id)
+    def _needed(self, key: str, task_arn: str) -> bool:
+        """Whether the task and another task of this backend on the engine call for the
+        network (one of the two is found by name)."""
+        tasks = self._tasks.get(key, {})
+        named = tasks.get(task_arn, False)
+        return any(named or other for arn, other in tasks.items() if arn != task_arn)
 
-    async def join(self, engine: Engine, task_arn: str, *, named: bool) -> str | None:
+    def _ticket(self, key: str) -> int:
+        ticket = self._asked[key] = self._asked.get(key, 0) + 1
+        return ticket
+
+    def known(self, engine: Engine, task_arn: str) -> str | None:
+        """The network's id on ``engine`` if this backend uses it there and the task, set
+        up without it, needs it now (a task came since); the task counts as on it."""
+        key = engine.instance_id
+        known = self._ids.get(key)
+        if known is None or not self._needed(key, task_arn):
+            return None
+        self._off.get(key, set()).discard(task_arn)
+        return known
+
+    async def join(
+        self, engine: Engine, task_arn: str, *, named: bool, now: bool = False
+    ) -> str | None:
         """The network a new bridge or awsvpc task joins; None while it needs none.
 
         Args:
             named: Other tasks find this one by name or address (a service's task, an
                 awsvpc task).
+            now: Join whatever the other tasks (a task whose security groups are
+                enforced keeps one address there from its start).
 
         Raises:
             ContainerStartError: as :meth:`ensure`.
         """
         key = engine.instance_id
-        alone = self._alone.setdefault(key, {})  # also marks the engine as one we used
+        ticket = self._ticket(key)
+        tasks = self._tasks.setdefault(key, {})
+        called = any(n for arn, n in tasks.items() if arn != task_arn)
+        tasks[task_arn] = named
+        off = self._off.setdefault(key, set())
+        if not now and not self._needed(key, task_arn):
+            # Nobody in this backend calls for the network now. Other backends' tasks
+            # (this process or another) are looked for once the container exists: see
+            # created_alone.
+            off.add(task_arn)
+            return None
         async with self._lock(key):
             known = self._ids.get(key)
-            if known is not None:
-                return known
-            others = [n for arn, n in alone.items() if arn != task_arn]
-            if not others or not (named or any(others)):
-                # Nobody in this backend calls for the network yet. Other backends' tasks
-                # (this process or another) are looked for once the container exists:
-                # see created_alone.
-                alone[task_arn] = named
-                return None
-            return await self._make(engine)
+            network = await self._current(engine, ticket)
+            if network == known and (off - {task_arn} or (named and not called)):
+                # Tasks started without it call for it now (of this backend, or of
+                # another that found nobody here called by name): connect them.
+                await self._connect_all(engine, network)
+            off.clear()
+            return network
 
     async def created_alone(self, engine: Engine, task_arn: str, *, named: bool) -> None:
-        """After a container of a task set up without the network is created: if the
-        network exists, or another task is there (of another backend or process too: it
-        came meanwhile, or was there before) and one of the two is found by name, make
-        or find the network and connect everything, this container included. Looking
-        only after the create closes the race of two first tasks: of two such looks, the
-        later one sees the other's container. Looks that overlap share one round trip
-        that started after the create.
+        """After a container of a task set up without the network is created: if another
+        task is there (of another backend or process too: it came meanwhile, or was there
+        before) and one of the two is found by name, make or find the network and connect
+        everything, this container included. Looking only after the create closes the
+        race of two first tasks: of two such looks, the later one sees the other's
+        container. Looks that overlap share one round trip that started after the
+        create.
 
         Raises:
             ContainerStartError: as :meth:`ensure`.
         """
         key = engine.instance_id
-        if self._ids.get(key) is None:
+        ticket = self._ticket(key)
+        if not self._needed(key, task_arn):
             look = self._looks.setdefault(key, _FreshLook(self._look, engine))
-            exists, containers = await look.fresh()
-            if not exists and not any(
-                arn != task_arn and (named or other_named) for arn, other_named in containers
-            ):
+            containers = await look.fresh()
+            if not any(arn != task_arn and (named or other) for arn, other in containers):
                 return
         async with self._lock(key):
-            if self._ids.get(key) is None:
-                await self._make(engine)
-            else:
-                await self._connect_all(engine, self._ids[key])
+            known = self._ids.get(key)
+            network = await self._current(engine, ticket)
+            if network == known:  # else it was made just now, and everything connected
+                await self._connect_all(engine, network)
+        self._off.get(key, set()).discard(task_arn)
 
     def forget(self, engine: Engine, task_arn: str) -> None:
         """The task is gone (it no longer counts as a task on the engine)."""
-        self._alone.get(engine.instance_id, {}).pop(task_arn, None)
+        self._tasks.get(engine.instance_id, {}).pop(task_arn, None)
+        self._off.get(engine.instance_id, set()).discard(task_arn)
 
     async def ensure(self, engine: Engine, *, check: bool = False) -> str:
         """The network's id, once it exists on ``engine``.
@@ -178,36 +227,50 @@ class ClusterNetworks:
         Args:
             check: Make sure that the network known from before still exists (another
                 open ``Cluster`` of the name removes it when it closes while this one has
-                no container on the engine); find or make it again if not.
+                no container on the engine); find or make it again if not. Not asked
+                while a container of this backend holds it; callers that overlap share
+                one question asked after they called.
 
         Raises:
             ContainerStartError: CannotCreateContainerError (no address pool left, or a
                 network of that name that another cluster or someone else made).
         """
         key = engine.instance_id
+        ticket = self._ticket(key)
         async with self._lock(key):
-            known = self._ids.get(key)
-            if known is not None and check:
-                try:
-                    await engine.call(engine.api.inspect_network, known)
-                except docker.errors.NotFound:
-                    log.debug("network %s is gone from %s", self.name, engine.address)
-                    known = None
-            if known is None:
-                self._ids.pop(key, None)
-                known = await self._make(engine)
-            return known
+            return await self._current(engine, ticket if check else None)
 
     def _lock(self, key: str) -> anyio.Lock:
         return self._locks.setdefault(key, anyio.Lock())
 
-    async def _look(self, engine: Engine) -> tuple[bool, list[tuple[str, bool]]]:
-        """Whether a network of the name exists on ``engine`` and, if not, the tasks of
-        the cluster's containers there that belong on it, with whether each is found
-        by name."""
-        return await engine.side_call(
-            functools.partial(_look, name=self.name, cluster=self.cluster)
-        )
+    async def _current(self, engine: Engine, ticket: int | None) -> str:
+        """The network's id (lock held): the known one, made sure of for callers whose
+        ``ticket`` came after the last check (None: not at all), else found or made."""
+        key = engine.instance_id
+        started = self._asked.get(key, 0)
+        known = self._ids.get(key)
+        if (
+            known is not None
+            and ticket is not None
+            and self._checked.get(key, 0) < ticket
+            and not self._holds(engine, known)
+        ):
+            try:
+                await engine.call(engine.api.inspect_network, known)
+                self._checked[key] = started
+            except docker.errors.NotFound:
+                log.debug("network %s is gone from %s", self.name, engine.address)
+                known = None
+        if known is None:
+            self._ids.pop(key, None)
+            known = await self._make(engine)
+            self._checked[key] = started
+        return known
+
+    async def _look(self, engine: Engine) -> list[tuple[str, bool]]:
+        """The tasks of the cluster's containers on ``engine`` that belong on the
+        network, with whether each is found by name."""
+        return await engine.side_call(functools.partial(_look, cluster=self.cluster))
 
     async def _make(self, engine: Engine) -> str:
         """Find or create the network, connect the containers waiting for it (lock held)."""
@@ -226,7 +289,7 @@ class ClusterNetworks:
         """The instance ids of the engines where this backend used the network, or had a
         task that belongs on it (another backend may have connected that task's
         containers to a network it made: whoever closes last removes it)."""
-        return frozenset(self._ids) | frozenset(self._alone)
+        return frozenset(self._ids) | frozenset(self._tasks)
 
     async def release(self, engine: Engine) -> None:
         """Remove the network from ``engine`` unless a container uses it.
@@ -234,7 +297,8 @@ class ClusterNetworks:
         The worker thread is abandoned on cancellation, so a caller's timeout bounds it.
         """
         self._ids.pop(engine.instance_id, None)
-        self._alone.pop(engine.instance_id, None)
+        self._tasks.pop(engine.instance_id, None)
+        self._off.pop(engine.instance_id, None)
         try:
             await anyio.to_thread.run_sync(
                 functools.partial(_release, engine.api, self.name, self.cluster),
@@ -255,16 +319,14 @@ def _waiting(api: docker.APIClient, cluster: str) -> list[dict[str, Any]]:
     return list(api.containers(all=True, filters=filters))
 
 
-def _look(api: docker.APIClient, name: str, cluster: str) -> tuple[bool, list[tuple[str, bool]]]:
+def _look(api: docker.APIClient, cluster: str) -> list[tuple[str, bool]]:
     """See ``ClusterNetworks._look`` (blocking)."""
-    if _named(api, name):
-        return True, []  # ours is used; someone else's is refused by _ensure with a way out
     found = []
     for c in _waiting(api, cluster):
         labels = c.get("Labels") or {}
         named = bool(labels.get(LABEL_DNS)) or LABEL_SERVICE in labels
         found.append((str(labels.get(LABEL_TASK, "")), named))
-    return False, found
+    return found
 
 
 def _connect_all(api: docker.APIClient, network: str, name: str, cluster: str) -> None:

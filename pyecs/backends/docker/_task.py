@@ -97,8 +97,11 @@ async def ensure_image(engine: Engine, image: str, policy: PullPolicy) -> None:
         ContainerStartError: ``CannotPullContainerError`` when the image cannot be had.
     """
     if policy != "always":
+        if image in engine.images_present:
+            return
         try:
             await engine.call(engine.api.inspect_image, image)
+            engine.images_present.add(image)
             return
         except docker.errors.ImageNotFound:
             if policy == "never":
@@ -114,6 +117,8 @@ async def ensure_image(engine: Engine, image: str, policy: PullPolicy) -> None:
         try:
             pending.error = await _pull_once(engine, image)
             pending.finished = True
+            if pending.error is None:
+                engine.images_present.add(image)
         finally:
             del engine.pulls_in_flight[image]
             pending.done.set()
@@ -237,11 +242,10 @@ async def setup_task_resources(
     cluster_network = None
     aliases = service_aliases(td, task.labels.get(LABEL_SERVICE))
     mode = td.effective_network_mode
-    if cluster_network_now and mode == "awsvpc":
-        cluster_network = await networks.ensure(engine)
-    elif mode in ("bridge", "awsvpc"):
+    if mode in ("bridge", "awsvpc"):
         named = bool(aliases) or mode == "awsvpc"
-        cluster_network = await networks.join(engine, task.task_arn, named=named)
+        now = cluster_network_now and mode == "awsvpc"
+        cluster_network = await networks.join(engine, task.task_arn, named=named, now=now)
     mode, docker_network, task_network = plan_network(td, prefix, cluster_network)
     if task_network is not None:
         await _create_network(engine, task_network, labels)
