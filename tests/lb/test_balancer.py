@@ -1,7 +1,10 @@
-"""``ServiceLoadBalancer`` on its own, in front of in-test servers, under asyncio and trio."""
+"""``ServiceLoadBalancer`` on its own, in front of in-test servers, under asyncio (with its
+own loop and with uvloop, whose data path is the same callbacks on another loop) and trio."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +15,18 @@ import pytest
 import pyecs
 from pyecs.lb import ServiceLoadBalancer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])]
+UVLOOP = pytest.param(
+    ("asyncio", {"use_uvloop": True}),
+    id="uvloop",
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("uvloop") is None or sys.platform == "win32",
+        reason="uvloop is not installed (the test extra installs it)",
+    ),
+)
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.parametrize("anyio_backend", ["asyncio", UVLOOP, "trio"]),
+]
 
 
 @asynccontextmanager
@@ -244,3 +258,24 @@ async def test_drain_without_connections_completes_at_once() -> None:
         with anyio.fail_after(2):  # not 300 s
             await lb.drain("task-a")
         assert lb.targets() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_statistics_count_requests_answers_and_5xx(host: str) -> None:
+    """They feed the ELB metrics and request-count auto scaling, on every data path: asyncio's
+    callbacks (a numeric address), its task-based path (a name to resolve), uvloop, trio."""
+    codes = [200]
+    request = b"GET / HTTP/1.1\r\nHost: lb\r\n\r\n"
+    async with http_server(codes) as (target_port, _), balancer() as lb:
+        lb.register("task-a", "a", f"{host}:{target_port}")
+        await healthy(lb, 1)
+        assert (await ask(lb, request)).startswith(b"HTTP/1.1 200 ")
+        codes[0] = 503
+        assert (await ask(lb, request)).startswith(b"HTTP/1.1 503 ")
+        with anyio.fail_after(5):  # the link is released just after the client saw the end
+            while lb.targets()[0].connections:
+                await anyio.sleep(0.01)
+        stats = lb.stats
+        assert (stats.connections, stats.requests, stats.responses) == (2, 2, 2)
+        assert stats.target_5xx == 1
+        assert 0 < stats.response_time < 5
