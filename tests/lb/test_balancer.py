@@ -4,6 +4,7 @@ own loop and with uvloop, whose data path is the same callbacks on another loop)
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -279,3 +280,21 @@ async def test_statistics_count_requests_answers_and_5xx(host: str) -> None:
         assert (stats.connections, stats.requests, stats.responses) == (2, 2, 2)
         assert stats.target_5xx == 1
         assert 0 < stats.response_time < 5
+
+
+async def test_a_target_slow_to_accept_is_skipped_after_the_connect_timeout() -> None:
+    """A connect still in progress waits (at most ``connect_timeout``), then the next target
+    takes the client, who notices nothing but the wait."""
+    async with server("b") as b, balancer(connect_timeout=0.3) as lb:
+        with socket.socket() as stuck:
+            stuck.bind(("127.0.0.1", 0))
+            stuck.listen(0)
+            lb.register("task-a", "a", f"127.0.0.1:{stuck.getsockname()[1]}")
+            await healthy(lb, 1)  # its check's connection now fills the accept queue
+            lb.register("task-b", "b", f"127.0.0.1:{port(b)}")
+            await healthy(lb, 2)
+            started = anyio.current_time()
+            answers = [await ask(lb) for _ in range(4)]
+            assert answers == [b"b:hi"] * 4
+            assert lb.stats.retried >= 1  # round robin offers the stuck one first
+            assert 0.3 <= anyio.current_time() - started < 0.3 * 4 + 2
