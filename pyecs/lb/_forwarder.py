@@ -173,7 +173,7 @@ class Forwarder:
             await links.wait_closed()  # the listener closes: let them finish
         finally:
             acceptor.stop()
-            links.abort_all()
+            links.close()
 
     # -- connecting ------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ futures and two transports before the first byte moves: most of the time of a sh
 connection. Here the listening socket has one reader callback for as long as it serves
 (:class:`Acceptor`: every client waiting is taken at once, no task or future per accept),
 and a :class:`Link` is two non-blocking sockets, two reader callbacks and no closure.
+On Linux the links' sockets are registered in an epoll set of their own
+(:class:`EpollSet`), which is one reader of the loop: asyncio's selector bookkeeping per
+registration and per event cost more than the system calls they wrap.
 
 Connecting: ``connect_ex`` and, when the first call says "in progress", a second one,
 which on loopback (every target pyecs starts) already knows the answer: connected, or
@@ -25,13 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import select
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 import anyio
 
-__all__ = ["CHUNK", "Acceptor", "Link", "Links", "numeric_family"]
+__all__ = ["CHUNK", "Acceptor", "Link", "Links", "Poller", "numeric_family"]
 
 #: Bytes read at once from either side.
 CHUNK = 262144
@@ -42,6 +46,94 @@ _STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
 _BORN_NONBLOCKING = _STREAM != socket.SOCK_STREAM
 _CONNECTED = (0, errno.EISCONN)
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
+
+
+class Poller(Protocol):
+    """Where the links register their sockets: the loop itself, or an :class:`EpollSet`."""
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None: ...
+    def remove_reader(self, fd: int) -> bool: ...
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None: ...
+    def remove_writer(self, fd: int) -> bool: ...
+
+
+class EpollSet:
+    """An epoll set of the links' own, itself one reader of the loop (Linux).
+
+    Registering a socket with the loop costs asyncio a selector key, a handle and a
+    failed lookup whose KeyError formats the socket's repr; here it is one ``epoll_ctl``
+    and a dict entry, and an event is one dict lookup and a call. Level-triggered, like
+    the loop: what a callback leaves unread is reported again.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._epoll = select.epoll()
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._writers: dict[int, Callable[[], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._ready)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+
+    def _mask(self, fd: int) -> int:
+        return (select.EPOLLIN if fd in self._readers else 0) | (
+            select.EPOLLOUT if fd in self._writers else 0
+        )
+
+    def _set(self, fd: int, before: int) -> None:
+        after = self._mask(fd)
+        if not before:
+            self._epoll.register(fd, after)
+        elif after:
+            self._epoll.modify(fd, after)
+        else:
+            self._epoll.unregister(fd)
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        before = self._mask(fd)
+        self._readers[fd] = callback
+        self._set(fd, before)
+
+    def remove_reader(self, fd: int) -> bool:
+        before = self._mask(fd)
+        if self._readers.pop(fd, None) is None:
+            return False
+        self._set(fd, before)
+        return True
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        before = self._mask(fd)
+        self._writers[fd] = callback
+        self._set(fd, before)
+
+    def remove_writer(self, fd: int) -> bool:
+        before = self._mask(fd)
+        if self._writers.pop(fd, None) is None:
+            return False
+        self._set(fd, before)
+        return True
+
+    def _ready(self) -> None:
+        readers, writers = self._readers, self._writers
+        # A callback may end another link whose event is further down the list: its
+        # callbacks are gone then (and a socket opened since under the same number is
+        # new: its callbacks cope with an event that was not for it).
+        for fd, events in self._epoll.poll(0):
+            if events & _READ_EVENTS:
+                callback = readers.get(fd)
+                if callback is not None:
+                    callback()
+            if events & _WRITE_EVENTS:
+                callback = writers.get(fd)
+                if callback is not None:
+                    callback()
+
+
+_ERROR_EVENTS = getattr(select, "EPOLLERR", 0) | getattr(select, "EPOLLHUP", 0)
+_READ_EVENTS = getattr(select, "EPOLLIN", 0) | _ERROR_EVENTS
+_WRITE_EVENTS = getattr(select, "EPOLLOUT", 0) | _ERROR_EVENTS
 
 
 def numeric_family(host: str) -> int | None:
@@ -70,8 +162,8 @@ class _Direction:
         "final",
         "first",
         "link",
-        "loop",
         "pending",
+        "poller",
         "reading",
         "src",
         "src_fd",
@@ -79,7 +171,8 @@ class _Direction:
     )
 
     def __init__(self, link: Link, src: socket.socket, dst: socket.socket, final: bool) -> None:
-        self.link, self.loop, self.src, self.dst, self.final = link, link.loop, src, dst, final
+        self.link, self.poller, self.src, self.dst = link, link.poller, src, dst
+        self.final = final
         self.src_fd, self.dst_fd = src.fileno(), dst.fileno()
         self.pending = b""
         self.eof = False
@@ -89,23 +182,23 @@ class _Direction:
 
     def start(self) -> None:
         self.reading = True
-        self.loop.add_reader(self.src_fd, self.readable)
+        self.poller.add_reader(self.src_fd, self.readable)
 
     def _read(self, on: bool) -> None:
         if on != self.reading:
             self.reading = on
             if on:
-                self.loop.add_reader(self.src_fd, self.readable)
+                self.poller.add_reader(self.src_fd, self.readable)
             else:
-                self.loop.remove_reader(self.src_fd)
+                self.poller.remove_reader(self.src_fd)
 
     def _write(self, on: bool) -> None:
         if on != self.writing:
             self.writing = on
             if on:
-                self.loop.add_writer(self.dst_fd, self.writable)
+                self.poller.add_writer(self.dst_fd, self.writable)
             else:
-                self.loop.remove_writer(self.dst_fd)
+                self.poller.remove_writer(self.dst_fd)
 
     def readable(self) -> None:
         try:
@@ -177,12 +270,14 @@ class Link:
     """
 
     __slots__ = (
+        "_address",
         "_directions",
         "_timer",
         "client",
         "closed",
         "links",
         "loop",
+        "poller",
         "started",
         "target",
         "tried",
@@ -191,7 +286,7 @@ class Link:
 
     def __init__(self, links: Links, client: socket.socket) -> None:
         self.links = links
-        self.loop = links.loop
+        self.loop, self.poller = links.loop, links.poller
         self.client = client
         self.upstream: socket.socket | None = None
         self.closed = False
@@ -199,6 +294,7 @@ class Link:
         self.tried: set[Any] | None = None
         self.started = 0.0
         self._timer: asyncio.TimerHandle | None = None  # a connect in progress
+        self._address: tuple[str, int] = ("", 0)
         self._directions: tuple[_Direction, ...] = ()
 
     def connect(self, family: int, address: tuple[str, int], timeout: float) -> None:
@@ -222,20 +318,29 @@ class Link:
         if code in _CONNECTED:
             self.links.connected(self)
         elif code in _IN_PROGRESS:
-            self.loop.add_writer(sock.fileno(), self._connect_done, True)
+            self._address = address
+            self.poller.add_writer(sock.fileno(), self._connect_ready)
             self._timer = self.loop.call_later(timeout, self._connect_done, False)
         else:
             self.upstream = None
             sock.close()
             self.links.refused(self)
 
+    def _connect_ready(self) -> None:
+        assert self.upstream is not None
+        # Asking again rather than reading SO_ERROR: an event meant for an earlier socket
+        # of the same number says "in progress" here, not "connected".
+        code = self.upstream.connect_ex(self._address)
+        if code not in _IN_PROGRESS:
+            self._connect_done(code in _CONNECTED)
+
     def _connect_done(self, ok: bool) -> None:
         sock, timer = self.upstream, self._timer
         assert sock is not None and timer is not None
         self._timer = None
         timer.cancel()
-        self.loop.remove_writer(sock.fileno())
-        if ok and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+        self.poller.remove_writer(sock.fileno())
+        if ok:
             self.links.connected(self)
             return
         self.upstream = None
@@ -261,7 +366,7 @@ class Link:
         if self._timer is not None and self.upstream is not None:  # still connecting
             self._timer.cancel()
             self._timer = None
-            self.loop.remove_writer(self.upstream.fileno())
+            self.poller.remove_writer(self.upstream.fileno())
         for direction in self._directions:
             direction.stop()
         self.client.close()
@@ -281,8 +386,17 @@ class Links:
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._epoll = EpollSet(self.loop) if hasattr(select, "epoll") else None
+        self.poller: Poller = self._epoll or cast(Poller, self.loop)
         self._open: set[Link] = set()
         self._empty = anyio.Event()
+
+    def close(self) -> None:
+        """Abort the links still open; release what the loop was given."""
+        self.abort_all()
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
 
     def add(self, client: socket.socket) -> Link:
         link = Link(self, client)
