@@ -134,6 +134,7 @@ class Forwarder:
         self._eligible = eligible
         self._timeout = connect_timeout
         self._closing: anyio.Event | None = None
+        self._acceptor: reactor.Acceptor | None = None
 
     async def serve(self, listener: anyio.abc.SocketListener, tg: anyio.abc.TaskGroup) -> None:
         """Accept clients until the listener closes; each one is handled in ``tg``."""
@@ -153,6 +154,8 @@ class Forwarder:
 
     def close(self) -> None:
         """The listener is about to close: accept no more (the open links may finish)."""
+        if self._acceptor is not None:
+            self._acceptor.stop()  # now: the socket closes before the serving task runs
         if self._closing is not None:
             self._closing.set()
 
@@ -164,7 +167,7 @@ class Forwarder:
         # Accepted sockets inherit TCP_NODELAY from the listening one on Linux: one system
         # call per client fewer. Elsewhere each client gets it.
         listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        acceptor = reactor.Acceptor(links.loop, listening, links.accept)
+        acceptor = self._acceptor = reactor.Acceptor(links.loop, listening, links.accept)
         self._closing = closing = anyio.Event()
         acceptor.start()
         try:

@@ -31,11 +31,20 @@ import errno
 import select
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import anyio
 
-__all__ = ["CHUNK", "Acceptor", "Link", "Links", "Poller", "numeric_family"]
+__all__ = [
+    "CHUNK",
+    "Acceptor",
+    "EpollSet",
+    "Link",
+    "Links",
+    "LoopPoller",
+    "Poller",
+    "numeric_family",
+]
 
 #: Bytes read at once from either side. ``recv`` allocates this much and then shrinks it
 #: to what came: 256 KiB (above glibc's 128 KiB mmap threshold) cost up to 15 us more per
@@ -51,12 +60,16 @@ _IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
 
 
 class Poller(Protocol):
-    """Where the links register their sockets: the loop itself, or an :class:`EpollSet`."""
+    """Where the links register their sockets: an :class:`EpollSet`, or the loop."""
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None: ...
-    def remove_reader(self, fd: int) -> bool: ...
+    def remove_reader(self, fd: int) -> None: ...
     def add_writer(self, fd: int, callback: Callable[[], None]) -> None: ...
-    def remove_writer(self, fd: int) -> bool: ...
+    def remove_writer(self, fd: int) -> None: ...
+    def forget(self, fd: int) -> None:
+        """``fd`` is about to be closed: drop what it has registered."""
+
+    def close(self) -> None: ...
 
 
 class EpollSet:
@@ -64,8 +77,9 @@ class EpollSet:
 
     Registering a socket with the loop costs asyncio a selector key, a handle and a
     failed lookup whose KeyError formats the socket's repr; here it is one ``epoll_ctl``
-    and a dict entry, and an event is one dict lookup and a call. Level-triggered, like
-    the loop: what a callback leaves unread is reported again.
+    and a dict entry, an event is one dict lookup and a call, and a socket about to be
+    closed costs no ``epoll_ctl`` at all (closing it takes it out of the set).
+    Level-triggered, like the loop: what a callback leaves unread is reported again.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -73,49 +87,46 @@ class EpollSet:
         self._epoll = select.epoll()
         self._readers: dict[int, Callable[[], None]] = {}
         self._writers: dict[int, Callable[[], None]] = {}
+        self._masks: dict[int, int] = {}
         loop.add_reader(self._epoll.fileno(), self._ready)
 
     def close(self) -> None:
         self.loop.remove_reader(self._epoll.fileno())
         self._epoll.close()
 
-    def _mask(self, fd: int) -> int:
-        return (select.EPOLLIN if fd in self._readers else 0) | (
-            select.EPOLLOUT if fd in self._writers else 0
-        )
-
-    def _set(self, fd: int, before: int) -> None:
-        after = self._mask(fd)
+    def _change(self, fd: int, add: int, drop: int) -> None:
+        before = self._masks.get(fd, 0)
+        after = (before | add) & ~drop
+        if after == before:
+            return
         if not before:
             self._epoll.register(fd, after)
         elif after:
             self._epoll.modify(fd, after)
         else:
             self._epoll.unregister(fd)
+        self._masks[fd] = after
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
-        before = self._mask(fd)
         self._readers[fd] = callback
-        self._set(fd, before)
+        self._change(fd, _IN, 0)
 
-    def remove_reader(self, fd: int) -> bool:
-        before = self._mask(fd)
-        if self._readers.pop(fd, None) is None:
-            return False
-        self._set(fd, before)
-        return True
+    def remove_reader(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None:
+            self._change(fd, 0, _IN)
 
     def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
-        before = self._mask(fd)
         self._writers[fd] = callback
-        self._set(fd, before)
+        self._change(fd, _OUT, 0)
 
-    def remove_writer(self, fd: int) -> bool:
-        before = self._mask(fd)
-        if self._writers.pop(fd, None) is None:
-            return False
-        self._set(fd, before)
-        return True
+    def remove_writer(self, fd: int) -> None:
+        if self._writers.pop(fd, None) is not None:
+            self._change(fd, 0, _OUT)
+
+    def forget(self, fd: int) -> None:
+        self._readers.pop(fd, None)
+        self._writers.pop(fd, None)
+        self._masks.pop(fd, None)
 
     def _ready(self) -> None:
         readers, writers = self._readers, self._writers
@@ -133,9 +144,32 @@ class EpollSet:
                     callback()
 
 
+class LoopPoller:
+    """The loop's own readers and writers (where there is no epoll)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.add_reader = loop.add_reader
+        self.add_writer = loop.add_writer
+
+    def remove_reader(self, fd: int) -> None:
+        self.loop.remove_reader(fd)
+
+    def remove_writer(self, fd: int) -> None:
+        self.loop.remove_writer(fd)
+
+    def forget(self, fd: int) -> None:
+        self.loop.remove_reader(fd)
+        self.loop.remove_writer(fd)
+
+    def close(self) -> None:
+        pass
+
+
+_IN, _OUT = getattr(select, "EPOLLIN", 0), getattr(select, "EPOLLOUT", 0)
 _ERROR_EVENTS = getattr(select, "EPOLLERR", 0) | getattr(select, "EPOLLHUP", 0)
-_READ_EVENTS = getattr(select, "EPOLLIN", 0) | _ERROR_EVENTS
-_WRITE_EVENTS = getattr(select, "EPOLLOUT", 0) | _ERROR_EVENTS
+_READ_EVENTS = _IN | _ERROR_EVENTS
+_WRITE_EVENTS = _OUT | _ERROR_EVENTS
 
 
 def numeric_family(host: str) -> int | None:
@@ -212,7 +246,8 @@ class _Direction:
             return
         if not data:
             self.eof = True
-            self._read(False)
+            if not self.final:  # (a final EOF closes the link: nothing to unregister)
+                self._read(False)
             self.ended()
             return
         if self.first:
@@ -258,10 +293,6 @@ class _Direction:
             self.dst.shutdown(socket.SHUT_WR)  # half-close: the answer may still come back
         except OSError:
             self.link.close()
-
-    def stop(self) -> None:
-        self._read(False)
-        self._write(False)
 
 
 class Link:
@@ -365,15 +396,13 @@ class Link:
         if self.closed:
             return
         self.closed = True
-        if self._timer is not None and self.upstream is not None:  # still connecting
+        if self._timer is not None:  # still connecting
             self._timer.cancel()
             self._timer = None
-            self.poller.remove_writer(self.upstream.fileno())
-        for direction in self._directions:
-            direction.stop()
-        self.client.close()
-        if self.upstream is not None:
-            self.upstream.close()
+        for sock in (self.client, self.upstream):
+            if sock is not None:
+                self.poller.forget(sock.fileno())
+                sock.close()
         self.links.discard(self)
 
     abort = close  # nothing is flushed either way: the sockets just close
@@ -388,17 +417,16 @@ class Links:
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._epoll = EpollSet(self.loop) if hasattr(select, "epoll") else None
-        self.poller: Poller = self._epoll or cast(Poller, self.loop)
+        self.poller: Poller = (
+            EpollSet(self.loop) if hasattr(select, "epoll") else LoopPoller(self.loop)
+        )
         self._open: set[Link] = set()
         self._empty = anyio.Event()
 
     def close(self) -> None:
         """Abort the links still open; release what the loop was given."""
         self.abort_all()
-        if self._epoll is not None:
-            self._epoll.close()
-            self._epoll = None
+        self.poller.close()
 
     def add(self, client: socket.socket) -> Link:
         link = Link(self, client)

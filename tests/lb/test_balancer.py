@@ -298,3 +298,31 @@ async def test_a_target_slow_to_accept_is_skipped_after_the_connect_timeout() ->
             assert answers == [b"b:hi"] * 4
             assert lb.stats.retried >= 1  # round robin offers the stuck one first
             assert 0.3 <= anyio.current_time() - started < 0.3 * 4 + 2
+
+
+async def test_a_closed_listener_refuses_new_clients_and_lets_open_ones_finish() -> None:
+    check = pyecs.TargetGroupHealthCheck(interval=60, timeout=1)
+    lb = ServiceLoadBalancer(
+        pyecs.LoadBalancer(container_name="web", container_port=80, health_check=check),
+        service_name="web-app",
+        target_group_name="web-app-80",
+        target_group_arn="arn:tg",
+        on_change=lambda: None,
+    )
+    async with server("a") as a, anyio.create_task_group() as tg:
+        async with lb.listening():
+            tg.start_soon(lb.serve)
+            lb.register("task-a", "a", f"127.0.0.1:{port(a)}")
+            await healthy(lb, 1)
+            stream = await anyio.connect_tcp("127.0.0.1", lb.port)
+            with anyio.fail_after(5):
+                while lb.targets()[0].connections != 1:
+                    await anyio.sleep(0.01)
+        # The listener is closed; the balancer still serves what it had accepted.
+        with pytest.raises(OSError):
+            await anyio.connect_tcp("127.0.0.1", lb.port)
+        async with stream:
+            await stream.send(b"still here\n\n")
+            with anyio.fail_after(5):
+                assert await stream.receive() == b"a:still here"
+        tg.cancel_scope.cancel()
