@@ -22,7 +22,8 @@ Targets: with keep-alive, at least 70% of the direct requests/s and within 1.5x 
 HAProxy; with a new connection per request, at least 50% of direct.
 
 Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connections 64]
-[--tasks 1] [--loop asyncio|uvloop|trio] [--generator wrk|python]``
+[--tasks 1] [--loop asyncio|uvloop|trio] [--server both|asyncio|http.server]
+[--generator wrk|python]``
 (``uvloop``: asyncio on uvloop, the ``pyecs[fast]`` extra; skipped with a note when missing)
 """
 
@@ -253,7 +254,8 @@ async def bench(args: argparse.Namespace) -> None:
     async with pyecs.Cluster("bench", backend=ProcessBackend(), task_healthy_delay=0) as cluster:
         services = {}
         for name, code in SERVERS.items():
-            services[name] = await start(cluster, name, code, args.tasks)
+            if args.server in ("both", name):
+                services[name] = await start(cluster, name, code, args.tasks)
         for svc in services.values():
             await svc.wait_stable(timeout=60)
         print(
@@ -316,6 +318,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop", "trio"], default="asyncio")
+    parser.add_argument("--server", choices=["both", *SERVERS], default="both")
     default = "wrk" if shutil.which("wrk") else "python"
     parser.add_argument("--generator", choices=["wrk", "python"], default=default)
     args = parser.parse_args()
