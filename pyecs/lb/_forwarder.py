@@ -164,13 +164,13 @@ class Forwarder:
         links = _Router(
             self.stats, self._picker, self._eligible, self._timeout, self._handle_fast, tg
         )
-        # Accepted sockets inherit TCP_NODELAY from the listening one on Linux: one system
-        # call per client fewer. Elsewhere each client gets it.
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         acceptor = self._acceptor = reactor.Acceptor(links.loop, listening, links.accept)
         self._closing = closing = anyio.Event()
-        acceptor.start()
         try:
+            # Accepted sockets inherit TCP_NODELAY from the listening one on Linux: one
+            # system call per client fewer. Elsewhere each client gets it.
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            acceptor.start()
             await closing.wait()
             acceptor.stop()
             await links.wait_closed()  # the listener closes: let them finish
