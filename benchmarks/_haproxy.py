@@ -7,6 +7,7 @@ the ``haproxy`` binary the column is skipped with a message saying so.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -33,16 +34,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(port: int, targets: Sequence[str], threads: int) -> str:
+def _config(port: int, targets: Sequence[str], threads: int, mode: str) -> str:
     servers = "\n".join(f"    server t{i} {t}" for i, t in enumerate(targets))
+    keep_alive = "    option http-keep-alive\n" if mode == "http" else ""
     return f"""global
     nbthread {threads}
     maxconn 4096
 
 defaults
-    mode http
-    option http-keep-alive
-    timeout connect 5s
+    mode {mode}
+{keep_alive}    timeout connect 5s
     timeout client 30s
     timeout server 30s
 
@@ -56,17 +57,29 @@ backend tasks
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def haproxy(targets: Sequence[str], threads: int = 1) -> Iterator[str]:
-    """Run HAProxy (HTTP mode, round robin, keep-alive both ways) in front of ``targets``
-    (``host:port``); yields its URL and stops it on the way out.
+def haproxy(
+    targets: Sequence[str], threads: int = 1, mode: str = "http"
+) -> Iterator[tuple[str, int]]:
+    """Run HAProxy (round robin) in front of ``targets`` (``host:port``); yields its URL
+    and process id, and stops it on the way out.
 
     ``threads`` is HAProxy's ``nbthread``: 1 gives it one core, as pyecs's balancer has.
+    ``mode``: ``http`` parses requests and keeps connections alive on both sides (so a
+    client's new connection need not be a new connection to the target: HAProxy reuses
+    idle ones); ``tcp`` forwards each client connection over a connection of its own to
+    the target, as pyecs's balancer does.
     """
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="pyecs-bench-haproxy-") as tmp:
         cfg = Path(tmp) / "haproxy.cfg"
-        cfg.write_text(_config(port, targets, threads))
+        cfg.write_text(_config(port, targets, threads, mode))
         proc = subprocess.Popen(
             ["haproxy", "-db", "-f", str(cfg)],
             stdout=subprocess.DEVNULL,
@@ -86,7 +99,7 @@ def haproxy(targets: Sequence[str], threads: int = 1) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("haproxy did not listen within 10 s")
                 time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}/"
+            yield f"http://127.0.0.1:{port}/", proc.pid
         finally:
             proc.terminate()
             try:

@@ -11,13 +11,19 @@ balanced runs alternate for ``--rounds`` rounds and the median is printed, with 
 errors wrk counted over all rounds (``http.server`` closes ``Connection: close`` sockets in
 a way wrk counts as read errors, directly as through the balancer).
 HAProxy (``apt-get install -y haproxy``; the benchmark installs nothing and skips the
-column when the binary is missing) balances the same tasks in the same run: HTTP mode,
-round robin, keep-alive on both sides, ``nbthread 1`` (one core, like pyecs's balancer).
+columns when the binary is missing) balances the same tasks in the same run, round robin,
+``nbthread 1`` (one core, like pyecs's balancer), twice: ``haproxy`` in HTTP mode with
+keep-alive on both sides (it reuses idle target connections for new client connections),
+``hap-tcp`` in TCP mode (a target connection per client connection, as pyecs's balancer).
+``cpu us/req``: the proxy process's user + system CPU time per request over its runs (for
+pyecs, the benchmark's own process: the balancer and the cluster around it), a second
+measure that depends less on what else the machine runs than requests/s does.
 Targets: with keep-alive, at least 70% of the direct requests/s and within 1.5x of
 HAProxy; with a new connection per request, at least 50% of direct.
 
 Run: ``.venv/bin/python benchmarks/lb.py [--duration 3] [--rounds 3] [--connections 64]
-[--tasks 1] [--loop asyncio|uvloop|trio] [--generator wrk|python]``
+[--tasks 1] [--loop asyncio|uvloop|trio] [--server both|asyncio|http.server]
+[--generator wrk|python]``
 (``uvloop``: asyncio on uvloop, the ``pyecs[fast]`` extra; skipped with a note when missing)
 """
 
@@ -25,14 +31,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -105,7 +114,7 @@ THREADED = textwrap.dedent(
 
 SERVERS = {"asyncio": FAST, "http.server": THREADED}
 
-Result = tuple[float, float, float, float]  # requests/s, p50 ms, p99 ms, socket errors
+Result = tuple[float, float, float, float, float]  # req/s, p50 ms, p99 ms, errors, requests
 
 
 # -- load generators (other processes) ------------------------------------------------------
@@ -133,7 +142,8 @@ def wrk(url: str, seconds: float, connections: int, close: bool) -> Result:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(bad.group(1)) if bad else 0
     rps = float(find(r"Requests/sec:\s+([\d.]+)").group(1))
-    return rps, percentile("50"), percentile("99"), errors
+    requests = float(find(r"(\d+) requests in").group(1))
+    return rps, percentile("50"), percentile("99"), errors, requests
 
 
 async def _generate(host: str, port: int, seconds: float, connections: int, close: bool) -> None:
@@ -171,7 +181,7 @@ def python_generator(url: str, seconds: float, connections: int, close: bool) ->
     cmd = [sys.executable, __file__, "--generate", host, port, str(seconds), str(connections)]
     out = subprocess.run(cmd + (["close"] if close else []), capture_output=True, text=True)
     rps, p50, p99, errors = map(float, out.stdout.split())
-    return rps, p50, p99, errors
+    return rps, p50, p99, errors, rps * seconds
 
 
 # -- the benchmark ---------------------------------------------------------------------------
@@ -203,22 +213,38 @@ async def start(cluster: pyecs.Cluster, name: str, code: str, tasks: int) -> pye
     )
 
 
-async def measure(args: argparse.Namespace, urls: dict[str, str], close: bool) -> dict[str, Result]:
-    """Median of ``args.rounds`` runs per URL, the URLs alternating (noise hits both)."""
+def own_cpu_seconds() -> float:
+    """User + system CPU time of this process (the balancer's) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measure(
+    args: argparse.Namespace, urls: dict[str, str], cpu: dict[str, Callable[[], float]], close: bool
+) -> dict[str, tuple[Result, float | None]]:
+    """Median of ``args.rounds`` runs per URL, the URLs alternating (noise hits all), with
+    the CPU seconds per request of the proxy behind the URL (when ``cpu`` has it)."""
     run = wrk if args.generator == "wrk" else python_generator
     runs: dict[str, list[Result]] = {path: [] for path in urls}
+    used = dict.fromkeys(urls, 0.0)
     for _ in range(args.rounds):
         for path, url in urls.items():
+            before = cpu[path]() if path in cpu else 0.0
             result = await anyio.to_thread.run_sync(
                 run, url, args.duration, args.connections, close
             )
+            used[path] += cpu[path]() - before if path in cpu else 0.0
             runs[path].append(result)
     return {
         path: (
-            statistics.median(r[0] for r in results),
-            statistics.median(r[1] for r in results),
-            statistics.median(r[2] for r in results),
-            sum(r[3] for r in results),
+            (
+                statistics.median(r[0] for r in results),
+                statistics.median(r[1] for r in results),
+                statistics.median(r[2] for r in results),
+                sum(r[3] for r in results),
+                sum(r[4] for r in results),
+            ),
+            used[path] / max(1.0, sum(r[4] for r in results)) if path in cpu else None,
         )
         for path, results in runs.items()
     }
@@ -228,7 +254,8 @@ async def bench(args: argparse.Namespace) -> None:
     async with pyecs.Cluster("bench", backend=ProcessBackend(), task_healthy_delay=0) as cluster:
         services = {}
         for name, code in SERVERS.items():
-            services[name] = await start(cluster, name, code, args.tasks)
+            if args.server in ("both", name):
+                services[name] = await start(cluster, name, code, args.tasks)
         for svc in services.values():
             await svc.wait_stable(timeout=60)
         print(
@@ -239,7 +266,7 @@ async def bench(args: argparse.Namespace) -> None:
         )
         print(
             f"{'server':<13}{'mode':<14}{'path':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'vs direct':>11}{'sock err':>10}"
+            f"{'vs direct':>11}{'cpu us/req':>12}{'sock err':>10}"
         )
         if not _haproxy.available():
             print(_haproxy.MISSING)
@@ -248,21 +275,30 @@ async def bench(args: argparse.Namespace) -> None:
                 "direct": f"http://{svc.tasks[0].endpoint('web', 8080)}/",
                 "balancer": f"{svc.load_balancer.url}/",
             }
+            cpu: dict[str, Callable[[], float]] = {"balancer": own_cpu_seconds}
             with contextlib.ExitStack() as stack:
                 if _haproxy.available():
                     targets = [t.endpoint("web", 8080) for t in svc.tasks]
-                    urls["haproxy"] = stack.enter_context(_haproxy.haproxy(targets))
+                    for path, mode in (("haproxy", "http"), ("hap-tcp", "tcp")):
+                        url, pid = stack.enter_context(_haproxy.haproxy(targets, mode=mode))
+                        urls[path] = url
+                        cpu[path] = functools.partial(_haproxy.cpu_seconds, pid)
                 for mode, close in (("keep-alive", False), ("new conn/req", True)):
-                    medians = await measure(args, urls, close)
-                    base = medians["direct"][0]
-                    for path, (rps, p50, p99, errors) in medians.items():
+                    medians = await measure(args, urls, cpu, close)
+                    base = medians["direct"][0][0]
+                    for path, ((rps, p50, p99, errors, _), per_request) in medians.items():
+                        used = "-" if per_request is None else f"{per_request * 1e6:.1f}"
                         print(
                             f"{name:<13}{mode:<14}{path:<10}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}"
-                            f"{rps / base:>10.0%}{errors:>10.0f}"
+                            f"{rps / base:>10.0%}{used:>12}{errors:>10.0f}"
                         )
                     if "haproxy" in medians:
-                        ratio = medians["haproxy"][0] / medians["balancer"][0]
-                        print(f"{'':<13}(HAProxy / pyecs balancer: {ratio:.2f}x)")
+                        pyecs_rps = medians["balancer"][0][0]
+                        print(
+                            f"{'':<13}(HAProxy / pyecs balancer: HTTP mode "
+                            f"{medians['haproxy'][0][0] / pyecs_rps:.2f}x, TCP mode "
+                            f"{medians['hap-tcp'][0][0] / pyecs_rps:.2f}x)"
+                        )
             stats = svc.load_balancer.stats
             print(
                 f"{'':<13}(balancer: {stats.connections} connections, {stats.retried} "
@@ -282,6 +318,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=1)
     parser.add_argument("--loop", choices=["asyncio", "uvloop", "trio"], default="asyncio")
+    parser.add_argument("--server", choices=["both", *SERVERS], default="both")
     default = "wrk" if shutil.which("wrk") else "python"
     parser.add_argument("--generator", choices=["wrk", "python"], default=default)
     args = parser.parse_args()

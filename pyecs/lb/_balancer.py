@@ -181,6 +181,7 @@ class ServiceLoadBalancer:
             yield self
         finally:
             self._listener = None
+            self._forwarder.close()  # its loop callbacks let go of the socket first
             with anyio.CancelScope(shield=True):
                 await listener.aclose()
 

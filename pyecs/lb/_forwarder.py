@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -56,15 +57,20 @@ class LoadBalancerStats:
     response_time: float = 0.0
     target_5xx: int = 0
 
+    def answer(self, started: float, data: bytes) -> None:
+        """Count one answer: ``data`` its first bytes, ``started`` the ``perf_counter()``
+        when its target accepted the connection."""
+        self.responses += 1
+        self.response_time += time.perf_counter() - started
+        if data.startswith(b"HTTP/") and data[8:10] == b" 5":
+            self.target_5xx += 1
+
     def observer(self) -> Callable[[bytes], None]:
         """A callback for the first bytes of one answer: counts its time and status."""
         started = time.perf_counter()
 
         def first(data: bytes) -> None:
-            self.responses += 1
-            self.response_time += time.perf_counter() - started
-            if data.startswith(b"HTTP/") and data[8:10] == b" 5":
-                self.target_5xx += 1
+            self.answer(started, data)
 
         return first
 
@@ -83,6 +89,14 @@ class Target:
     checks: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
     idle: anyio.Event = attrs.field(factory=anyio.Event)
     drain_started: float | None = None
+    #: ``AF_INET``/``AF_INET6`` for a numeric host (the callback path connects to it
+    #: without a resolver), else None; and the address tuple, built once.
+    family: int | None = attrs.field(init=False)
+    sockaddr: tuple[str, int] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.family = reactor.numeric_family(self.host)
+        self.sockaddr = (self.host, self.port)
 
     @property
     def key(self) -> str:
@@ -98,6 +112,14 @@ class Target:
             close()
 
 
+def release(target: Target) -> None:
+    """A connection to ``target`` ended (or never began)."""
+    target.outstanding -= 1
+    if target.outstanding == 0:
+        target.idle.set()
+        target.idle = anyio.Event()
+
+
 class Forwarder:
     """Moves client connections to targets, for one listener."""
 
@@ -111,17 +133,13 @@ class Forwarder:
         self._picker = picker
         self._eligible = eligible
         self._timeout = connect_timeout
-        self._links_now: reactor.Links | None = None
+        self._closing: anyio.Event | None = None
+        self._acceptor: reactor.Acceptor | None = None
 
     async def serve(self, listener: anyio.abc.SocketListener, tg: anyio.abc.TaskGroup) -> None:
         """Accept clients until the listener closes; each one is handled in ``tg``."""
         if fastpath.on_asyncio():
-            links = self._links_now = reactor.Links()
-            try:
-                await self._serve_fast(listener.extra(SocketAttribute.raw_socket), tg)
-                await links.wait_closed()  # the listener closed: let them finish
-            finally:
-                links.abort_all()
+            await self._serve_callbacks(listener.extra(SocketAttribute.raw_socket), tg)
             return
         while True:
             try:
@@ -134,22 +152,31 @@ class Forwarder:
             self.stats.connections += 1
             tg.start_soon(self._handle, client)
 
-    async def _serve_fast(self, listening: socket.socket, tg: anyio.abc.TaskGroup) -> None:
-        while True:
-            try:
-                client = await fastpath.accept(listening)
-            except OSError:
-                if listening.fileno() < 0:
-                    return  # closed
-                await anyio.sleep(0.05)  # out of file descriptors...: back off, keep serving
-                continue
-            while True:  # take every client already waiting, then wait again
-                self.stats.connections += 1
-                self._handle_link(client, tg)
-                try:
-                    client, _ = listening.accept()
-                except OSError:  # BlockingIOError: none left
-                    break
+    def close(self) -> None:
+        """The listener is about to close: accept no more (the open links may finish)."""
+        if self._acceptor is not None:
+            self._acceptor.stop()  # now: the socket closes before the serving task runs
+        if self._closing is not None:
+            self._closing.set()
+
+    async def _serve_callbacks(self, listening: socket.socket, tg: anyio.abc.TaskGroup) -> None:
+        """Serve with loop callbacks only (see ``_reactor``) until :meth:`close`."""
+        links = _Router(
+            self.stats, self._picker, self._eligible, self._timeout, self._handle_fast, tg
+        )
+        acceptor = self._acceptor = reactor.Acceptor(links.loop, listening, links.accept)
+        self._closing = closing = anyio.Event()
+        try:
+            # Accepted sockets inherit TCP_NODELAY from the listening one on Linux: one
+            # system call per client fewer. Elsewhere each client gets it.
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            acceptor.start()
+            await closing.wait()
+            acceptor.stop()
+            await links.wait_closed()  # the listener closes: let them finish
+        finally:
+            acceptor.stop()
+            links.close()
 
     # -- connecting ------------------------------------------------------------------------
 
@@ -165,12 +192,12 @@ class Forwarder:
             try:
                 stream = await connect(target.host, target.port)
             except (OSError, TimeoutError):
-                self._release(target)
+                release(target)
                 tried.add(target.key)
                 self.stats.retried += 1
                 continue
             except BaseException:
-                self._release(target)
+                release(target)
                 raise
             return target, stream
 
@@ -182,65 +209,7 @@ class Forwarder:
         async with asyncio.timeout(self._timeout):  # cheaper than a cancel scope, per connect
             return await fastpath.connect(host, port)
 
-    @staticmethod
-    def _release(target: Target) -> None:
-        target.outstanding -= 1
-        if target.outstanding == 0:
-            target.idle.set()
-            target.idle = anyio.Event()
-
     # -- handling --------------------------------------------------------------------------
-
-    def _handle_link(self, client: socket.socket, tg: anyio.abc.TaskGroup) -> None:
-        """Connect ``client`` to a target with loop callbacks only (see ``_reactor``)."""
-        links = self._links_now
-        assert links is not None
-        client.setblocking(False)
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        link = links.add(client)
-        tried: set[str] = set()
-
-        def attempt() -> None:
-            target = self._picker.pick(self._eligible(), tried)
-            if target is None:
-                self.stats.rejected += 1
-                link.abort()
-                return
-            family = reactor.numeric_family(target.host)
-            if family is None:  # a name to resolve: the task-based path does that
-                links.discard(link)
-                tg.start_soon(self._handle_fast, client)
-                return
-            target.outstanding += 1
-
-            def connected(upstream: socket.socket | None) -> None:
-                link.cancel_connect = None
-                if upstream is None:
-                    self._release(target)
-                    tried.add(target.key)
-                    self.stats.retried += 1
-                    attempt()
-                    return
-
-                def closed() -> None:
-                    target.closers.discard(link.abort)
-                    self._release(target)
-
-                target.closers.add(link.abort)
-                self.stats.requests += 1
-                link.pair(upstream, closed, self.stats.observer())
-
-            cancel = reactor.connect_nonblocking(
-                links.loop, family, target.host, target.port, self._timeout, connected
-            )
-
-            def cancel_and_release() -> None:  # the link closes while connecting
-                cancel()
-                self._release(target)
-
-            link.cancel_connect = cancel_and_release
-
-        attempt()
 
     async def _handle_fast(self, client: socket.socket) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -259,7 +228,7 @@ class Forwarder:
         try:
             await fastpath.splice(client, upstream, target.closers)
         finally:
-            self._release(target)
+            release(target)
 
     async def _handle(self, client: anyio.abc.SocketStream) -> None:
         async with client:
@@ -280,4 +249,78 @@ class Forwarder:
                         await splice(client, upstream, observe)
             finally:
                 target.closers.discard(scope.cancel)
-                self._release(target)
+                release(target)
+
+
+#: Accepted sockets inherit TCP_NODELAY from the listening socket (Linux does).
+_NODELAY_INHERITED = sys.platform == "linux"
+
+
+class _Router(reactor.Links):
+    """The forwarder's side of the callback path: which target, what to count.
+
+    Per client: pick a target, count it (``outstanding``), connect; a refusal tries the
+    next target the picker offers; once connected the link is the target's to close
+    (``closers``) until it ends.
+    """
+
+    def __init__(
+        self,
+        stats: LoadBalancerStats,
+        picker: RoundRobin | LeastOutstanding,
+        eligible: Callable[[], list[Target]],
+        timeout: float,
+        hand_over: Callable[[socket.socket], Coroutine[Any, Any, None]],
+        tg: anyio.abc.TaskGroup,
+    ) -> None:
+        super().__init__()
+        self.stats, self.pick, self.eligible, self.timeout = stats, picker.pick, eligible, timeout
+        #: Serves a client with a task instead (a target known by name: to resolve).
+        self.hand_over, self.tg = hand_over, tg
+
+    def accept(self, client: socket.socket) -> None:
+        self.stats.connections += 1
+        client.setblocking(False)
+        if not _NODELAY_INHERITED:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.attempt(self.add(client))
+
+    def attempt(self, link: reactor.Link) -> None:
+        target = self.pick(self.eligible(), link.tried or ())
+        if target is None:
+            self.stats.rejected += 1
+            link.abort()
+            return
+        if target.family is None:  # a name to resolve: the task-based path does that
+            self.discard(link)
+            self.tg.start_soon(self.hand_over, link.client)
+            return
+        target.outstanding += 1
+        link.target = target
+        link.connect(target.family, target.sockaddr, self.timeout)
+
+    def connected(self, link: reactor.Link) -> None:
+        link.started = time.perf_counter()
+        link.target.closers.add(link.abort)
+        self.stats.requests += 1
+        link.pair()
+
+    def refused(self, link: reactor.Link) -> None:
+        target: Target = link.target
+        link.target = None
+        release(target)
+        if link.tried is None:
+            link.tried = set()
+        link.tried.add(target.key)
+        self.stats.retried += 1
+        self.attempt(link)
+
+    def answered(self, link: reactor.Link, data: bytes) -> None:
+        self.stats.answer(link.started, data)
+
+    def ended(self, link: reactor.Link) -> None:
+        target: Target | None = link.target
+        if target is not None:
+            link.target = None
+            target.closers.discard(link.abort)
+            release(target)

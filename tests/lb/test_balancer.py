@@ -1,7 +1,11 @@
-"""``ServiceLoadBalancer`` on its own, in front of in-test servers, under asyncio and trio."""
+"""``ServiceLoadBalancer`` on its own, in front of in-test servers, under asyncio (with its
+own loop and with uvloop, whose data path is the same callbacks on another loop) and trio."""
 
 from __future__ import annotations
 
+import importlib.util
+import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +16,18 @@ import pytest
 import pyecs
 from pyecs.lb import ServiceLoadBalancer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])]
+UVLOOP = pytest.param(
+    ("asyncio", {"use_uvloop": True}),
+    id="uvloop",
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("uvloop") is None or sys.platform == "win32",
+        reason="uvloop is not installed (the test extra installs it)",
+    ),
+)
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.parametrize("anyio_backend", ["asyncio", UVLOOP, "trio"]),
+]
 
 
 @asynccontextmanager
@@ -244,3 +259,70 @@ async def test_drain_without_connections_completes_at_once() -> None:
         with anyio.fail_after(2):  # not 300 s
             await lb.drain("task-a")
         assert lb.targets() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_statistics_count_requests_answers_and_5xx(host: str) -> None:
+    """They feed the ELB metrics and request-count auto scaling, on every data path: asyncio's
+    callbacks (a numeric address), its task-based path (a name to resolve), uvloop, trio."""
+    codes = [200]
+    request = b"GET / HTTP/1.1\r\nHost: lb\r\n\r\n"
+    async with http_server(codes) as (target_port, _), balancer() as lb:
+        lb.register("task-a", "a", f"{host}:{target_port}")
+        await healthy(lb, 1)
+        assert (await ask(lb, request)).startswith(b"HTTP/1.1 200 ")
+        codes[0] = 503
+        assert (await ask(lb, request)).startswith(b"HTTP/1.1 503 ")
+        with anyio.fail_after(5):  # the link is released just after the client saw the end
+            while lb.targets()[0].connections:
+                await anyio.sleep(0.01)
+        stats = lb.stats
+        assert (stats.connections, stats.requests, stats.responses) == (2, 2, 2)
+        assert stats.target_5xx == 1
+        assert 0 < stats.response_time < 5
+
+
+async def test_a_target_slow_to_accept_is_skipped_after_the_connect_timeout() -> None:
+    """A connect still in progress waits (at most ``connect_timeout``), then the next target
+    takes the client, who notices nothing but the wait."""
+    async with server("b") as b, balancer(connect_timeout=0.3) as lb:
+        with socket.socket() as stuck:
+            stuck.bind(("127.0.0.1", 0))
+            stuck.listen(0)
+            lb.register("task-a", "a", f"127.0.0.1:{stuck.getsockname()[1]}")
+            await healthy(lb, 1)  # its check's connection now fills the accept queue
+            lb.register("task-b", "b", f"127.0.0.1:{port(b)}")
+            await healthy(lb, 2)
+            started = anyio.current_time()
+            answers = [await ask(lb) for _ in range(4)]
+            assert answers == [b"b:hi"] * 4
+            assert lb.stats.retried >= 1  # round robin offers the stuck one first
+            assert 0.3 <= anyio.current_time() - started < 0.3 * 4 + 2
+
+
+async def test_a_closed_listener_refuses_new_clients_and_lets_open_ones_finish() -> None:
+    check = pyecs.TargetGroupHealthCheck(interval=60, timeout=1)
+    lb = ServiceLoadBalancer(
+        pyecs.LoadBalancer(container_name="web", container_port=80, health_check=check),
+        service_name="web-app",
+        target_group_name="web-app-80",
+        target_group_arn="arn:tg",
+        on_change=lambda: None,
+    )
+    async with server("a") as a, anyio.create_task_group() as tg:
+        async with lb.listening():
+            tg.start_soon(lb.serve)
+            lb.register("task-a", "a", f"127.0.0.1:{port(a)}")
+            await healthy(lb, 1)
+            stream = await anyio.connect_tcp("127.0.0.1", lb.port)
+            with anyio.fail_after(5):
+                while lb.targets()[0].connections != 1:
+                    await anyio.sleep(0.01)
+        # The listener is closed; the balancer still serves what it had accepted.
+        with pytest.raises(OSError):
+            await anyio.connect_tcp("127.0.0.1", lb.port)
+        async with stream:
+            await stream.send(b"still here\n\n")
+            with anyio.fail_after(5):
+                assert await stream.receive() == b"a:still here"
+        tg.cancel_scope.cancel()
