@@ -71,6 +71,8 @@ class PlacementState:
         self._running: set[str] = set()
         self._sequence = 0
         self._instance_counter = 0
+        #: How many instance ids start with each prefix asked about (kept up to date).
+        self._prefix_counts: dict[str, int] = {}
 
     # -- instances -----------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class PlacementState:
             )
         node = InstanceNode(instance_id, spec, registered_at)
         self._nodes[instance_id] = node
+        self._count_prefixes(instance_id, +1)
         if node.placeable:
             self._indexes.insert(node)
         return node.snapshot(self.instance_arn(instance_id))
@@ -124,6 +127,7 @@ class PlacementState:
             self.release(key)
         self._indexes.delete(node)
         del self._nodes[instance_id]
+        self._count_prefixes(instance_id, -1)
         return keys
 
     def set_status(self, instance_id: str, status: str) -> None:
@@ -181,6 +185,25 @@ class PlacementState:
     def instance_ids(self) -> list[str]:
         """The ids of every registered instance, in id order."""
         return sorted(self._nodes)
+
+    def count_ids_with_prefix(self, prefix: str) -> int:
+        """How many registered instances have an id that starts with ``prefix``.
+
+        The first call for a prefix counts; from then on the count is kept as instances
+        come and go, so that asking costs nothing (the cluster asks on every launch).
+        """
+        count = self._prefix_counts.get(prefix)
+        if count is None:
+            count = self._prefix_counts[prefix] = sum(
+                1 for i in self._nodes if i.startswith(prefix)
+            )
+        return count
+
+    def _count_prefixes(self, instance_id: str, delta: int) -> None:
+        counts = self._prefix_counts
+        for prefix in counts:
+            if instance_id.startswith(prefix):
+                counts[prefix] += delta
 
     def instance_arn(self, instance_id: str) -> str:
         """The ARN of an instance of this cluster."""

@@ -352,3 +352,21 @@ def test_spread_over_instances_after_an_instance_drains_and_comes_back() -> None
     state.set_status("b", "ACTIVE")
     state.release(keys[1])
     assert state.place(web(), 1, [Spread("instanceId")]).instance_ids == ["b"]
+
+
+def test_the_count_of_ids_with_a_prefix_follows_instances_coming_and_going() -> None:
+    """The count is taken once, then kept as instances are added and removed."""
+    state = PlacementState()
+    state.add_instance(spec("i-1"))
+    state.add_instance(spec("fargate-1"))
+    assert state.count_ids_with_prefix("fargate-") == 1
+    state.add_instance(spec("fargate-2"))
+    state.add_instance(spec("i-2"))
+    assert state.count_ids_with_prefix("fargate-") == 2
+    assert state.count_ids_with_prefix("i-") == 2
+    state.remove_instance("fargate-1")
+    assert state.count_ids_with_prefix("fargate-") == 1
+    state.remove_instance("fargate-2")
+    assert state.count_ids_with_prefix("fargate-") == 0
+    assert state.count_ids_with_prefix("i-") == 2
+    assert state.count_ids_with_prefix("x") == 0
