@@ -28,7 +28,13 @@ from pyecs.abc import (
     TaskLaunch,
 )
 from pyecs.models.task import Task
-from pyecs.runtime._task_parts import STEP_ERRORS, Slot, aggregate_health, step_error
+from pyecs.runtime._task_parts import (
+    STEP_ERRORS,
+    Slot,
+    aggregate_health,
+    evolve_task,
+    step_error,
+)
 
 __all__ = ["TaskRunner", "aggregate_health"]
 
@@ -583,9 +589,9 @@ class TaskRunner:
     def _update(self, steps: int = 1, **changes: Any) -> None:
         """A new snapshot with ``changes``; ``steps`` > 1 stands for that many snapshots
         in a row that nobody observed (the version moves on as if each was published)."""
-        task = attrs.evolve(self.task, version=self.task.version + steps, **changes)
         if "containers" in changes:
-            task = attrs.evolve(task, health_status=aggregate_health(task.containers))
+            changes["health_status"] = aggregate_health(changes["containers"])
+        task = evolve_task(self.task, version=self.task.version + steps, **changes)
         self.task = task
         self._publish(task)
 
