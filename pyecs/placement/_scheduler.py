@@ -71,6 +71,9 @@ class PlacementState:
         self._running: set[str] = set()
         self._sequence = 0
         self._instance_counter = 0
+        #: Every node in id order, and their ARNs; None until asked for after a change.
+        self._in_order: list[InstanceNode] | None = None
+        self._arns: dict[str, str] = {}
         #: How many instance ids start with each prefix asked about (kept up to date).
         self._prefix_counts: dict[str, int] = {}
 
@@ -106,6 +109,7 @@ class PlacementState:
             )
         node = InstanceNode(instance_id, spec, registered_at)
         self._nodes[instance_id] = node
+        self._in_order = None
         self._count_prefixes(instance_id, +1)
         if node.placeable:
             self._indexes.insert(node)
@@ -127,6 +131,8 @@ class PlacementState:
             self.release(key)
         self._indexes.delete(node)
         del self._nodes[instance_id]
+        self._arns.pop(instance_id, None)
+        self._in_order = None
         self._count_prefixes(instance_id, -1)
         return keys
 
@@ -179,12 +185,24 @@ class PlacementState:
         return self._node(instance_id).attributes.get(name)
 
     def instances(self) -> list[ContainerInstance]:
-        """Snapshots of every registered instance, in id order."""
-        return [self.instance(i) for i in sorted(self._nodes)]
+        """Snapshots of every registered instance, in id order.
+
+        A service takes these on every pass: the order is kept between changes of the
+        instance set, and each node's snapshot is rebuilt only when the node changed.
+        """
+        arn = self.instance_arn
+        return [node.snapshot(arn(node.id)) for node in self._ordered()]
 
     def instance_ids(self) -> list[str]:
         """The ids of every registered instance, in id order."""
-        return sorted(self._nodes)
+        return [node.id for node in self._ordered()]
+
+    def _ordered(self) -> list[InstanceNode]:
+        ordered = self._in_order
+        if ordered is None:
+            nodes = self._nodes
+            ordered = self._in_order = [nodes[i] for i in sorted(nodes)]
+        return ordered
 
     def count_ids_with_prefix(self, prefix: str) -> int:
         """How many registered instances have an id that starts with ``prefix``.
@@ -207,7 +225,12 @@ class PlacementState:
 
     def instance_arn(self, instance_id: str) -> str:
         """The ARN of an instance of this cluster."""
-        return container_instance_arn(self.region, self.account, self.cluster, instance_id)
+        arn = self._arns.get(instance_id)
+        if arn is None:
+            arn = container_instance_arn(self.region, self.account, self.cluster, instance_id)
+            if instance_id in self._nodes:  # remembered while it is registered
+                self._arns[instance_id] = arn
+        return arn
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -257,7 +280,7 @@ class PlacementState:
         for index, key in enumerate(keys):
             node = selector.select()
             if node is None:
-                nodes = [self._nodes[i] for i in sorted(self._nodes)]
+                nodes = list(self._ordered())
                 found = diagnose(nodes, request, selector.checks)
                 failures = tuple(
                     PlacementFailure(i, found.reason, found.detail, found.closest)
@@ -361,7 +384,7 @@ class PlacementState:
 
     def candidates(self) -> list[CandidateInstance]:
         """Live views of every registered instance, in id order."""
-        return [self._nodes[i] for i in sorted(self._nodes)]
+        return list(self._ordered())
 
     # -- internals -----------------------------------------------------------------------
 

@@ -370,3 +370,24 @@ def test_the_count_of_ids_with_a_prefix_follows_instances_coming_and_going() -> 
     assert state.count_ids_with_prefix("fargate-") == 0
     assert state.count_ids_with_prefix("i-") == 2
     assert state.count_ids_with_prefix("x") == 0
+
+
+def test_instance_listing_follows_changes_of_the_set_and_of_each_instance() -> None:
+    """The listing is kept between calls: it must still see additions, removals and the
+    resources a placement takes, with every ARN right."""
+    state = PlacementState("prod")
+    state.add_instance(spec("i-2"))
+    state.add_instance(spec("i-1"))
+    first = state.instances()
+    assert [i.id for i in first] == ["i-1", "i-2"] == state.instance_ids()
+    state.place(web(memory=512), 1, [BinPack("memory")])
+    state.add_instance(spec("i-0"))
+    listed = state.instances()
+    assert [i.id for i in listed] == ["i-0", "i-1", "i-2"]
+    assert listed[1].remaining_resources.memory == 2048 - 512
+    assert listed[1] != first[0] and listed[2] is first[1]  # only the changed one is new
+    assert [i.arn for i in listed] == [state.instance_arn(i.id) for i in listed]
+    assert listed[0].arn.endswith(":container-instance/prod/i-0")
+    state.remove_instance("i-1")
+    assert state.instance_ids() == ["i-0", "i-2"]
+    assert state.instance_arn("i-1").endswith("/prod/i-1")  # still answers for any id
