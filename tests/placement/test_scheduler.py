@@ -391,3 +391,33 @@ def test_instance_listing_follows_changes_of_the_set_and_of_each_instance() -> N
     state.remove_instance("i-1")
     assert state.instance_ids() == ["i-0", "i-2"]
     assert state.instance_arn("i-1").endswith("/prod/i-1")  # still answers for any id
+
+
+@pytest.mark.parametrize(
+    ("chain", "rules"),
+    [
+        (DEFAULT_SERVICE_STRATEGY, []),
+        ([Spread("instanceId")], []),
+        ([], [DistinctInstance()]),
+        ([Spread(ZONE)], [MemberOf("attribute:ecs.availability-zone != us-east-1b")]),
+    ],
+)
+def test_many_copies_in_one_call_go_where_one_copy_per_call_goes(
+    chain: list[object], rules: list[object]
+) -> None:
+    """A walk in id order resumes where the previous copy's walk found its first
+    instance; the copies still go exactly where separate calls would send them."""
+    together, apart = PlacementState(), PlacementState()
+    for state in (together, apart):
+        state.add_instances(uniform_instances(60, zones=3, cpu=4096, memory=4096))
+        state.place(PlacementRequest("service:other", memory=3500), 7, [Spread(ZONE)])
+    rq = PlacementRequest("service:web", cpu=16, memory=256)
+    result = together.place(rq, 80, chain, rules)
+    one_by_one = []
+    for _ in range(80):
+        single = apart.place(rq, 1, chain, rules)
+        if not single.placements:
+            break
+        one_by_one.append(single.placements[0].instance_id)
+    assert [p.instance_id for p in result.placements] == one_by_one
+    assert len(one_by_one) >= 40
