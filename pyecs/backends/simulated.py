@@ -39,6 +39,7 @@ from pyecs.backends._shared import resolve_environment
 from pyecs.exceptions import BackendError, InvalidParameterError
 from pyecs.models.instance import InstanceSpec, uniform_instances
 from pyecs.models.task import HealthStatus, NetworkBinding
+from pyecs.models.task_definition import ContainerDefinition
 
 __all__ = ["Behavior", "SimulatedBackend"]
 
@@ -184,6 +185,7 @@ class SimulatedBackend(Backend):
         self._next_port = 32768 + self._random.randrange(1024)
         self.instance_start_delay = instance_start_delay
         self._added = itertools.count(1)
+        self._last_environment: tuple[ContainerDefinition | None, dict[str, str]] = (None, {})
         self._zones = sorted(
             {z for sp in self._specs if (z := sp.attributes.get("ecs.availability-zone"))}
         )
@@ -362,7 +364,9 @@ class SimulatedBackend(Backend):
                 or b.oom_after is not None
             ):
                 return None
-            containers.append(_Container(launch, b, definition.environment_dict(), on_exit=on_exit))
+            containers.append(
+                _Container(launch, b, self._environment_of(definition), on_exit=on_exit)
+            )
         started = []
         now = anyio.current_time()
         for c in containers:
@@ -370,6 +374,15 @@ class SimulatedBackend(Backend):
             self._containers[rid] = c
             started.append((rid, self._started(c, now)))
         return started
+
+    def _environment_of(self, definition: ContainerDefinition) -> dict[str, str]:
+        """The environment of a container of ``definition`` (never changed after: one
+        dict serves every container of the definition in a row)."""
+        last, environment = self._last_environment
+        if last is not definition:
+            environment = definition.environment_dict()
+            self._last_environment = (definition, environment)
+        return environment
 
     def stop_task_at_once(
         self, task: TaskLaunch, runtime_ids: Sequence[str]

@@ -94,6 +94,27 @@ class TaskRunner:
             any. A container of the definition missing here counts as exited.
     """
 
+    # A million tasks keep a million runners: no instance dict.
+    __slots__ = (
+        "_adopted",
+        "_clock",
+        "_grace",
+        "_health_tg",
+        "_observed",
+        "_parked",
+        "_provisioning",
+        "_publish",
+        "_resumed",
+        "_slots",
+        "_stop_requested",
+        "_stopped",
+        "_wake",
+        "backend",
+        "deactivate",
+        "launch",
+        "task",
+    )
+
     def __init__(
         self,
         backend: Backend,
@@ -123,6 +144,7 @@ class TaskRunner:
         self._observed = observed
         self._parked = False  # started at once; no coroutine runs for it yet
         self._resumed = False  # run() picks up a task started at once
+        self._health_tg: anyio.abc.TaskGroup | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -398,8 +420,6 @@ class TaskRunner:
             assert self._health_tg is not None
             self._health_tg.start_soon(self._watch_health, slot, slot.runtime_id)
         return True
-
-    _health_tg: anyio.abc.TaskGroup | None = None
 
     def _attach(self, slot: Slot, adopted: AdoptedContainer | None) -> bool:
         """Take an adopted container as this slot's; False when there is none."""

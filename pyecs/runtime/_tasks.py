@@ -185,6 +185,10 @@ class TaskManager:
         self._cluster_arn = arns.cluster_arn
         self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
+        # Bound once: every runner holds these (a bound method per runner costs 64 bytes).
+        self._publish = self._record
+        self._wake_runner = self._wake
+        self._is_observed = self._observed
         #: Adopted service tasks not claimed by their service yet, by group.
         self._unclaimed: dict[str, list[str]] = {}
 
@@ -459,11 +463,11 @@ class TaskManager:
             self.backend,
             launch,
             task,
-            self._record,
+            self._publish,
             self._clock,
             deactivate=on_deactivate,
-            wake=self._wake if self._at_once else None,
-            observed=self._observed,
+            wake=self._wake_runner if self._at_once else None,
+            observed=self._is_observed,
         )
         self._runners[arn] = runner
         self._record(task)
