@@ -74,6 +74,11 @@ class PlacementState:
         #: Every node in id order, and their ARNs; None until asked for after a change.
         self._in_order: list[InstanceNode] | None = None
         self._arns: dict[str, str] = {}
+        #: The snapshots instances() returned last, each one's index, and the ids of the
+        #: nodes changed since (every change of a node goes through this class).
+        self._listing: list[ContainerInstance] | None = None
+        self._position: dict[str, int] = {}
+        self._dirty: set[str] = set()
         #: How many instance ids start with each prefix asked about (kept up to date).
         self._prefix_counts: dict[str, int] = {}
 
@@ -109,7 +114,7 @@ class PlacementState:
             )
         node = InstanceNode(instance_id, spec, registered_at)
         self._nodes[instance_id] = node
-        self._in_order = None
+        self._in_order = self._listing = None
         self._count_prefixes(instance_id, +1)
         if node.placeable:
             self._indexes.insert(node)
@@ -132,7 +137,7 @@ class PlacementState:
         self._indexes.delete(node)
         del self._nodes[instance_id]
         self._arns.pop(instance_id, None)
-        self._in_order = None
+        self._in_order = self._listing = None
         self._count_prefixes(instance_id, -1)
         return keys
 
@@ -191,7 +196,17 @@ class PlacementState:
         instance set, and each node's snapshot is rebuilt only when the node changed.
         """
         arn = self.instance_arn
-        return [node.snapshot(arn(node.id)) for node in self._ordered()]
+        listing = self._listing
+        if listing is None:
+            ordered = self._ordered()
+            listing = self._listing = [node.snapshot(arn(node.id)) for node in ordered]
+            self._position = {node.id: i for i, node in enumerate(ordered)}
+        elif self._dirty:
+            nodes, position = self._nodes, self._position
+            for instance_id in self._dirty:
+                listing[position[instance_id]] = nodes[instance_id].snapshot(arn(instance_id))
+        self._dirty.clear()
+        return list(listing)
 
     def instance_ids(self) -> list[str]:
         """The ids of every registered instance, in id order."""
@@ -327,6 +342,7 @@ class PlacementState:
             return False
         node = self._nodes[task.instance_id]
         self._running.add(task_key)
+        self._dirty.add(node.id)
         node.pending_tasks_count -= 1
         node.running_tasks_count += 1
         node.version += 1
@@ -411,6 +427,7 @@ class PlacementState:
         return keys
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
+        self._dirty.add(node.id)
         if node.placeable:
             for group in node.groups:
                 self._groups[group].leave_buckets(node)
@@ -431,6 +448,7 @@ class PlacementState:
             self._groups[group].shift_values(node, +1)
 
     def _reserve(self, node: InstanceNode, task: PlacedTask) -> None:
+        self._dirty.add(node.id)
         request = task.request
         if request.cpu or request.memory:
             self._indexes.set_amounts(
@@ -456,6 +474,7 @@ class PlacementState:
 
     def _unreserve(self, task: PlacedTask) -> None:
         node = self._nodes[task.instance_id]
+        self._dirty.add(node.id)
         request = task.request
         if request.cpu or request.memory:
             self._indexes.set_amounts(

@@ -421,3 +421,32 @@ def test_many_copies_in_one_call_go_where_one_copy_per_call_goes(
         one_by_one.append(single.placements[0].instance_id)
     assert [p.instance_id for p in result.placements] == one_by_one
     assert len(one_by_one) >= 40
+
+
+def test_instance_listing_shows_every_kind_of_change_of_an_instance() -> None:
+    """Between two listings only the instances that changed are taken anew: a placement,
+    a release, a task marked running, a status, an agent and an attribute change all show."""
+    state = PlacementState()
+    state.add_instances([spec("i-1"), spec("i-2"), spec("i-3")])
+
+    def listed(instance_id: str) -> ContainerInstance:
+        return next(i for i in state.instances() if i.id == instance_id)
+
+    before = state.instances()
+    (p,) = state.place(web(memory=100), 1).placements
+    assert listed(p.instance_id).pending_tasks_count == 1
+    state.mark_running(p.task_key)
+    assert listed(p.instance_id).running_tasks_count == 1
+    state.release(p.task_key)
+    assert listed(p.instance_id).remaining_resources.memory == 2048
+    state.set_status("i-2", "DRAINING")
+    assert listed("i-2").status == "DRAINING"
+    state.set_agent_connected("i-3", False)
+    assert listed("i-3").agent_connected is False
+    state.put_attributes("i-1", {"tier": "web"})
+    assert listed("i-1").attributes.get("tier") == "web"
+    after = state.instances()
+    assert [i.id for i in after] == ["i-1", "i-2", "i-3"]
+    assert after == [state.instance(i) for i in ("i-1", "i-2", "i-3")]
+    assert all(a is not b for a, b in zip(after, before, strict=True))
+    assert state.instances() is not state.instances()  # the caller's own list
