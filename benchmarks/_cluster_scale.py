@@ -17,6 +17,7 @@ import anyio
 import pyecs
 from pyecs.backends import SimulatedBackend
 from pyecs.models.instance import uniform_instances
+from pyecs.placement import PlacementRequest, PlacementState
 
 #: A task small enough for 200 of them per instance (C1M: 1,000,000 on 5,000 instances).
 TINY_TASK = {
@@ -35,8 +36,23 @@ def _backend(instances: int) -> SimulatedBackend:
     return SimulatedBackend(uniform_instances(instances, zones=3, cpu=4096, memory=16384))
 
 
+def scheduler_rate(instances: int, calls: int, count: int) -> float:
+    """The same placements as :func:`run_task_rate` on a bare ``PlacementState``: the
+    scheduler alone, for comparison (no tasks, no backend, no events)."""
+    state = PlacementState()
+    state.add_instances(uniform_instances(instances, zones=3, cpu=4096, memory=16384))
+    request = PlacementRequest("family:c1m", cpu=16, memory=32)
+    strategy = [pyecs.BinPack("memory")]
+    start = time.perf_counter()
+    placed = 0
+    for _ in range(calls + 1):
+        placed += len(state.place(request, count, strategy).placements)
+    return placed / (time.perf_counter() - start)
+
+
 async def run_task_rate(instances: int, calls: int, count: int) -> float:
     """``calls`` run_task calls of ``count`` copies with binpack(memory); tasks/s to RUNNING."""
+    stop_start = 0.0
     async with pyecs.Cluster("bench", backend=_backend(instances)) as cluster:
         await cluster.register_task_definition(TINY_TASK)
         # One warm-up call, so that first-call costs (imports, caches) are not timed.
@@ -53,6 +69,8 @@ async def run_task_rate(instances: int, calls: int, count: int) -> float:
         await cluster.wait_tasks_running(arns, timeout=math.inf)
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
+        stop_start = time.perf_counter()
+    stopping = time.perf_counter() - stop_start
     placed = len(arns)
     print(
         f"  run_task x{calls:,} (count={count}, binpack(memory)) on {instances:,} instances: "
@@ -60,6 +78,9 @@ async def run_task_rate(instances: int, calls: int, count: int) -> float:
         f"(CPU time {cpu:.2f} s = {placed / cpu:,.0f} tasks/s; the calls returned after "
         f"{returned:.2f} s)"
     )
+    print(f"  leaving the cluster (stopping all {placed + count:,} tasks) took {stopping:.2f} s")
+    alone = scheduler_rate(instances, calls, count)
+    print(f"  the scheduler alone, same placements on a bare PlacementState: {alone:,.0f} tasks/s")
     return placed / seconds
 
 

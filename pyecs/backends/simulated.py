@@ -39,6 +39,7 @@ from pyecs.backends._shared import resolve_environment
 from pyecs.exceptions import BackendError, InvalidParameterError
 from pyecs.models.instance import InstanceSpec, uniform_instances
 from pyecs.models.task import HealthStatus, NetworkBinding
+from pyecs.models.task_definition import ContainerDefinition
 
 __all__ = ["Behavior", "SimulatedBackend"]
 
@@ -125,6 +126,10 @@ class _Container:
 #: The steps a start (a stop) at once stands for.
 _START_STEPS = ("setup_task", "create_container", "start_container")
 _STOP_STEPS = ("stop_container", "wait_container", "remove_container", "teardown_task")
+#: Whether a class keeps SimulatedBackend's own steps (classes do not change: asked once).
+_OWN_STEPS: dict[tuple[type, tuple[str, ...]], bool] = {}
+#: What a container without port mappings reports at start (frozen: shared).
+_NO_PORTS = StartedContainer(())
 
 
 class SimulatedBackend(Backend):
@@ -180,6 +185,7 @@ class SimulatedBackend(Backend):
         self._next_port = 32768 + self._random.randrange(1024)
         self.instance_start_delay = instance_start_delay
         self._added = itertools.count(1)
+        self._last_environment: tuple[ContainerDefinition | None, dict[str, str]] = (None, {})
         self._zones = sorted(
             {z for sp in self._specs if (z := sp.attributes.get("ecs.availability-zone"))}
         )
@@ -358,13 +364,25 @@ class SimulatedBackend(Backend):
                 or b.oom_after is not None
             ):
                 return None
-            containers.append(_Container(launch, b, definition.environment_dict(), on_exit=on_exit))
+            containers.append(
+                _Container(launch, b, self._environment_of(definition), on_exit=on_exit)
+            )
         started = []
+        now = anyio.current_time()
         for c in containers:
             rid = f"sim-{next(self._ids):08d}"
             self._containers[rid] = c
-            started.append((rid, self._started(c)))
+            started.append((rid, self._started(c, now)))
         return started
+
+    def _environment_of(self, definition: ContainerDefinition) -> dict[str, str]:
+        """The environment of a container of ``definition`` (never changed after: one
+        dict serves every container of the definition in a row)."""
+        last, environment = self._last_environment
+        if last is not definition:
+            environment = definition.environment_dict()
+            self._last_environment = (definition, environment)
+        return environment
 
     def stop_task_at_once(
         self, task: TaskLaunch, runtime_ids: Sequence[str]
@@ -390,8 +408,12 @@ class SimulatedBackend(Backend):
 
     def _steps_are_own(self, steps: tuple[str, ...]) -> bool:
         """Whether no subclass overrides these steps (it must then see every call)."""
-        cls = type(self)
-        return all(getattr(cls, step) is getattr(SimulatedBackend, step) for step in steps)
+        own = _OWN_STEPS.get((type(self), steps))
+        if own is None:
+            cls = type(self)
+            own = all(getattr(cls, step) is getattr(SimulatedBackend, step) for step in steps)
+            _OWN_STEPS[(cls, steps)] = own
+        return own
 
     async def start_container(self, runtime_id: str) -> StartedContainer:
         """Start the behaviour's timers and report ports (dynamic ones from 32768)."""
@@ -407,15 +429,18 @@ class SimulatedBackend(Backend):
         self._tg.start_soon(self._lifetime, c)
         return started
 
-    def _started(self, c: _Container) -> StartedContainer:
+    def _started(self, c: _Container, now: float | None = None) -> StartedContainer:
         b = c.behavior
         c.started = True
-        c.load = _Load(b.cpu, b.memory, since=anyio.current_time())
+        c.load = _Load(b.cpu, b.memory, since=anyio.current_time() if now is None else now)
         if b.print_environment:
             c.logs.extend(f"{k}={v}" for k, v in sorted(c.environment.items()))
         c.logs.extend(b.logs)
+        mappings = c.launch.definition.port_mappings
+        if not mappings:
+            return _NO_PORTS
         bindings = []
-        for pm in c.launch.definition.port_mappings or ():
+        for pm in mappings:
             port = pm.host_port
             if not port:
                 port = self._next_port

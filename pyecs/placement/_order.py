@@ -29,6 +29,7 @@ from pyecs.placement._constraints import DistinctInstance, MemberOf
 from pyecs.placement._index import GroupStats, Indexes, Values, amount
 from pyecs.placement._node import InstanceNode
 from pyecs.placement._protocols import PlacementConstraint, PlacementStrategy, PlacementView
+from pyecs.placement._sorted import Entry
 from pyecs.placement._strategies import BinPack, Random, Spread
 from pyecs.placement._types import PlacementRequest
 
@@ -96,6 +97,13 @@ class Selector:
         distinct = any(isinstance(c, DistinctInstance) for c in constraints)
         self._exclude: Ids = self._hosts if distinct else _NONE
         self._key_fns = {id(level): self._key_fn(level) for level in strategies}
+        #: Where each id-order walk may resume, per scope and exclusion set: the entries
+        #: below were skipped for want of room or as excluded, which stays so while
+        #: copies of one request are placed (room only shrinks, exclusions only grow).
+        #: Only with built-in constraints: a user's may change its mind about any node.
+        self._resume: dict[tuple[Scope, int], Entry] | None = (
+            {} if all(isinstance(c, DistinctInstance | MemberOf) for c in constraints) else None
+        )
         ranked = sorted(constraints, key=_constraint_cost)
         #: Each constraint with its check, cheapest first.
         self.checks = [(c, self._check_fn(c)) for c in ranked]
@@ -187,15 +195,32 @@ class Selector:
         nodes = self.nodes
         return [nodes[i] for i in bucket.ids] if bucket is not None else []
 
-    def _walk(self, scope: Indexed, field: str, low: int, exclude: Ids) -> Iterator[InstanceNode]:
+    def _walk(
+        self, scope: Indexed, field: str, low: int, exclude: Ids, *, resume: bool = False
+    ) -> Iterator[InstanceNode]:
         """The scope's instances with room, from ``low`` of ``field`` up (id order for
-        ``id``), skipping ``exclude``."""
+        ``id``), skipping ``exclude``.
+
+        ``resume`` (id order only) starts where the previous such walk of this selector
+        found its first instance: for the copies of one request, each walk would skip the
+        same instances again (the hosts of a spread, say), the more the more copies.
+        """
         bucket = self.indexes.bucket(*scope)
         if bucket is None:
             return iter(())
         entries = self.indexes.field_entries(bucket, field)
         request = self.request
-        return entries.walk((low, ""), request.cpu, request.memory, self.nodes, exclude)
+        start: Entry = (low, "")
+        mark: Callable[[Entry], None] | None = None
+        cursors = self._resume
+        if resume and field == "id" and cursors is not None:
+            key = (scope, id(exclude))
+            start = max(start, cursors.get(key, start))
+
+            def mark(entry: Entry) -> None:
+                cursors[key] = entry
+
+        return entries.walk(start, request.cpu, request.memory, self.nodes, exclude, mark)
 
     def _generic(
         self, levels: Levels, nodes: Iterable[InstanceNode], exclude: Ids
@@ -218,7 +243,7 @@ class Selector:
         if not levels:
             if isinstance(scope, list):
                 return self._generic((), scope, exclude)
-            return self._walk(scope, "id", 0, exclude)
+            return self._walk(scope, "id", 0, exclude, resume=True)
         level, rest = levels[0], levels[1:]
         if isinstance(level, Random) and not keyed:
             return self._shuffled(level, scope, exclude)

@@ -71,6 +71,16 @@ class PlacementState:
         self._running: set[str] = set()
         self._sequence = 0
         self._instance_counter = 0
+        #: Every node in id order, and their ARNs; None until asked for after a change.
+        self._in_order: list[InstanceNode] | None = None
+        self._arns: dict[str, str] = {}
+        #: The snapshots instances() returned last, each one's index, and the ids of the
+        #: nodes changed since (every change of a node goes through this class).
+        self._listing: list[ContainerInstance] | None = None
+        self._position: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        #: How many instance ids start with each prefix asked about (kept up to date).
+        self._prefix_counts: dict[str, int] = {}
 
     # -- instances -----------------------------------------------------------------------
 
@@ -104,6 +114,8 @@ class PlacementState:
             )
         node = InstanceNode(instance_id, spec, registered_at)
         self._nodes[instance_id] = node
+        self._in_order = self._listing = None
+        self._count_prefixes(instance_id, +1)
         if node.placeable:
             self._indexes.insert(node)
         return node.snapshot(self.instance_arn(instance_id))
@@ -124,6 +136,9 @@ class PlacementState:
             self.release(key)
         self._indexes.delete(node)
         del self._nodes[instance_id]
+        self._arns.pop(instance_id, None)
+        self._in_order = self._listing = None
+        self._count_prefixes(instance_id, -1)
         return keys
 
     def set_status(self, instance_id: str, status: str) -> None:
@@ -175,16 +190,62 @@ class PlacementState:
         return self._node(instance_id).attributes.get(name)
 
     def instances(self) -> list[ContainerInstance]:
-        """Snapshots of every registered instance, in id order."""
-        return [self.instance(i) for i in sorted(self._nodes)]
+        """Snapshots of every registered instance, in id order.
+
+        A service takes these on every pass: the order is kept between changes of the
+        instance set, and each node's snapshot is rebuilt only when the node changed.
+        """
+        arn = self.instance_arn
+        listing = self._listing
+        if listing is None:
+            ordered = self._ordered()
+            listing = self._listing = [node.snapshot(arn(node.id)) for node in ordered]
+            self._position = {node.id: i for i, node in enumerate(ordered)}
+        elif self._dirty:
+            nodes, position = self._nodes, self._position
+            for instance_id in self._dirty:
+                listing[position[instance_id]] = nodes[instance_id].snapshot(arn(instance_id))
+        self._dirty.clear()
+        return list(listing)
 
     def instance_ids(self) -> list[str]:
         """The ids of every registered instance, in id order."""
-        return sorted(self._nodes)
+        return [node.id for node in self._ordered()]
+
+    def _ordered(self) -> list[InstanceNode]:
+        ordered = self._in_order
+        if ordered is None:
+            nodes = self._nodes
+            ordered = self._in_order = [nodes[i] for i in sorted(nodes)]
+        return ordered
+
+    def count_ids_with_prefix(self, prefix: str) -> int:
+        """How many registered instances have an id that starts with ``prefix``.
+
+        The first call for a prefix counts; from then on the count is kept as instances
+        come and go, so that asking costs nothing (the cluster asks on every launch).
+        """
+        count = self._prefix_counts.get(prefix)
+        if count is None:
+            count = self._prefix_counts[prefix] = sum(
+                1 for i in self._nodes if i.startswith(prefix)
+            )
+        return count
+
+    def _count_prefixes(self, instance_id: str, delta: int) -> None:
+        counts = self._prefix_counts
+        for prefix in counts:
+            if instance_id.startswith(prefix):
+                counts[prefix] += delta
 
     def instance_arn(self, instance_id: str) -> str:
         """The ARN of an instance of this cluster."""
-        return container_instance_arn(self.region, self.account, self.cluster, instance_id)
+        arn = self._arns.get(instance_id)
+        if arn is None:
+            arn = container_instance_arn(self.region, self.account, self.cluster, instance_id)
+            if instance_id in self._nodes:  # remembered while it is registered
+                self._arns[instance_id] = arn
+        return arn
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -234,7 +295,7 @@ class PlacementState:
         for index, key in enumerate(keys):
             node = selector.select()
             if node is None:
-                nodes = [self._nodes[i] for i in sorted(self._nodes)]
+                nodes = list(self._ordered())
                 found = diagnose(nodes, request, selector.checks)
                 failures = tuple(
                     PlacementFailure(i, found.reason, found.detail, found.closest)
@@ -281,6 +342,7 @@ class PlacementState:
             return False
         node = self._nodes[task.instance_id]
         self._running.add(task_key)
+        self._dirty.add(node.id)
         node.pending_tasks_count -= 1
         node.running_tasks_count += 1
         node.version += 1
@@ -338,7 +400,7 @@ class PlacementState:
 
     def candidates(self) -> list[CandidateInstance]:
         """Live views of every registered instance, in id order."""
-        return [self._nodes[i] for i in sorted(self._nodes)]
+        return list(self._ordered())
 
     # -- internals -----------------------------------------------------------------------
 
@@ -365,6 +427,7 @@ class PlacementState:
         return keys
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
+        self._dirty.add(node.id)
         if node.placeable:
             for group in node.groups:
                 self._groups[group].leave_buckets(node)
@@ -385,6 +448,7 @@ class PlacementState:
             self._groups[group].shift_values(node, +1)
 
     def _reserve(self, node: InstanceNode, task: PlacedTask) -> None:
+        self._dirty.add(node.id)
         request = task.request
         if request.cpu or request.memory:
             self._indexes.set_amounts(
@@ -410,6 +474,7 @@ class PlacementState:
 
     def _unreserve(self, task: PlacedTask) -> None:
         node = self._nodes[task.instance_id]
+        self._dirty.add(node.id)
         request = task.request
         if request.cpu or request.memory:
             self._indexes.set_amounts(

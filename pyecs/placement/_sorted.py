@@ -14,7 +14,7 @@ them) but never too low; a walk that reads a whole chunk sets its caps exactly.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 
 from pyecs.placement._node import InstanceNode
 
@@ -119,9 +119,14 @@ class SortedEntries:
         memory: int,
         nodes: Mapping[str, InstanceNode],
         exclude: Container[str],
+        mark: Callable[[Entry], None] | None = None,
     ) -> Iterator[InstanceNode]:
         """The instances of the entries at or above ``low``, in order, that have ``cpu`` and
-        ``memory`` left and are not in ``exclude``. Do not change the list meanwhile."""
+        ``memory`` left and are not in ``exclude``. Do not change the list meanwhile.
+
+        ``mark`` is called with the first entry yielded, before it is: every entry from
+        ``low`` up to it was skipped.
+        """
         chunks, caps_cpu, caps_memory = self._chunks, self._cpu, self._memory
         i = bisect_left(self._maxes, low)
         start = bisect_left(chunks[i], low) if i < len(chunks) else 0
@@ -137,6 +142,9 @@ class SortedEntries:
                     if node_memory > top_memory:
                         top_memory = node_memory
                     if node_cpu >= cpu and node_memory >= memory and node.id not in exclude:
+                        if mark is not None:
+                            mark(chunk[j])
+                            mark = None
                         yield node
                 if not start:  # read whole: the caps can be exact
                     caps_cpu[i], caps_memory[i] = top_cpu, top_memory

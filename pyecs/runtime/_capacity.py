@@ -475,6 +475,7 @@ class CapacityManager:
         tasks: list[Task] = []
         failures: list[TaskFailure] = []
         unplaced: list[PlacementFailure] = []
+        zone = self._zone()  # the same for every copy: Fargate capacity does not count
         for _ in range(count):
             serial = f"{next(self._fargate_ids)}"
             spec = InstanceSpec(
@@ -483,7 +484,7 @@ class CapacityManager:
                 attributes={
                     PROVIDER_ATTRIBUTE: provider or "FARGATE",
                     _FARGATE_HOST_ATTRIBUTE: serial,
-                    "ecs.availability-zone": self._zone(),
+                    "ecs.availability-zone": zone,
                     "ecs.os-type": "linux",
                     "ecs.cpu-architecture": "x86_64",
                 },
@@ -507,7 +508,7 @@ class CapacityManager:
         return RunTaskResult(tuple(tasks), tuple(failures)), tuple(unplaced)
 
     def _has_fargate_capacity(self) -> bool:
-        return any(i.startswith("fargate-") for i in self._placement.instance_ids())
+        return self._placement.count_ids_with_prefix("fargate-") > 0
 
     def _zone(self) -> str:
         for instance_id in self._placement.instance_ids():

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
+import attrs
+
 from pyecs._waits import Flag
 from pyecs.abc import Backend, ContainerStartError
-from pyecs.models.task import Container, HealthStatus
+from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition
 
-__all__ = ["STEP_ERRORS", "Slot", "aggregate_health", "step_error"]
+__all__ = ["STEP_ERRORS", "Slot", "aggregate_health", "evolve_task", "step_error"]
 
 #: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
 STEP_ERRORS = {
@@ -20,6 +25,26 @@ STEP_ERRORS = {
     "remove_container": "CannotRemoveContainerError",
     "teardown_task": "ResourceCleanupError",
 }
+
+
+_TASK_FIELDS = tuple(a.name for a in attrs.fields(Task))
+_TASK_INDEX = {name: i for i, name in enumerate(_TASK_FIELDS)}
+_TASK_VALUES = operator.attrgetter(*_TASK_FIELDS)
+
+
+def evolve_task(task: Task, /, **changes: Any) -> Task:
+    """``attrs.evolve(task, **changes)``, several times faster.
+
+    The runtime makes a new task snapshot on every change of every task; ``attrs.evolve``
+    reads each of the 29 fields by name, while this reads them in one C call and passes
+    them by position (every field of ``Task`` is an ``__init__`` argument, in order, with
+    no converter: the result is the same).
+    """
+    values = list(_TASK_VALUES(task))
+    index = _TASK_INDEX
+    for name, value in changes.items():
+        values[index[name]] = value
+    return Task(*values)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

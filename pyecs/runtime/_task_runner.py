@@ -27,8 +27,14 @@ from pyecs.abc import (
     ContainerStartError,
     TaskLaunch,
 )
-from pyecs.models.task import Task
-from pyecs.runtime._task_parts import STEP_ERRORS, Slot, aggregate_health, step_error
+from pyecs.models.task import Container, NetworkBinding, Task
+from pyecs.runtime._task_parts import (
+    STEP_ERRORS,
+    Slot,
+    aggregate_health,
+    evolve_task,
+    step_error,
+)
 
 __all__ = ["TaskRunner", "aggregate_health"]
 
@@ -40,6 +46,30 @@ CLEANUP_TIMEOUT = 60.0
 #: How long a container's stop may take beyond its ``stopTimeout`` before the runner gives
 #: up waiting for the backend and moves on to removing it (a hung engine call).
 STOP_GRACE = 30.0
+
+
+def _container(
+    c: Container,
+    last_status: str,
+    exit_code: int | None,
+    reason: str | None,
+    runtime_id: str | None,
+    network_bindings: tuple[NetworkBinding, ...],
+) -> Container:
+    """``attrs.evolve`` of a container for the starts and stops done at once (a hot path:
+    positional arguments, in ``Container``'s field order)."""
+    return Container(
+        c.name,
+        c.image,
+        c.essential,
+        last_status,
+        exit_code,
+        reason,
+        c.health_status,
+        runtime_id,
+        network_bindings,
+        c.has_health_check,
+    )
 
 
 class TaskRunner:
@@ -63,6 +93,27 @@ class TaskRunner:
             runner attaches to them (the task is RUNNING already) instead of creating
             any. A container of the definition missing here counts as exited.
     """
+
+    # A million tasks keep a million runners: no instance dict.
+    __slots__ = (
+        "_adopted",
+        "_clock",
+        "_grace",
+        "_health_tg",
+        "_observed",
+        "_parked",
+        "_provisioning",
+        "_publish",
+        "_resumed",
+        "_slots",
+        "_stop_requested",
+        "_stopped",
+        "_wake",
+        "backend",
+        "deactivate",
+        "launch",
+        "task",
+    )
 
     def __init__(
         self,
@@ -93,6 +144,7 @@ class TaskRunner:
         self._observed = observed
         self._parked = False  # started at once; no coroutine runs for it yet
         self._resumed = False  # run() picks up a task started at once
+        self._health_tg: anyio.abc.TaskGroup | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -171,9 +223,7 @@ class TaskRunner:
             self._update(last_status="RUNNING", started_at=now)
             return True
         containers = tuple(
-            attrs.evolve(
-                c, runtime_id=runtime_id, last_status="RUNNING", network_bindings=r.network_bindings
-            )
+            _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
             for c, (runtime_id, r) in zip(self.task.containers, started, strict=True)
         )
         self._update(
@@ -231,7 +281,7 @@ class TaskRunner:
             self._update(last_status="STOPPED", stopped_at=now, containers=self.task.containers)
         else:
             containers = tuple(
-                attrs.evolve(c, last_status="STOPPED", exit_code=r.exit_code, reason=r.reason)
+                _container(c, "STOPPED", r.exit_code, r.reason, c.runtime_id, c.network_bindings)
                 for c, r in zip(self.task.containers, exits, strict=True)
             )
             self._update(
@@ -370,8 +420,6 @@ class TaskRunner:
             assert self._health_tg is not None
             self._health_tg.start_soon(self._watch_health, slot, slot.runtime_id)
         return True
-
-    _health_tg: anyio.abc.TaskGroup | None = None
 
     def _attach(self, slot: Slot, adopted: AdoptedContainer | None) -> bool:
         """Take an adopted container as this slot's; False when there is none."""
@@ -583,9 +631,9 @@ class TaskRunner:
     def _update(self, steps: int = 1, **changes: Any) -> None:
         """A new snapshot with ``changes``; ``steps`` > 1 stands for that many snapshots
         in a row that nobody observed (the version moves on as if each was published)."""
-        task = attrs.evolve(self.task, version=self.task.version + steps, **changes)
         if "containers" in changes:
-            task = attrs.evolve(task, health_status=aggregate_health(task.containers))
+            changes["health_status"] = aggregate_health(changes["containers"])
+        task = evolve_task(self.task, version=self.task.version + steps, **changes)
         self.task = task
         self._publish(task)
 

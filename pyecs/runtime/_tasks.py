@@ -28,6 +28,7 @@ from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
+from pyecs.runtime._task_parts import evolve_task
 from pyecs.runtime._task_runner import TaskRunner
 
 __all__ = [
@@ -184,6 +185,10 @@ class TaskManager:
         self._cluster_arn = arns.cluster_arn
         self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
+        # Bound once: every runner holds these (a bound method per runner costs 64 bytes).
+        self._publish = self._record
+        self._wake_runner = self._wake
+        self._is_observed = self._observed
         #: Adopted service tasks not claimed by their service yet, by group.
         self._unclaimed: dict[str, list[str]] = {}
 
@@ -294,15 +299,12 @@ class TaskManager:
         )
         tasks = []
         capacity = capacity or TaskCapacity()
-        for p in result.placements:
-            task = self._new_task(
-                on_deactivate,
-                td,
-                self._draft(td, p.task_key, ids[p.copy_index], group, started_by, request, tags),
-                p.instance_id,
-                capacity,
-            )
-            tasks.append(task)
+        if result.placements:
+            # What the copies share, worked out once (a draft per copy costs a snapshot).
+            shared = self._draft(td, "", "", group, started_by, request, tags)
+            for p in result.placements:
+                task = self._placed(shared, p.task_key, ids[p.copy_index], p.instance_id, capacity)
+                tasks.append(self._new_task(on_deactivate, td, task, capacity))
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
             for index in range(count):
@@ -353,12 +355,12 @@ class TaskManager:
         if not result.placements:
             return False
         del self._held[arn]
+        waiting = self._tasks[arn]
+        task = self._placed(
+            waiting, arn, waiting.id, result.placements[0].instance_id, held.capacity
+        )
         self._new_task(
-            held.on_deactivate,
-            td,
-            self._tasks[arn],
-            result.placements[0].instance_id,
-            held.capacity,
+            held.on_deactivate, td, evolve_task(task, version=waiting.version + 1), held.capacity
         )
         return True
 
@@ -409,32 +411,39 @@ class TaskManager:
             tags=tuple(sorted(tags.items())) if tags else (),
         )
 
-    def _new_task(
-        self,
-        on_deactivate: Callable[[Task], Awaitable[None]] | None,
-        td: TaskDefinition,
-        draft: Task,
-        instance_id: str,
-        capacity: TaskCapacity,
+    def _placed(
+        self, draft: Task, arn: str, task_id: str, instance_id: str, capacity: TaskCapacity
     ) -> Task:
-        assert self.backend is not None and self._tg is not None
+        """The first snapshot of a task placed on ``instance_id``, from ``draft``'s fields
+        (a copy's own ARN and id given apart: one draft serves every copy of a launch)."""
         # A Fargate task keeps the id of its own capacity here (placement and services
         # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
-        task = attrs.evolve(
+        eni = capacity.network_interface
+        if eni is not None and not eni.id:
+            eni = attrs.evolve(eni, id=_eni_id(task_id))
+        return evolve_task(
             draft,
-            version=draft.version + 1 if draft.arn in self._tasks else draft.version,
+            arn=arn,
+            id=task_id,
             container_instance_id=instance_id,
             container_instance_arn=self._instance_arn(instance_id),
             availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
             launch_type=capacity.launch_type,
             capacity_provider_name=capacity.provider,
-            network_interface=capacity.network_interface,
+            network_interface=eni,
             platform_version=capacity.platform_version,
         )
-        if task.network_interface is not None and not task.network_interface.id:
-            task = attrs.evolve(
-                task, network_interface=attrs.evolve(task.network_interface, id=_eni_id(task.id))
-            )
+
+    def _new_task(
+        self,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None,
+        td: TaskDefinition,
+        task: Task,
+        capacity: TaskCapacity,
+    ) -> Task:
+        """Record a placed task and have it started."""
+        assert self.backend is not None and self._tg is not None
+        instance_id = task.container_instance_id
         arn, task_id, group = task.arn, task.id, task.group
         labels = {**self._owner_labels, LABEL_TASK: arn}
         if group.startswith("service:"):  # the Docker backend aliases service tasks by it
@@ -454,11 +463,11 @@ class TaskManager:
             self.backend,
             launch,
             task,
-            self._record,
+            self._publish,
             self._clock,
             deactivate=on_deactivate,
-            wake=self._wake if self._at_once else None,
-            observed=self._observed,
+            wake=self._wake_runner if self._at_once else None,
+            observed=self._is_observed,
         )
         self._runners[arn] = runner
         self._record(task)

@@ -137,3 +137,36 @@ async def test_simulated_spot_behaviour_interrupts_after_its_delay() -> None:
         )
         (stopped,) = await cluster.wait_tasks_stopped([result.tasks[0].arn], timeout=120)
         assert stopped.stop_code == "SpotInterruption"
+
+
+async def test_ec2_tasks_stay_off_fargate_capacity_while_it_comes_and_goes() -> None:
+    """The cluster counts the Fargate capacity it adds and gives back (it keeps EC2 tasks
+    off that capacity while there is any); EC2 tasks land on EC2 instances throughout."""
+    small = {
+        "family": "small",
+        "containerDefinitions": [{"name": "s", "image": "busybox", "memory": 64}],
+    }
+    async with pyecs.Cluster("c", backend=SimulatedBackend(2)) as cluster:
+        await cluster.register_task_definition(fargate_td())
+        await cluster.register_task_definition(small)
+        counted = cluster._placement.count_ids_with_prefix
+        assert counted("fargate-") == 0
+        fargate = await cluster.run_task(
+            "api", count=2, launch_type="FARGATE", network_configuration=NET
+        )
+        await cluster.wait_tasks_running([t.arn for t in fargate.tasks], timeout=30)
+        assert counted("fargate-") == 2
+        result = await cluster.run_task(
+            "small", count=4, placement_strategy=[pyecs.BinPack("memory")]
+        )
+        assert len(result.tasks) == 4
+        assert not any(t.container_instance_id.startswith("fargate-") for t in result.tasks)
+        arns = [t.arn for t in fargate.tasks]
+        for arn in arns:
+            await cluster.stop_task(arn)
+        await cluster.wait_tasks_stopped(arns, timeout=60)
+        assert counted("fargate-") == 0
+        again = await cluster.run_task(
+            "small", count=1, placement_strategy=[pyecs.BinPack("memory")]
+        )
+        assert len(again.tasks) == 1

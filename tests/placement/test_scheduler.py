@@ -352,3 +352,101 @@ def test_spread_over_instances_after_an_instance_drains_and_comes_back() -> None
     state.set_status("b", "ACTIVE")
     state.release(keys[1])
     assert state.place(web(), 1, [Spread("instanceId")]).instance_ids == ["b"]
+
+
+def test_the_count_of_ids_with_a_prefix_follows_instances_coming_and_going() -> None:
+    """The count is taken once, then kept as instances are added and removed."""
+    state = PlacementState()
+    state.add_instance(spec("i-1"))
+    state.add_instance(spec("fargate-1"))
+    assert state.count_ids_with_prefix("fargate-") == 1
+    state.add_instance(spec("fargate-2"))
+    state.add_instance(spec("i-2"))
+    assert state.count_ids_with_prefix("fargate-") == 2
+    assert state.count_ids_with_prefix("i-") == 2
+    state.remove_instance("fargate-1")
+    assert state.count_ids_with_prefix("fargate-") == 1
+    state.remove_instance("fargate-2")
+    assert state.count_ids_with_prefix("fargate-") == 0
+    assert state.count_ids_with_prefix("i-") == 2
+    assert state.count_ids_with_prefix("x") == 0
+
+
+def test_instance_listing_follows_changes_of_the_set_and_of_each_instance() -> None:
+    """The listing is kept between calls: it must still see additions, removals and the
+    resources a placement takes, with every ARN right."""
+    state = PlacementState("prod")
+    state.add_instance(spec("i-2"))
+    state.add_instance(spec("i-1"))
+    first = state.instances()
+    assert [i.id for i in first] == ["i-1", "i-2"] == state.instance_ids()
+    state.place(web(memory=512), 1, [BinPack("memory")])
+    state.add_instance(spec("i-0"))
+    listed = state.instances()
+    assert [i.id for i in listed] == ["i-0", "i-1", "i-2"]
+    assert listed[1].remaining_resources.memory == 2048 - 512
+    assert listed[1] != first[0] and listed[2] is first[1]  # only the changed one is new
+    assert [i.arn for i in listed] == [state.instance_arn(i.id) for i in listed]
+    assert listed[0].arn.endswith(":container-instance/prod/i-0")
+    state.remove_instance("i-1")
+    assert state.instance_ids() == ["i-0", "i-2"]
+    assert state.instance_arn("i-1").endswith("/prod/i-1")  # still answers for any id
+
+
+@pytest.mark.parametrize(
+    ("chain", "rules"),
+    [
+        (DEFAULT_SERVICE_STRATEGY, []),
+        ([Spread("instanceId")], []),
+        ([], [DistinctInstance()]),
+        ([Spread(ZONE)], [MemberOf("attribute:ecs.availability-zone != us-east-1b")]),
+    ],
+)
+def test_many_copies_in_one_call_go_where_one_copy_per_call_goes(
+    chain: list[object], rules: list[object]
+) -> None:
+    """A walk in id order resumes where the previous copy's walk found its first
+    instance; the copies still go exactly where separate calls would send them."""
+    together, apart = PlacementState(), PlacementState()
+    for state in (together, apart):
+        state.add_instances(uniform_instances(60, zones=3, cpu=4096, memory=4096))
+        state.place(PlacementRequest("service:other", memory=3500), 7, [Spread(ZONE)])
+    rq = PlacementRequest("service:web", cpu=16, memory=256)
+    result = together.place(rq, 80, chain, rules)
+    one_by_one = []
+    for _ in range(80):
+        single = apart.place(rq, 1, chain, rules)
+        if not single.placements:
+            break
+        one_by_one.append(single.placements[0].instance_id)
+    assert [p.instance_id for p in result.placements] == one_by_one
+    assert len(one_by_one) >= 40
+
+
+def test_instance_listing_shows_every_kind_of_change_of_an_instance() -> None:
+    """Between two listings only the instances that changed are taken anew: a placement,
+    a release, a task marked running, a status, an agent and an attribute change all show."""
+    state = PlacementState()
+    state.add_instances([spec("i-1"), spec("i-2"), spec("i-3")])
+
+    def listed(instance_id: str) -> ContainerInstance:
+        return next(i for i in state.instances() if i.id == instance_id)
+
+    before = state.instances()
+    (p,) = state.place(web(memory=100), 1).placements
+    assert listed(p.instance_id).pending_tasks_count == 1
+    state.mark_running(p.task_key)
+    assert listed(p.instance_id).running_tasks_count == 1
+    state.release(p.task_key)
+    assert listed(p.instance_id).remaining_resources.memory == 2048
+    state.set_status("i-2", "DRAINING")
+    assert listed("i-2").status == "DRAINING"
+    state.set_agent_connected("i-3", False)
+    assert listed("i-3").agent_connected is False
+    state.put_attributes("i-1", {"tier": "web"})
+    assert listed("i-1").attributes.get("tier") == "web"
+    after = state.instances()
+    assert [i.id for i in after] == ["i-1", "i-2", "i-3"]
+    assert after == [state.instance(i) for i in ("i-1", "i-2", "i-3")]
+    assert all(a is not b for a, b in zip(after, before, strict=True))
+    assert state.instances() is not state.instances()  # the caller's own list

@@ -1,0 +1,143 @@
+"""The start and stop done at once (SimulatedBackend's fast path) are the step-by-step ones.
+
+With an event subscriber, the same snapshots are published in the same order; without
+one, the tasks end in the same state with the same versions, and placement counts them
+the same way.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+import pyecs
+from pyecs.abc import ContainerExit, StartedContainer, TaskLaunch
+from pyecs.backends.simulated import SimulatedBackend
+from pyecs.models.task import Container, NetworkBinding, Task
+from pyecs.runtime._events import TaskStateChange
+from pyecs.runtime._task_parts import evolve_task
+from pyecs.runtime._task_runner import _container
+
+pytestmark = pytest.mark.anyio
+
+TD = {
+    "family": "web",
+    "containerDefinitions": [
+        {"name": "app", "image": "busybox", "memory": 64, "essential": True},
+        {"name": "side", "image": "busybox", "memory": 32, "essential": False},
+    ],
+}
+T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+
+
+class StepByStep(SimulatedBackend):
+    """The simulated backend without its fast path: every step is its own call."""
+
+    def start_task_at_once(
+        self, task: TaskLaunch, on_exit: Callable[[], None]
+    ) -> Sequence[tuple[str, StartedContainer]] | None:
+        return None
+
+    def stop_task_at_once(
+        self, task: TaskLaunch, runtime_ids: Sequence[str]
+    ) -> Sequence[ContainerExit] | None:
+        return None
+
+
+def shape(task: Task) -> tuple[Any, ...]:
+    """What a snapshot says, without what differs by nature (ids, ARNs, times)."""
+    return (
+        task.version,
+        task.last_status,
+        task.desired_status,
+        task.stop_code,
+        task.stopped_reason,
+        task.health_status,
+        task.started_at is not None,
+        task.stopped_at is not None,
+        tuple(
+            (c.name, c.last_status, c.exit_code, c.runtime_id is not None) for c in task.containers
+        ),
+    )
+
+
+async def life(backend: SimulatedBackend, *, observe: bool) -> tuple[list[Any], list[Task]]:
+    """Start 3 copies, wait until RUNNING, stop them; the published shapes and the ends."""
+    seen: list[Any] = []
+    all_stopped = anyio.Event()
+    async with pyecs.Cluster("c", backend=backend, clock=lambda: T0) as cluster:
+        await cluster.register_task_definition(TD)
+        async with anyio.create_task_group() as tg:
+            if observe:
+                ready = anyio.Event()
+
+                async def record() -> None:
+                    async with cluster.subscribe() as events:
+                        ready.set()
+                        async for event in events:
+                            if isinstance(event, TaskStateChange):
+                                seen.append((event.task.arn, shape(event.task)))
+                                if sum(s[1][1] == "STOPPED" for s in seen) == 3:
+                                    all_stopped.set()
+
+                tg.start_soon(record)
+                await ready.wait()
+            result = await cluster.run_task("web", count=3)
+            arns = [t.arn for t in result.tasks]
+            assert all(t.last_status == "PROVISIONING" for t in result.tasks)
+            running = await cluster.wait_tasks_running(arns, timeout=10)
+            for arn in arns:
+                await cluster.stop_task(arn, reason="done")
+            stopped = await cluster.wait_tasks_stopped(arns, timeout=10)
+            instances = cluster.list_container_instances()
+            assert sum(i.running_tasks_count + i.pending_tasks_count for i in instances) == 0
+            if observe:
+                await all_stopped.wait()
+            tg.cancel_scope.cancel()
+    ends = [*running, *stopped]
+    by_task: dict[str, list[Any]] = {}
+    for arn, s in seen:
+        by_task.setdefault(arn, []).append(s)
+    return [by_task[k] for k in sorted(by_task)], ends
+
+
+async def test_observed_snapshots_are_those_of_the_step_by_step_life() -> None:
+    fast, fast_ends = await life(SimulatedBackend(2), observe=True)
+    slow, slow_ends = await life(StepByStep(2), observe=True)
+    assert len(fast) == 3
+    assert fast == slow
+    assert [shape(t) for t in fast_ends] == [shape(t) for t in slow_ends]
+    statuses = [s[1] for s in fast[0]]
+    assert statuses[0] == "PROVISIONING" and statuses[-1] == "STOPPED"
+    assert "ACTIVATING" in statuses and "DEACTIVATING" in statuses
+
+
+async def test_unobserved_tasks_end_in_the_same_state_with_the_same_versions() -> None:
+    _, fast_ends = await life(SimulatedBackend(2), observe=False)
+    _, slow_ends = await life(StepByStep(2), observe=False)
+    assert [shape(t) for t in fast_ends] == [shape(t) for t in slow_ends]
+    running, stopped = fast_ends[:3], fast_ends[3:]
+    assert {t.last_status for t in running} == {"RUNNING"}
+    assert {(t.stop_code, t.stopped_reason) for t in stopped} == {("UserInitiated", "done")}
+
+
+def test_the_fast_evolves_are_attrs_evolve() -> None:
+    """The positional copies must follow the models' field order."""
+    task = Task("arn", "id", "cluster", "td", "i-1", "i-arn", "family:web", started_by="me")
+    changes = {"version": 4, "last_status": "RUNNING", "tags": (("k", "v"),), "cpu": 3}
+    assert evolve_task(task, **changes) == attrs.evolve(task, **changes)
+    container = Container("app", "busybox", health_status="HEALTHY", has_health_check=True)
+    binding = (NetworkBinding("127.0.0.1", 80, 32768, "tcp"),)
+    assert _container(container, "RUNNING", 3, "why", "sim-1", binding) == attrs.evolve(
+        container,
+        last_status="RUNNING",
+        exit_code=3,
+        reason="why",
+        runtime_id="sim-1",
+        network_bindings=binding,
+    )
