@@ -13,6 +13,7 @@ import array
 import bisect
 import contextlib
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -137,7 +138,9 @@ class MetricStore:
                 raise InvalidParameterError(f"{name} must be an integer >= 1, got {value!r}")
         self.retention = retention
         self.max_series = max_series
-        self._series: dict[MetricKey, _Series] = {}
+        #: Least recently updated first: a put moves its series to the end, so the one to
+        #: drop when full is the first (constant time, however many series there are).
+        self._series: OrderedDict[MetricKey, _Series] = OrderedDict()
         self._subscribers: set[MemoryObjectSendStream[Datapoint]] = set()
         self._round = anyio.Event()
         self.last_round: float | None = None
@@ -173,14 +176,15 @@ class MetricStore:
         series = self._series.get(key)
         if series is None:
             if len(self._series) >= self.max_series:
-                oldest = min(self._series, key=lambda k: self._series[k].updated)
-                del self._series[oldest]
+                self._series.popitem(last=False)  # the least recently updated
             series = self._series[key] = _Series(self.retention, unit)
         elif t < series.updated:
             raise InvalidParameterError(
                 f"metric {namespace}/{metric_name}: timestamp {t} is older than the last "
                 f"point ({series.updated}); put points in time order"
             )
+        else:
+            self._series.move_to_end(key)
         series.append(t, float(value))
         if self._subscribers:
             point = Datapoint(key, t, float(value), unit)

@@ -5,12 +5,19 @@ for them, in percent (and MemoryUtilization alike); pyecs takes the reservation 
 task (its ``cpu``/``memory``, which are the task-level values or the containers' sum). A
 task that reserves no CPU counts as reserving one vCPU (1,024 units); one that reserves
 no memory has no MemoryUtilization.
+
+Per-task series (the ``TaskId`` dimension, as Container Insights' task level) are kept
+while the cluster runs at most :data:`TASK_SERIES_LIMIT` tasks; above that, only the
+service and cluster series, which are what AWS/ECS publishes. A round gives the event loop
+a turn every :data:`CHUNK` tasks, so a cluster of a million tasks never blocks it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+
+import anyio.lowlevel
 
 from pyecs.abc import Backend
 from pyecs.exceptions import BackendError
@@ -23,6 +30,13 @@ _log = logging.getLogger("pyecs.metrics")
 
 #: The CPU a task that reserves none is measured against (one vCPU).
 DEFAULT_CPU_UNITS = 1024
+
+#: Running tasks up to which each task has series of its own (4 each: far below the
+#: store's 5,000 series, so that task series never push out the services' series).
+TASK_SERIES_LIMIT = 1000
+
+#: Tasks handled between two turns of the event loop.
+CHUNK = 2000
 
 
 class TaskUsage:
@@ -44,13 +58,19 @@ class TaskUsage:
     async def __call__(self, at: float, interval: float) -> list[Sample]:
         if not self.enabled:
             return []
-        running = [t for t in self.tasks() if t.last_status == "RUNNING"]
+        running: list[Task] = []
+        for k, t in enumerate(self.tasks(), 1):
+            if t.last_status == "RUNNING":
+                running.append(t)
+            if k % CHUNK == 0:
+                await anyio.lowlevel.checkpoint()
         ids = [
             c.runtime_id
             for t in running
             for c in t.containers
             if c.runtime_id is not None and c.last_status == "RUNNING"
         ]
+        per_task = len(running) <= TASK_SERIES_LIMIT
         try:
             usage = await self.backend.usage(ids) if ids else {}
         except BackendError as exc:
@@ -60,7 +80,9 @@ class TaskUsage:
         out: list[Sample] = []
         groups: dict[str, list[tuple[float, float, float, float]]] = {}
         last: dict[str, tuple[float, float]] = {}
-        for task in running:
+        for k, task in enumerate(running, 1):
+            if k % CHUNK == 0:
+                await anyio.lowlevel.checkpoint()
             cores = 0.0
             memory = 0.0
             measured = False
@@ -78,21 +100,9 @@ class TaskUsage:
                 continue
             cpu_reserved = float(task.cpu or DEFAULT_CPU_UNITS)
             units = cores * 1024
-            dims = {"ClusterName": self.cluster, "TaskId": task.id}
             service = task.group[len("service:") :] if task.group.startswith("service:") else None
-            if service is not None:
-                dims["ServiceName"] = service
-            out.append(
-                Sample("AWS/ECS", "CPUUtilization", units / cpu_reserved * 100, dims, "Percent")
-            )
-            out.append(Sample("ECS/ContainerInsights", "CpuUtilized", units, dims, "None"))
-            out.append(Sample("ECS/ContainerInsights", "MemoryUtilized", memory, dims, "Megabytes"))
-            if task.memory:
-                out.append(
-                    Sample(
-                        "AWS/ECS", "MemoryUtilization", memory / task.memory * 100, dims, "Percent"
-                    )
-                )
+            if per_task:
+                out.extend(self._task_samples(task, service, units, cpu_reserved, memory))
             groups.setdefault(service or "", []).append(
                 (units, cpu_reserved, memory, float(task.memory or 0))
             )
@@ -128,4 +138,21 @@ class TaskUsage:
                         "Megabytes",
                     )
                 )
+        return out
+
+    def _task_samples(
+        self, task: Task, service: str | None, units: float, cpu_reserved: float, memory: float
+    ) -> list[Sample]:
+        dims = {"ClusterName": self.cluster, "TaskId": task.id}
+        if service is not None:
+            dims["ServiceName"] = service
+        out = [
+            Sample("AWS/ECS", "CPUUtilization", units / cpu_reserved * 100, dims, "Percent"),
+            Sample("ECS/ContainerInsights", "CpuUtilized", units, dims, "None"),
+            Sample("ECS/ContainerInsights", "MemoryUtilized", memory, dims, "Megabytes"),
+        ]
+        if task.memory:
+            out.append(
+                Sample("AWS/ECS", "MemoryUtilization", memory / task.memory * 100, dims, "Percent")
+            )
         return out

@@ -80,6 +80,68 @@ def test_series_count_is_bounded() -> None:
     assert store.list_metrics("N")[0].dimension_map == {"TaskId": "15"}
 
 
+def test_a_full_store_drops_the_series_updated_least_recently() -> None:
+    """Not the one created first: a series updated again stays (the service's, each round),
+    and a put into a full store costs the same however many series it holds."""
+    store = MetricStore(retention=4, max_series=3)
+    service = {"ServiceName": "web"}
+    store.put("N", "M", 1, dimensions=service, timestamp=0)
+    for i in range(10):
+        store.put("N", "M", 1, dimensions={"TaskId": str(i)}, timestamp=i + 1)
+        store.put("N", "M", 1, dimensions=service, timestamp=i + 1)
+    assert len(store) == 3
+    kept = sorted(str(m.dimension_map) for m in store.list_metrics("N"))
+    assert kept == sorted(str(d) for d in ({"TaskId": "8"}, {"TaskId": "9"}, service))
+
+
+async def test_above_the_task_series_limit_only_services_and_the_cluster_have_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-task series would push the services' out of a bounded store (autoscaling reads
+    those): above TASK_SERIES_LIMIT running tasks, only services and the cluster get them."""
+    import pyecs.metrics._tasks as task_metrics
+
+    monkeypatch.setattr(task_metrics, "TASK_SERIES_LIMIT", 3)
+    monkeypatch.setattr(task_metrics, "CHUNK", 2)  # turns of the loop within a round too
+    backend = SimulatedBackend(2, default=Behavior(cpu=128, memory=64))
+    async with pyecs.Cluster(
+        "c", backend=backend, metrics_resolution=10, task_healthy_delay=0
+    ) as cluster:
+        await cluster.register_task_definition(
+            {
+                "family": "w",
+                "cpu": "256",
+                "memory": "128",
+                "containerDefinitions": [{"name": "w", "image": "w", "memory": 128}],
+            }
+        )
+        svc = await cluster.create_service("w", task_definition="w", desired_count=3)
+        await svc.wait_stable(timeout=60)
+        await anyio.sleep(30)
+        per_task = [
+            m for m in cluster.metrics.list_metrics("AWS/ECS") if "TaskId" in m.dimension_map
+        ]
+        assert len(per_task) == 3 * 2  # CPU and memory utilization of each of 3 tasks
+        await svc.update(desired_count=5)
+        await svc.wait_stable(timeout=60)
+        five = anyio.current_time()  # rounds from now on see 5 tasks (points stamped >= five)
+        await anyio.sleep(35)
+
+        def last_stamp(name: str, dims: dict[str, str]) -> float:
+            latest = cluster.metrics.latest("AWS/ECS", name, dims)
+            assert latest is not None
+            return latest[0]
+
+        task_series = [
+            m for m in cluster.metrics.list_metrics("AWS/ECS") if "TaskId" in m.dimension_map
+        ]
+        assert task_series  # the 3 tasks' series are still there, with old points only
+        assert all(last_stamp(m.metric_name, m.dimension_map) < five for m in task_series)
+        dims = {"ClusterName": "c", "ServiceName": "w"}
+        assert last_stamp("CPUUtilization", dims) >= five + 10
+        assert cluster.metrics.latest("AWS/ECS", "CPUUtilization", dims)[1] == pytest.approx(50.0)  # type: ignore[index]
+
+
 async def test_task_and_service_utilization_from_simulated_load() -> None:
     backend = SimulatedBackend(1, default=Behavior(cpu=128, memory=64))
     async with pyecs.Cluster(
