@@ -19,6 +19,15 @@ from pyecs.metrics import MetricStore, prometheus_text
 pytestmark = pytest.mark.anyio
 
 
+#: A task that reserves 256 CPU units and 128 MiB: Behavior(cpu=128, memory=64) is 50%.
+HALF_LOADED = {
+    "family": "w",
+    "cpu": "256",
+    "memory": "128",
+    "containerDefinitions": [{"name": "w", "image": "w", "memory": 128}],
+}
+
+
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, Any]]:
     return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
@@ -107,14 +116,7 @@ async def test_above_the_task_series_limit_only_services_and_the_cluster_have_se
     async with pyecs.Cluster(
         "c", backend=backend, metrics_resolution=10, task_healthy_delay=0
     ) as cluster:
-        await cluster.register_task_definition(
-            {
-                "family": "w",
-                "cpu": "256",
-                "memory": "128",
-                "containerDefinitions": [{"name": "w", "image": "w", "memory": 128}],
-            }
-        )
+        await cluster.register_task_definition(HALF_LOADED)
         svc = await cluster.create_service("w", task_definition="w", desired_count=3)
         await svc.wait_stable(timeout=60)
         await anyio.sleep(30)
@@ -147,14 +149,7 @@ async def test_task_and_service_utilization_from_simulated_load() -> None:
     async with pyecs.Cluster(
         "c", backend=backend, metrics_resolution=10, task_healthy_delay=0
     ) as cluster:
-        await cluster.register_task_definition(
-            {
-                "family": "w",
-                "cpu": "256",
-                "memory": "128",
-                "containerDefinitions": [{"name": "w", "image": "w", "memory": 128}],
-            }
-        )
+        await cluster.register_task_definition(HALF_LOADED)
         seen: list[Any] = []
         async with cluster.metrics.subscribe() as points:
             svc = await cluster.create_service("w", task_definition="w", desired_count=2)
