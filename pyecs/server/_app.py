@@ -18,13 +18,13 @@ from typing import Any, Final
 from pyecs.exceptions import PyecsError
 from pyecs.server import _aas
 from pyecs.server._actions import HANDLERS, REFUSED
-from pyecs.server._auth import Credentials, parse_scope, verify
+from pyecs.server._auth import Credentials, authenticate
 from pyecs.server._call import Call
 from pyecs.server._ec2 import Ec2App, is_query_request
 from pyecs.server._errors import EcsError, client, from_pyecs
 from pyecs.server._params import Params
 from pyecs.server._state import ServerState
-from pyecs.server._wire import DEFAULT_REGION, TooLarge, read_body, request_url
+from pyecs.server._wire import DEFAULT_REGION, TooLarge, read_body
 
 __all__ = ["DEFAULT_REGION", "MAX_BODY", "TARGET_PREFIX", "EcsApp"]
 
@@ -102,16 +102,7 @@ class EcsApp:
                 f"the request body is larger than {self.max_body} bytes",
                 413,
             ) from None
-        auth = parse_scope(headers.get("authorization"))
-        if self.credentials is not None:
-            verify(
-                auth,
-                self.credentials,
-                method=scope["method"],
-                url=request_url(scope, headers),
-                headers=headers,
-                body=raw,
-            )
+        auth = authenticate(scope, headers, raw, self.credentials)
         target = headers.get("x-amz-target", "")
         prefix = next((p for p in _ROUTES if target.startswith(p)), None)
         if scope["method"] != "POST" or prefix is None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import attrs
 
 from pyecs.server._errors import EcsError
+from pyecs.server._wire import request_url
 
-__all__ = ["Credentials", "Scope", "parse_scope", "verify"]
+__all__ = ["Credentials", "Scope", "authenticate", "parse_scope", "verify"]
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<akid>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/"
@@ -54,6 +56,30 @@ def parse_scope(authorization: str | None) -> Scope | None:
         m["signature"],
         m.group("service"),
     )
+
+
+def authenticate(
+    asgi_scope: MutableMapping[str, Any],
+    headers: Mapping[str, str],
+    body: bytes,
+    credentials: Credentials | None,
+) -> Scope | None:
+    """The request's SigV4 scope (its region), verified when ``credentials`` are set.
+
+    Raises:
+        EcsError: as :func:`verify`.
+    """
+    auth = parse_scope(headers.get("authorization"))
+    if credentials is not None:
+        verify(
+            auth,
+            credentials,
+            method=asgi_scope["method"],
+            url=request_url(asgi_scope, headers),
+            headers=headers,
+            body=body,
+        )
+    return auth
 
 
 def verify(

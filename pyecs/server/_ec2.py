@@ -17,12 +17,12 @@ from typing import Any, Final
 from xml.etree import ElementTree as ET
 
 from pyecs.exceptions import InvalidParameterError, PyecsError, SecurityGroupError
-from pyecs.server._auth import Credentials, parse_scope, verify
+from pyecs.server._auth import Credentials, authenticate
 from pyecs.server._ec2_groups import HANDLERS
 from pyecs.server._ec2_query import FORM, NAMESPACE, Ec2Error, Query, is_query_request
 from pyecs.server._errors import EcsError
 from pyecs.server._state import ServerState
-from pyecs.server._wire import DEFAULT_REGION, Receive, TooLarge, read_body, request_url
+from pyecs.server._wire import DEFAULT_REGION, Receive, TooLarge, read_body
 
 __all__ = ["FORM", "Ec2App", "is_query_request"]
 
@@ -99,20 +99,11 @@ class Ec2App:
         except TooLarge:
             too_large = f"the request body is larger than {self.max_body} bytes"
             raise Ec2Error("RequestEntityTooLarge", too_large, 413) from None
-        auth = parse_scope(headers.get("authorization"))
-        if self.credentials is not None:
-            try:
-                verify(
-                    auth,
-                    self.credentials,
-                    method=scope["method"],
-                    url=request_url(scope, headers),
-                    headers=headers,
-                    body=raw,
-                )
-            except EcsError as exc:
-                code, status = _AUTH_CODES.get(exc.code, (exc.code, exc.status))
-                raise Ec2Error(code, exc.message, status) from exc
+        try:
+            auth = authenticate(scope, headers, raw, self.credentials)
+        except EcsError as exc:
+            code, status = _AUTH_CODES.get(exc.code, (exc.code, exc.status))
+            raise Ec2Error(code, exc.message, status) from exc
         try:
             text = raw.decode("utf-8")
             query = scope.get("query_string", b"").decode("latin-1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final
 
 __all__ = ["DEFAULT_REGION", "Receive", "TooLarge", "read_body", "request_url"]
@@ -40,7 +40,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def request_url(scope: MutableMapping[str, Any], headers: dict[str, str]) -> str:
+def request_url(scope: MutableMapping[str, Any], headers: Mapping[str, str]) -> str:
     """The URL the client signed (host header, raw path, query)."""
     host = headers.get("host", "localhost")
     query = scope.get("query_string", b"").decode("latin-1")
