@@ -28,6 +28,10 @@ STEP_ERRORS = {
 
 
 _TASK_FIELDS = tuple(a.name for a in attrs.fields(Task))
+if not all(a.init and a.converter is None and a.alias == a.name for a in attrs.fields(Task)):
+    # evolve_task passes the fields by position: a field outside __init__, renamed, or
+    # converted there would shift or skip a value without a word.
+    raise TypeError("evolve_task needs every Task field to be a plain __init__ argument")
 _TASK_INDEX = {name: i for i, name in enumerate(_TASK_FIELDS)}
 _TASK_VALUES = operator.attrgetter(*_TASK_FIELDS)
 
