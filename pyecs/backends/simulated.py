@@ -85,42 +85,141 @@ class Behavior:
     memory: float = 0.0
 
 
-@attrs.define
-class _Load:
-    """CPU time integrated over the changes of a container's load (anyio time)."""
+class _Container:
+    """One simulated container.
 
-    cpu: float
-    memory: float
-    since: float = 0.0
-    cpu_seconds: float = 0.0
+    Its flags, health and log lists are made on first use: the containers of a large
+    simulation (a million, started at once) carry only what they use.
+    """
 
-    def change(self, now: float, cpu: float | None, memory: float | None) -> None:
-        self.cpu_seconds = self.used(now)
+    __slots__ = (
+        "_exited",
+        "_health",
+        "_health_changed",
+        "_launch",
+        "_logs",
+        "behavior",
+        "cpu",
+        "cpu_seconds",
+        "definition",
+        "environment",
+        "memory",
+        "on_exit",
+        "result",
+        "scope",
+        "since",
+        "started",
+        "task",
+    )
+
+    def __init__(
+        self,
+        task: TaskLaunch,
+        definition: ContainerDefinition,
+        behavior: Behavior,
+        environment: dict[str, str],
+        *,
+        launch: ContainerLaunch | None = None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
+        self.task = task
+        self.definition = definition
+        self._launch = launch  # None: the task's labels (see ``launch``)
+        self.behavior = behavior
+        self.environment = environment
+        self.result: ContainerExit | None = None
+        self.started = False
+        self.scope: anyio.CancelScope | None = None
+        #: Called once when the container exits by itself (tasks started at once).
+        self.on_exit = on_exit
+        # The load while it runs (CPU units, MiB), and the CPU time integrated over its
+        # changes (anyio time) up to ``since``.
+        self.cpu = 0.0
+        self.memory = 0.0
+        self.since = 0.0
+        self.cpu_seconds = 0.0
+        self._exited: Flag | None = None
+        self._health: list[HealthStatus] | None = None
+        self._health_changed: Flag | None = None
+        self._logs: list[str] | None = None
+
+    def start(self, now: float) -> None:
+        """Mark it started at ``now``, with its behaviour's load."""
+        self.started = True
+        self.cpu = self.behavior.cpu
+        self.memory = self.behavior.memory
+        self.since = now
+
+    def change_load(self, now: float, cpu: float | None, memory: float | None) -> None:
+        self.cpu_seconds = self.cpu_used(now)
         self.since = now
         if cpu is not None:
             self.cpu = cpu
         if memory is not None:
             self.memory = memory
 
-    def used(self, now: float) -> float:
+    def cpu_used(self, now: float) -> float:
+        """CPU seconds used up to ``now``."""
         return self.cpu_seconds + max(0.0, now - self.since) * self.cpu / 1024
 
+    @property
+    def launch(self) -> ContainerLaunch:
+        """What the container was created from."""
+        if self._launch is None:
+            return ContainerLaunch(self.task, self.definition, self.task.labels)
+        return self._launch
 
-@attrs.define
-class _Container:
-    launch: ContainerLaunch
-    behavior: Behavior
-    environment: dict[str, str]
-    exited: Flag = attrs.field(factory=Flag)
-    result: ContainerExit | None = None
-    started: bool = False
-    health: list[HealthStatus] = attrs.field(factory=list)
-    health_changed: Flag = attrs.field(factory=Flag)
-    logs: list[str] = attrs.field(factory=list)
-    scope: anyio.CancelScope | None = None
-    #: Called once when the container exits by itself (tasks started at once).
-    on_exit: Callable[[], None] | None = None
-    load: _Load | None = None
+    @property
+    def name(self) -> str:
+        return str(self.definition.name)
+
+    @property
+    def exited(self) -> Flag:
+        """Set once the container has exited (``result`` is then its exit)."""
+        if self._exited is None:
+            self._exited = Flag()
+            if self.result is not None:
+                self._exited.set()
+        return self._exited
+
+    def exit(self, result: ContainerExit) -> Callable[[], None] | None:
+        """Record the exit (the first one counts); returns the ``on_exit`` to call."""
+        if self.result is not None:
+            return None
+        self.result = result
+        if self._exited is not None:
+            self._exited.set()
+        if self.scope is not None:
+            self.scope.cancel()
+        on_exit, self.on_exit = self.on_exit, None
+        return on_exit
+
+    @property
+    def health(self) -> list[HealthStatus]:
+        """The health statuses reported so far, oldest first."""
+        if self._health is None:
+            self._health = []
+        return self._health
+
+    @property
+    def health_changed(self) -> Flag:
+        """Set at the next health status (then replaced by a new flag)."""
+        if self._health_changed is None:
+            self._health_changed = Flag()
+        return self._health_changed
+
+    def add_health(self, status: HealthStatus) -> None:
+        self.health.append(status)
+        changed, self._health_changed = self._health_changed, None
+        if changed is not None:
+            changed.set()
+
+    @property
+    def logs(self) -> list[str]:
+        """The lines printed so far."""
+        if self._logs is None:
+            self._logs = []
+        return self._logs
 
 
 #: The steps a start (a stop) at once stands for.
@@ -246,10 +345,7 @@ class SimulatedBackend(Backend):
 
     def set_health(self, runtime_id: str, status: HealthStatus) -> None:
         """Change a running container's health at once."""
-        c = self._get(runtime_id)
-        c.health.append(status)
-        c.health_changed.set()
-        c.health_changed = Flag()
+        self._get(runtime_id).add_health(status)
 
     def set_load(self, key: str, *, cpu: float | None = None, memory: float | None = None) -> int:
         """Change the CPU (units) and memory (MiB) use of containers, from now on.
@@ -267,9 +363,9 @@ class SimulatedBackend(Backend):
         now = anyio.current_time()
         changed = 0
         for rid, c in self._containers.items():
-            named = key in (rid, c.launch.name, str(c.launch.definition.image))
-            if named and c.load is not None and c.result is None:
-                c.load.change(now, cpu, memory)
+            named = key in (rid, c.name, str(c.definition.image))
+            if named and c.started and c.result is None:
+                c.change_load(now, cpu, memory)
                 changed += 1
         if key not in self._containers:
             base = self.behaviors.get(key, self.default)
@@ -306,11 +402,11 @@ class SimulatedBackend(Backend):
             await tg.__aexit__(None, None, None)
         self._containers.clear()
 
-    def _behavior(self, launch: ContainerLaunch) -> Behavior:
-        by_name = self.behaviors.get(launch.name)
+    def _behavior(self, definition: ContainerDefinition) -> Behavior:
+        by_name = self.behaviors.get(str(definition.name))
         if by_name is not None:
             return by_name
-        return self.behaviors.get(str(launch.definition.image), self.default)
+        return self.behaviors.get(str(definition.image), self.default)
 
     async def setup_task(self, task: TaskLaunch) -> None:
         """Simulate the image pulls (``pull_delay``; ``pull_error`` fails them)."""
@@ -332,7 +428,13 @@ class SimulatedBackend(Backend):
         """
         environment = await resolve_environment(container.definition)
         rid = f"sim-{next(self._ids):08d}"
-        self._containers[rid] = _Container(container, self._behavior(container), environment)
+        self._containers[rid] = _Container(
+            container.task,
+            container.definition,
+            self._behavior(container.definition),
+            environment,
+            launch=container,
+        )
         return rid
 
     def start_task_at_once(
@@ -351,8 +453,7 @@ class SimulatedBackend(Backend):
         for definition in task.task_definition.containers:
             if definition.environment_files or definition.secrets:
                 return None
-            launch = ContainerLaunch(task, definition, task.labels)
-            b = self._behavior(launch)
+            b = self._behavior(definition)
             by_pull = self.behaviors.get(str(definition.name)) or self.behaviors.get(
                 str(definition.image)
             )
@@ -365,7 +466,7 @@ class SimulatedBackend(Backend):
             ):
                 return None
             containers.append(
-                _Container(launch, b, self._environment_of(definition), on_exit=on_exit)
+                _Container(task, definition, b, self._environment_of(definition), on_exit=on_exit)
             )
         started = []
         now = anyio.current_time()
@@ -431,12 +532,12 @@ class SimulatedBackend(Backend):
 
     def _started(self, c: _Container, now: float | None = None) -> StartedContainer:
         b = c.behavior
-        c.started = True
-        c.load = _Load(b.cpu, b.memory, since=anyio.current_time() if now is None else now)
+        c.start(anyio.current_time() if now is None else now)
         if b.print_environment:
             c.logs.extend(f"{k}={v}" for k, v in sorted(c.environment.items()))
-        c.logs.extend(b.logs)
-        mappings = c.launch.definition.port_mappings
+        if b.logs:
+            c.logs.extend(b.logs)
+        mappings = c.definition.port_mappings
         if not mappings:
             return _NO_PORTS
         bindings = []
@@ -457,7 +558,7 @@ class SimulatedBackend(Backend):
         with anyio.CancelScope() as scope:
             c.scope = scope
             async with anyio.create_task_group() as tg:
-                if c.launch.definition.has_health_probe:
+                if c.definition.has_health_probe:
                     tg.start_soon(self._health_script, c)
                 ends: list[tuple[float, ContainerExit]] = []
                 if b.exit_code is not None:
@@ -476,18 +577,10 @@ class SimulatedBackend(Backend):
         start = anyio.current_time()
         for at, status in c.behavior.health:
             await anyio.sleep(max(0.0, start + at - anyio.current_time()))
-            c.health.append(status)
-            c.health_changed.set()
-            c.health_changed = Flag()
+            c.add_health(status)
 
     def _exit(self, c: _Container, result: ContainerExit) -> None:
-        if c.result is not None:
-            return
-        c.result = result
-        c.exited.set()
-        if c.scope is not None:
-            c.scope.cancel()
-        on_exit, c.on_exit = c.on_exit, None
+        on_exit = c.exit(result)
         if on_exit is not None:
             on_exit()
 
@@ -540,8 +633,8 @@ class SimulatedBackend(Backend):
         out = {}
         for rid in runtime_ids:
             c = self._containers.get(rid)
-            if c is not None and c.load is not None and c.result is None:
-                out[rid] = ContainerUsage(c.load.used(now), c.load.memory)
+            if c is not None and c.started and c.result is None:
+                out[rid] = ContainerUsage(c.cpu_used(now), c.memory)
         return out
 
     async def logs(self, runtime_id: str, *, follow: bool = False) -> AsyncIterator[str]:

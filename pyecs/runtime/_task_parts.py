@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -10,9 +11,17 @@ import attrs
 from pyecs._waits import Flag
 from pyecs.abc import Backend, ContainerStartError
 from pyecs.models.task import Container, HealthStatus, Task
-from pyecs.models.task_definition import ContainerDefinition
+from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
-__all__ = ["STEP_ERRORS", "Slot", "aggregate_health", "evolve_task", "step_error"]
+__all__ = [
+    "STEP_ERRORS",
+    "Slot",
+    "TaskLabels",
+    "aggregate_health",
+    "can_start_at_once",
+    "evolve_task",
+    "step_error",
+]
 
 #: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
 STEP_ERRORS = {
@@ -49,6 +58,42 @@ def evolve_task(task: Task, /, **changes: Any) -> Task:
     for name, value in changes.items():
         values[index[name]] = value
     return Task(*values)
+
+
+class TaskLabels(Mapping[str, str]):
+    """A task's labels: those it shares with others (the cluster's, its service's) and
+    its own ARN under ``key``, without a copy of the shared ones per task.
+
+    A read-only mapping; backends copy it into what they create.
+    """
+
+    __slots__ = ("_arn", "_key", "_shared")
+
+    def __init__(self, shared: Mapping[str, str], key: str, arn: str) -> None:
+        self._shared = shared
+        self._key = key
+        self._arn = arn
+
+    def __getitem__(self, name: str) -> str:
+        if name == self._key:
+            return self._arn
+        return self._shared[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (k for k in self._shared if k != self._key)
+        yield self._key
+
+    def __len__(self) -> int:
+        return len(self._shared) + (self._key not in self._shared)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def can_start_at_once(td: TaskDefinition) -> bool:
+    """Whether nothing in the definition makes a start wait between steps (``dependsOn``
+    conditions, health checks): only then may a backend start the task in one step."""
+    return not any(c.depends_on or c.has_health_probe for c in td.containers)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

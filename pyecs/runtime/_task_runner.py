@@ -32,6 +32,7 @@ from pyecs.runtime._task_parts import (
     STEP_ERRORS,
     Slot,
     aggregate_health,
+    can_start_at_once,
     evolve_task,
     step_error,
 )
@@ -105,9 +106,10 @@ class TaskRunner:
         "_provisioning",
         "_publish",
         "_resumed",
-        "_slots",
-        "_stop_requested",
-        "_stopped",
+        "_slot_map",
+        "_started_at",
+        "_stop_flag",
+        "_stopped_flag",
         "_wake",
         "backend",
         "deactivate",
@@ -135,9 +137,12 @@ class TaskRunner:
         self.task = task
         self._publish = publish
         self._clock = clock
-        self._slots = {str(c.name): Slot(c) for c in launch.task_definition.containers}
-        self._stop_requested = Flag()
-        self._stopped = Flag()
+        # Made on first use (see ``_slots``, ``_stop_requested``, ``_stopped``): a task
+        # started at once that runs until it is stopped at once never needs them.
+        self._slot_map: dict[str, Slot] | None = None
+        self._started_at: float | None = None  # anyio time of a start done at once
+        self._stop_flag: Flag | None = None
+        self._stopped_flag: Flag | None = None
         self._provisioning: anyio.CancelScope | None = None
         self._grace: float | None = None
         self._wake = wake
@@ -146,12 +151,48 @@ class TaskRunner:
         self._resumed = False  # run() picks up a task started at once
         self._health_tg: anyio.abc.TaskGroup | None = None
 
+    @property
+    def _slots(self) -> dict[str, Slot]:
+        """Each container's live state, by name (those of a start done at once: created,
+        started, running)."""
+        slots = self._slot_map
+        if slots is None:
+            slots = {}
+            started_at = self._started_at
+            for definition, c in zip(
+                self.launch.task_definition.containers, self.task.containers, strict=True
+            ):
+                slot = Slot(definition)
+                if started_at is not None:
+                    slot.runtime_id = c.runtime_id
+                    slot.may_run = c.last_status == "RUNNING"
+                    slot.started_at = started_at
+                    slot.started.set()
+                slots[slot.name] = slot
+            self._slot_map = slots
+        return slots
+
+    @property
+    def _stop_requested(self) -> Flag:
+        if self._stop_flag is None:
+            self._stop_flag = Flag()
+        return self._stop_flag
+
+    @property
+    def _stopped(self) -> Flag:
+        if self._stopped_flag is None:
+            self._stopped_flag = Flag()
+        return self._stopped_flag
+
+    def _stop_is_requested(self) -> bool:
+        return self._stop_flag is not None and self._stop_flag.is_set()
+
     # -- public ----------------------------------------------------------------------------
 
     @property
     def is_stopped(self) -> bool:
         """True once the task is STOPPED (and its resources released by the backend)."""
-        return self._stopped.is_set()
+        return self._stopped_flag is not None and self._stopped_flag.is_set()
 
     def request_stop(self, stop_code: str, reason: str, *, grace: float | None = None) -> None:
         """Ask the task to stop; the first request's code and reason are kept.
@@ -161,7 +202,7 @@ class TaskRunner:
                 every container (a Spot interruption's warning); None: each container's
                 ``stopTimeout``.
         """
-        if self._stop_requested.is_set():
+        if self._stop_is_requested():
             return
         self._grace = grace
         request: dict[str, Any] = {
@@ -183,41 +224,40 @@ class TaskRunner:
         """Return once the task is STOPPED."""
         await self._stopped.wait()
 
-    def start_at_once(self) -> bool:
+    def start_at_once(
+        self, clock_now: datetime.datetime | None = None, loop_now: float | None = None
+    ) -> bool:
         """Do the task's whole start now, without waiting, if the backend can.
 
         The snapshots are those of the step-by-step start (the same versions, states and
         containers); when nobody observes every snapshot, only the last one is published.
         Returns False when the task must be driven by :meth:`run` instead.
+
+        Args:
+            clock_now: The cluster clock's time for the snapshots (one read serves a
+                batch of starts); None reads it.
+            loop_now: The event loop's time (the same for a batch); None reads it.
         """
         if (
             self._wake is None
-            or self._stop_requested.is_set()
-            or any(
-                s.definition.depends_on or s.definition.has_health_probe
-                for s in self._slots.values()
-            )
+            or self._slot_map is not None
+            or self._stop_is_requested()
+            or not can_start_at_once(self.launch.task_definition)
         ):
             return False
         started = self.backend.start_task_at_once(self.launch, self._exited_by_itself)
         if started is None:
             return False
-        now = self._clock()
-        loop_now = anyio.current_time()
-        slots = list(self._slots.values())
-        for slot, (runtime_id, _) in zip(slots, started, strict=True):
-            slot.runtime_id = runtime_id
-            slot.may_run = True
-            slot.started_at = loop_now
-            slot.started.set()
+        now = self._clock() if clock_now is None else clock_now
+        self._started_at = anyio.current_time() if loop_now is None else loop_now
         self._parked = True
         if self._observed():
             self._update(pull_started_at=now)
             self._update(pull_stopped_at=now, last_status="PENDING")
-            for slot, (runtime_id, report) in zip(slots, started, strict=True):
-                self._set_container(slot.name, runtime_id=runtime_id)
+            for c, (runtime_id, report) in zip(self.task.containers, started, strict=True):
+                self._set_container(c.name, runtime_id=runtime_id)
                 self._set_container(
-                    slot.name, last_status="RUNNING", network_bindings=report.network_bindings
+                    c.name, last_status="RUNNING", network_bindings=report.network_bindings
                 )
             self._update(last_status="ACTIVATING")
             self._update(last_status="RUNNING", started_at=now)
@@ -227,7 +267,7 @@ class TaskRunner:
             for c, (runtime_id, r) in zip(self.task.containers, started, strict=True)
         )
         self._update(
-            steps=4 + 2 * len(slots),
+            steps=4 + 2 * len(containers),
             pull_started_at=now,
             pull_stopped_at=now,
             last_status="RUNNING",
@@ -253,15 +293,20 @@ class TaskRunner:
         """
         if self.deactivate is not None:
             return False
-        slots = list(self._slots.values())
-        runtime_ids = [s.runtime_id or "" for s in slots]
+        slots = self._slot_map  # None: started at once, and nothing asked for them since
+        names = [c.name for c in self.task.containers]
+        if slots is None:
+            runtime_ids = [c.runtime_id or "" for c in self.task.containers]
+        else:
+            runtime_ids = [s.runtime_id or "" for s in slots.values()]
         exits = self.backend.stop_task_at_once(self.launch, runtime_ids)
         if exits is None:
             return False
         self._parked = False
         self._stop_requested.set()
         now = self._clock()
-        for slot, result in zip(slots, exits, strict=True):
+        for slot in (slots or {}).values():
+            result = exits[names.index(slot.name)]
             slot.exit_code = result.exit_code
             slot.may_run = False
             for flag in (slot.exited, slot.done):
@@ -270,9 +315,9 @@ class TaskRunner:
             self._update(**request)
             self._update(last_status="DEACTIVATING")
             self._update(last_status="STOPPING", stopping_at=now)
-            for slot, result in zip(slots, exits, strict=True):
+            for name, result in zip(names, exits, strict=True):
                 self._set_container(
-                    slot.name,
+                    name,
                     last_status="STOPPED",
                     exit_code=result.exit_code,
                     reason=result.reason,
@@ -285,7 +330,7 @@ class TaskRunner:
                 for c, r in zip(self.task.containers, exits, strict=True)
             )
             self._update(
-                steps=5 + len(slots),
+                steps=5 + len(names),
                 **request,
                 last_status="STOPPED",
                 stopping_at=now,

@@ -28,7 +28,7 @@ from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
-from pyecs.runtime._task_parts import evolve_task
+from pyecs.runtime._task_parts import TaskLabels, evolve_task
 from pyecs.runtime._task_runner import TaskRunner
 
 __all__ = [
@@ -147,6 +147,8 @@ def owner_labels(cluster: str) -> dict[str, str]:
     }
 
 
+#: The most task groups whose shared labels are kept (a few per service or run_task group).
+_GROUP_LABELS_KEPT = 10_000
 #: The most instance ARNs kept for sharing (a Fargate task has an instance id of its own).
 _INSTANCE_ARNS_KEPT = 10_000
 
@@ -182,6 +184,7 @@ class TaskManager:
         self._start_flag = Flag()
         self._changed: anyio.Event | None = None
         self._owner_labels = owner_labels(arns.cluster)
+        self._labels_of: dict[str, Mapping[str, str]] = {}  # shared labels, by task group
         self._cluster_arn = arns.cluster_arn
         self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
@@ -214,8 +217,10 @@ class TaskManager:
             while self._starting:
                 batch = self._starting[:START_BATCH]
                 del self._starting[:START_BATCH]
+                # One time for the batch, as a start done at once takes no time.
+                clock_now, loop_now = self._clock(), anyio.current_time()
                 for runner in batch:
-                    if not runner.start_at_once():
+                    if not runner.start_at_once(clock_now, loop_now):
                         self._tg.start_soon(self._run, runner)
                 if self._starting:
                     await anyio.lowlevel.checkpoint()  # keep the event loop responsive
@@ -434,6 +439,18 @@ class TaskManager:
             platform_version=capacity.platform_version,
         )
 
+    def _group_labels(self, group: str) -> Mapping[str, str]:
+        """The labels every task of ``group`` has (a service's name among them)."""
+        labels = self._labels_of.get(group)
+        if labels is None:
+            labels = dict(self._owner_labels)
+            if group.startswith("service:"):  # the Docker backend aliases service tasks by it
+                labels[LABEL_SERVICE] = group[len("service:") :]
+            if len(self._labels_of) >= _GROUP_LABELS_KEPT:
+                self._labels_of.clear()
+            self._labels_of[group] = labels
+        return labels
+
     def _new_task(
         self,
         on_deactivate: Callable[[Task], Awaitable[None]] | None,
@@ -445,9 +462,7 @@ class TaskManager:
         assert self.backend is not None and self._tg is not None
         instance_id = task.container_instance_id
         arn, task_id, group = task.arn, task.id, task.group
-        labels = {**self._owner_labels, LABEL_TASK: arn}
-        if group.startswith("service:"):  # the Docker backend aliases service tasks by it
-            labels[LABEL_SERVICE] = group[len("service:") :]
+        labels = TaskLabels(self._group_labels(group), LABEL_TASK, arn)
         host = capacity.host_instance_id or instance_id
         eni = task.network_interface
         launch = TaskLaunch(
@@ -548,9 +563,8 @@ class TaskManager:
             started_at=known.started_at or now,
             tags=known.tags,
         )
-        labels = {**owner_labels(self._arns.cluster), LABEL_TASK: known.arn}
+        labels = TaskLabels(self._group_labels(known.group), LABEL_TASK, known.arn)
         if known.group.startswith("service:"):
-            labels[LABEL_SERVICE] = known.group[len("service:") :]
             self._unclaimed.setdefault(known.group, []).append(known.arn)
         launch = TaskLaunch(known.arn, task.id, found.instance_id, td, labels)
         runner = TaskRunner(self.backend, launch, task, self._record, self._clock, adopted=by_name)
