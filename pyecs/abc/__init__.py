@@ -320,7 +320,7 @@ class Backend(abc.ABC):
         """Remove a stopped container and what only it used. No-op if already gone."""
 
     def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[], None]
+        self, task: TaskLaunch, on_exit: Callable[[str], None]
     ) -> Sequence[tuple[str, StartedContainer]] | None:
         """Optionally, a task's whole start in one synchronous step (a fast path).
 
@@ -329,8 +329,9 @@ class Backend(abc.ABC):
         without waiting (the simulated one). The cluster asks only for tasks without
         ``dependsOn`` and health checks. Return each container's runtime id and start
         report, in task-definition order, or None (the default) to be driven step by
-        step. Call ``on_exit`` when one of these containers exits by itself: the cluster
-        then reads the exit with :meth:`wait_container` as usual.
+        step. Call ``on_exit`` with the task's ARN when one of these containers exits by
+        itself: the cluster then reads the exit with :meth:`wait_container` as usual.
+        ``task`` is made for this call: keep what you need from it, not the object.
         """
         return None
 

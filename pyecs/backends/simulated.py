@@ -96,7 +96,6 @@ class _Container:
         "_exited",
         "_health",
         "_health_changed",
-        "_launch",
         "_logs",
         "behavior",
         "cpu",
@@ -109,28 +108,27 @@ class _Container:
         "scope",
         "since",
         "started",
-        "task",
+        "task_arn",
     )
 
     def __init__(
         self,
-        task: TaskLaunch,
+        task_arn: str,
         definition: ContainerDefinition,
         behavior: Behavior,
         environment: dict[str, str],
         *,
-        launch: ContainerLaunch | None = None,
-        on_exit: Callable[[], None] | None = None,
+        on_exit: Callable[[str], None] | None = None,
     ) -> None:
-        self.task = task
+        self.task_arn = task_arn
         self.definition = definition
-        self._launch = launch  # None: the task's labels (see ``launch``)
         self.behavior = behavior
         self.environment = environment
         self.result: ContainerExit | None = None
         self.started = False
         self.scope: anyio.CancelScope | None = None
-        #: Called once when the container exits by itself (tasks started at once).
+        #: Called once with ``task_arn`` when the container exits by itself (tasks
+        #: started at once).
         self.on_exit = on_exit
         # The load while it runs (CPU units, MiB), and the CPU time integrated over its
         # changes (anyio time) up to ``since``.
@@ -163,13 +161,6 @@ class _Container:
         return self.cpu_seconds + max(0.0, now - self.since) * self.cpu / 1024
 
     @property
-    def launch(self) -> ContainerLaunch:
-        """What the container was created from."""
-        if self._launch is None:
-            return ContainerLaunch(self.task, self.definition, self.task.labels)
-        return self._launch
-
-    @property
     def name(self) -> str:
         return str(self.definition.name)
 
@@ -182,7 +173,7 @@ class _Container:
                 self._exited.set()
         return self._exited
 
-    def exit(self, result: ContainerExit) -> Callable[[], None] | None:
+    def exit(self, result: ContainerExit) -> Callable[[str], None] | None:
         """Record the exit (the first one counts); returns the ``on_exit`` to call."""
         if self.result is not None:
             return None
@@ -429,16 +420,15 @@ class SimulatedBackend(Backend):
         environment = await resolve_environment(container.definition)
         rid = f"sim-{next(self._ids):08d}"
         self._containers[rid] = _Container(
-            container.task,
+            container.task.task_arn,
             container.definition,
             self._behavior(container.definition),
             environment,
-            launch=container,
         )
         return rid
 
     def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[], None]
+        self, task: TaskLaunch, on_exit: Callable[[str], None]
     ) -> Sequence[tuple[str, StartedContainer]] | None:
         """Pull, create and start every container at once when no behaviour waits or fails.
 
@@ -466,7 +456,9 @@ class SimulatedBackend(Backend):
             ):
                 return None
             containers.append(
-                _Container(task, definition, b, self._environment_of(definition), on_exit=on_exit)
+                _Container(
+                    task.task_arn, definition, b, self._environment_of(definition), on_exit=on_exit
+                )
             )
         started = []
         now = anyio.current_time()
@@ -582,7 +574,7 @@ class SimulatedBackend(Backend):
     def _exit(self, c: _Container, result: ContainerExit) -> None:
         on_exit = c.exit(result)
         if on_exit is not None:
-            on_exit()
+            on_exit(c.task_arn)
 
     async def wait_container(self, runtime_id: str) -> ContainerExit:
         """Wait for the simulated exit."""

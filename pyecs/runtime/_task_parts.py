@@ -9,12 +9,14 @@ from typing import Any
 import attrs
 
 from pyecs._waits import Flag
-from pyecs.abc import Backend, ContainerStartError
+from pyecs.abc import Backend, ContainerStartError, TaskLaunch
+from pyecs.backends._shared import LABEL_TASK
 from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
 __all__ = [
     "STEP_ERRORS",
+    "LaunchTemplate",
     "Slot",
     "TaskLabels",
     "aggregate_health",
@@ -88,6 +90,47 @@ class TaskLabels(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return repr(dict(self))
+
+
+class LaunchTemplate:
+    """What the tasks of one launch share: each task's :class:`TaskLaunch` is made from
+    it and the task's snapshot when a backend call needs one, so that a task started at
+    once holds no launch (nor labels) of its own while it runs.
+
+    Attributes:
+        task_definition: The definition, overrides applied.
+        labels: The labels of the task group (the task's ARN is added per task).
+        launch_type: ``EC2`` or ``FARGATE``.
+        host: The backend instance that runs the tasks (Fargate); None: each task's own
+            instance.
+    """
+
+    __slots__ = ("host", "labels", "launch_type", "task_definition")
+
+    def __init__(
+        self,
+        task_definition: TaskDefinition,
+        labels: Mapping[str, str],
+        launch_type: str = "EC2",
+        host: str | None = None,
+    ) -> None:
+        self.task_definition = task_definition
+        self.labels = labels
+        self.launch_type = launch_type
+        self.host = host
+
+    def launch_of(self, task: Task) -> TaskLaunch:
+        """The backend's view of ``task``."""
+        eni = task.network_interface
+        return TaskLaunch(
+            task.arn,
+            task.id,
+            self.host or task.container_instance_id,
+            self.task_definition,
+            TaskLabels(self.labels, LABEL_TASK, task.arn),
+            launch_type=self.launch_type,
+            security_groups=eni.security_groups if eni is not None else (),
+        )
 
 
 def can_start_at_once(td: TaskDefinition) -> bool:

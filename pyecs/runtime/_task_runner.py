@@ -30,6 +30,7 @@ from pyecs.abc import (
 from pyecs.models.task import Container, NetworkBinding, Task
 from pyecs.runtime._task_parts import (
     STEP_ERRORS,
+    LaunchTemplate,
     Slot,
     aggregate_health,
     can_start_at_once,
@@ -78,7 +79,8 @@ class TaskRunner:
 
     Args:
         backend: Runs the containers.
-        launch: The task as the backend sees it.
+        launch: The task as the backend sees it, or the template of its launch (the
+            runner then makes the task's launch from it when a backend call needs it).
         task: The first snapshot (PROVISIONING).
         publish: Called with every new snapshot (the cluster stores and broadcasts it).
         clock: The cluster's clock, for timestamps.
@@ -88,6 +90,9 @@ class TaskRunner:
             while nothing happens to it: called when it needs one (a stop request that
             cannot be done at once, or a container that exited); it must start
             :meth:`run`.
+        on_exit: For a task started at once: what the backend calls with the task's ARN
+            when one of its containers exits by itself (one callable shared by all
+            runners: it must call :meth:`exited_by_itself` of this task's runner).
         observed: Whether somebody reads every snapshot (an event subscriber); if not,
             the steps of a start or stop done at once are published as one snapshot.
         adopted: The containers of a task an earlier run started, by container name: the
@@ -101,7 +106,9 @@ class TaskRunner:
         "_clock",
         "_grace",
         "_health_tg",
+        "_launch",
         "_observed",
+        "_on_exit",
         "_parked",
         "_provisioning",
         "_publish",
@@ -113,27 +120,27 @@ class TaskRunner:
         "_wake",
         "backend",
         "deactivate",
-        "launch",
         "task",
     )
 
     def __init__(
         self,
         backend: Backend,
-        launch: TaskLaunch,
+        launch: TaskLaunch | LaunchTemplate,
         task: Task,
         publish: Callable[[Task], None],
         clock: Callable[[], datetime.datetime],
         deactivate: Callable[[Task], Awaitable[None]] | None = None,
         *,
         wake: Callable[[TaskRunner], None] | None = None,
+        on_exit: Callable[[str], None] | None = None,
         observed: Callable[[], bool] = lambda: True,
         adopted: Mapping[str, AdoptedContainer] | None = None,
     ) -> None:
         self.backend = backend
         self.deactivate = deactivate
         self._adopted = adopted
-        self.launch = launch
+        self._launch = launch
         self.task = task
         self._publish = publish
         self._clock = clock
@@ -146,10 +153,26 @@ class TaskRunner:
         self._provisioning: anyio.CancelScope | None = None
         self._grace: float | None = None
         self._wake = wake
+        self._on_exit = on_exit
         self._observed = observed
         self._parked = False  # started at once; no coroutine runs for it yet
         self._resumed = False  # run() picks up a task started at once
         self._health_tg: anyio.abc.TaskGroup | None = None
+
+    @property
+    def launch(self) -> TaskLaunch:
+        """The task as the backend sees it."""
+        launch = self._launch
+        if isinstance(launch, LaunchTemplate):
+            launch = self._launch = launch.launch_of(self.task)
+        return launch
+
+    def _launch_now(self) -> TaskLaunch:
+        """:attr:`launch`, without keeping it (a start or stop done at once)."""
+        launch = self._launch
+        if isinstance(launch, LaunchTemplate):
+            return launch.launch_of(self.task)
+        return launch
 
     @property
     def _slots(self) -> dict[str, Slot]:
@@ -160,7 +183,7 @@ class TaskRunner:
             slots = {}
             started_at = self._started_at
             for definition, c in zip(
-                self.launch.task_definition.containers, self.task.containers, strict=True
+                self._launch.task_definition.containers, self.task.containers, strict=True
             ):
                 slot = Slot(definition)
                 if started_at is not None:
@@ -240,12 +263,13 @@ class TaskRunner:
         """
         if (
             self._wake is None
+            or self._on_exit is None
             or self._slot_map is not None
             or self._stop_is_requested()
-            or not can_start_at_once(self.launch.task_definition)
+            or not can_start_at_once(self._launch.task_definition)
         ):
             return False
-        started = self.backend.start_task_at_once(self.launch, self._exited_by_itself)
+        started = self.backend.start_task_at_once(self._launch_now(), self._on_exit)
         if started is None:
             return False
         now = self._clock() if clock_now is None else clock_now
@@ -276,7 +300,9 @@ class TaskRunner:
         )
         return True
 
-    def _exited_by_itself(self) -> None:
+    def exited_by_itself(self) -> None:
+        """A container of a task started at once exited by itself: the task needs its
+        coroutine now (see ``on_exit``)."""
         if self._parked:
             self._unpark()
 
@@ -299,7 +325,7 @@ class TaskRunner:
             runtime_ids = [c.runtime_id or "" for c in self.task.containers]
         else:
             runtime_ids = [s.runtime_id or "" for s in slots.values()]
-        exits = self.backend.stop_task_at_once(self.launch, runtime_ids)
+        exits = self.backend.stop_task_at_once(self._launch_now(), runtime_ids)
         if exits is None:
             return False
         self._parked = False

@@ -28,7 +28,7 @@ from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
-from pyecs.runtime._task_parts import TaskLabels, evolve_task
+from pyecs.runtime._task_parts import LaunchTemplate, TaskLabels, evolve_task
 from pyecs.runtime._task_runner import TaskRunner
 
 __all__ = [
@@ -191,6 +191,7 @@ class TaskManager:
         # Bound once: every runner holds these (a bound method per runner costs 64 bytes).
         self._publish = self._record
         self._wake_runner = self._wake
+        self._exited_at_once = self._on_exit_at_once
         self._is_observed = self._observed
         #: Adopted service tasks not claimed by their service yet, by group.
         self._unclaimed: dict[str, list[str]] = {}
@@ -229,6 +230,12 @@ class TaskManager:
         """A task started at once needs its coroutine now (it stops, or a container exited)."""
         assert self._tg is not None
         self._tg.start_soon(self._run, runner)
+
+    def _on_exit_at_once(self, arn: str) -> None:
+        """A container of a task started at once exited by itself."""
+        runner = self._runners.get(arn)
+        if runner is not None:
+            runner.exited_by_itself()
 
     def _observed(self) -> bool:
         return self._events.has_subscribers
@@ -307,9 +314,10 @@ class TaskManager:
         if result.placements:
             # What the copies share, worked out once (a draft per copy costs a snapshot).
             shared = self._draft(td, "", "", group, started_by, request, tags)
+            template = self._template(td, group, capacity)
             for p in result.placements:
                 task = self._placed(shared, p.task_key, ids[p.copy_index], p.instance_id, capacity)
-                tasks.append(self._new_task(on_deactivate, td, task, capacity))
+                tasks.append(self._new_task(on_deactivate, td, task, capacity, template))
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
             for index in range(count):
@@ -439,6 +447,12 @@ class TaskManager:
             platform_version=capacity.platform_version,
         )
 
+    def _template(self, td: TaskDefinition, group: str, capacity: TaskCapacity) -> LaunchTemplate:
+        """What the tasks of one launch share for the backend."""
+        return LaunchTemplate(
+            td, self._group_labels(group), capacity.launch_type, capacity.host_instance_id
+        )
+
     def _group_labels(self, group: str) -> Mapping[str, str]:
         """The labels every task of ``group`` has (a service's name among them)."""
         labels = self._labels_of.get(group)
@@ -457,34 +471,29 @@ class TaskManager:
         td: TaskDefinition,
         task: Task,
         capacity: TaskCapacity,
+        template: LaunchTemplate | None = None,
     ) -> Task:
-        """Record a placed task and have it started."""
+        """Record a placed task and have it started.
+
+        Args:
+            template: What the copies of one launch share (made from ``td``, the task's
+                group and ``capacity`` when None).
+        """
         assert self.backend is not None and self._tg is not None
-        instance_id = task.container_instance_id
-        arn, task_id, group = task.arn, task.id, task.group
-        labels = TaskLabels(self._group_labels(group), LABEL_TASK, arn)
-        host = capacity.host_instance_id or instance_id
-        eni = task.network_interface
-        launch = TaskLaunch(
-            arn,
-            task_id,
-            host,
-            td,
-            labels,
-            launch_type=capacity.launch_type,
-            security_groups=eni.security_groups if eni is not None else (),
-        )
+        if template is None:
+            template = self._template(td, task.group, capacity)
         runner = TaskRunner(
             self.backend,
-            launch,
+            template,
             task,
             self._publish,
             self._clock,
             deactivate=on_deactivate,
             wake=self._wake_runner if self._at_once else None,
+            on_exit=self._exited_at_once if self._at_once else None,
             observed=self._is_observed,
         )
-        self._runners[arn] = runner
+        self._runners[task.arn] = runner
         self._record(task)
         if self._at_once:
             self._starting.append(runner)

@@ -39,7 +39,7 @@ class StepByStep(SimulatedBackend):
     """The simulated backend without its fast path: every step is its own call."""
 
     def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[], None]
+        self, task: TaskLaunch, on_exit: Callable[[str], None]
     ) -> Sequence[tuple[str, StartedContainer]] | None:
         return None
 
