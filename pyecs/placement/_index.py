@@ -129,15 +129,19 @@ class GroupStats:
 
     def add_task(self, node: InstanceNode, task: PlacedTask) -> None:
         """Count a task placed on ``node``."""
-        self.total += 1
         self.tasks[task.key] = task
+        self.count_tasks(node, 1)
+
+    def count_tasks(self, node: InstanceNode, count: int) -> None:
+        """Count ``count`` tasks placed on ``node``, already in :attr:`tasks`."""
+        self.total += count
         before = self.hosts.get(node.id, 0)
-        self.hosts[node.id] = before + 1
-        self._count_values(node, 1)
+        self.hosts[node.id] = before + count
+        self._count_values(node, count)
         if not before:
             self.enter_buckets(node)
         if self.tiers is not None:
-            self._move(node.id, before, before + 1)
+            self._move(node.id, before, before + count)
 
     def remove_task(self, node: InstanceNode, task: PlacedTask) -> None:
         """Stop counting a task of ``node``."""

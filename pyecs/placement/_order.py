@@ -101,8 +101,29 @@ class Selector:
         #: below were skipped for want of room or as excluded, which stays so while
         #: copies of one request are placed (room only shrinks, exclusions only grow).
         #: Only with built-in constraints: a user's may change its mind about any node.
-        self._resume: dict[tuple[Scope, int], Entry] | None = (
-            {} if all(isinstance(c, DistinctInstance | MemberOf) for c in constraints) else None
+        builtin = all(isinstance(c, DistinctInstance | MemberOf) for c in constraints)
+        self._resume: dict[tuple[Scope, int], Entry] | None = {} if builtin else None
+        first = strategies[0] if strategies else None
+        #: Whether the instance a copy went to is still the best for the next copy as long
+        #: as it fits: the chain is empty (id order) or starts with binpack on a resource
+        #: the request takes. Placing there only lowers its key (or keeps it lowest in id
+        #: order) and changes no other instance, and the built-in constraints read only
+        #: the instance itself; so every instance that ranked ahead still cannot take a
+        #: copy and every other still ranks behind. No random level or user's strategy
+        #: (the walk draws numbers or calls them, which must happen as it would) and no
+        #: user's constraint (it may read anything).
+        self.sticky = (
+            builtin
+            and all(isinstance(level, BinPack | Spread) for level in strategies)
+            and (first is None or (isinstance(first, BinPack) and _takes(request, first.field)))
+        )
+        #: Whether, on top, only cpu and memory decide how many more copies fit there: no
+        #: host port (a second copy would clash) and no constraint that reads tasks.
+        self.by_room = (
+            self.sticky
+            and not request.tcp_ports
+            and not request.udp_ports
+            and all(isinstance(c, MemberOf) and not c.reads_tasks for c in constraints)
         )
         ranked = sorted(constraints, key=_constraint_cost)
         #: Each constraint with its check, cheapest first.
@@ -140,6 +161,18 @@ class Selector:
         if request.udp_ports and not request.udp_ports.isdisjoint(node.used_udp_ports):
             return False
         return all(check(node) for check in self._checks)
+
+    def room(self, node: InstanceNode, most: int) -> int:
+        """How many copies in a row, up to ``most``, go to ``node``, the instance just
+        selected: all that its cpu and memory hold when :attr:`by_room`, else one."""
+        if not self.by_room:
+            return 1
+        request = self.request
+        if request.cpu:
+            most = min(most, node.remaining_cpu // request.cpu)
+        if request.memory:
+            most = min(most, node.remaining_memory // request.memory)
+        return most
 
     def select(self) -> InstanceNode | None:
         """The best instance for the next copy, or None when no instance may take it."""
@@ -358,6 +391,10 @@ class Selector:
 
 def _value_order(value: str | None) -> tuple[bool, str]:
     return (value is not None, value or "")
+
+
+def _takes(request: PlacementRequest, field: str) -> bool:
+    return bool(request.cpu if field == "cpu" else request.memory)
 
 
 def _constraint_cost(constraint: PlacementConstraint) -> int:
