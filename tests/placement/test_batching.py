@@ -212,7 +212,9 @@ def test_placing_copies_in_one_call_matches_one_call_per_copy(
 @given(
     st.integers(1, 30),
     st.integers(1, 300),
-    st.sampled_from([["binpack-memory"], ["binpack-cpu", "spread-zone"], []]),
+    st.sampled_from(
+        [["binpack-memory"], ["binpack-cpu", "spread-zone"], ["binpack-memory", "random-2"], []]
+    ),
     st.sampled_from([[], [MemberOf("attribute:tier != db")], [MemberOf("not(task:group == g1)")]]),
 )
 def test_large_batches_on_many_instances_match_one_call_per_copy(
