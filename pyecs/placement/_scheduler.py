@@ -387,8 +387,7 @@ class PlacementState:
         stats = self._groups.get(group)
         if stats is None or count <= 0:
             return []
-        pool = [t for t in stats.tasks.values() if candidates is None or t.key in candidates]
-        pool.sort(key=_sequence)
+        pool = self._group_tasks(group, stats, candidates)
         return choose_victims(
             pool, count, chain, self._nodes, self._groups, self, self._unreserve, self._reserve
         )
@@ -431,6 +430,25 @@ class PlacementState:
         if len(set(keys)) != count or any(k in self._tasks for k in keys):
             raise InvalidParameterError("task keys must be unique and not already placed")
         return keys
+
+    def _group_tasks(
+        self, group: str, stats: GroupStats, candidates: Collection[str] | None
+    ) -> list[PlacedTask]:
+        """The tasks of ``group`` (among ``candidates``), in placement order: looked up
+        by key when the candidates are fewer, else gathered from the group's instances."""
+        if candidates is not None and len(candidates) <= stats.total:
+            found = map(self._tasks.get, dict.fromkeys(candidates))
+            pool = [t for t in found if t is not None and t.request.group == group]
+        else:
+            nodes = self._nodes
+            pool = [
+                t
+                for node_id in stats.hosts
+                for t in nodes[node_id].tasks.values()
+                if t.request.group == group and (candidates is None or t.key in candidates)
+            ]
+        pool.sort(key=_sequence)
+        return pool
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
         self._dirty.add(node.id)
@@ -475,7 +493,7 @@ class PlacementState:
         stats = self._groups.get(group)
         if stats is None:
             stats = self._groups[group] = GroupStats()
-        stats.add_task(node, task)
+        stats.count_tasks(node, 1)
         self._tasks[task.key] = task
 
     def _reserve_copies(
@@ -524,7 +542,6 @@ class PlacementState:
         )
         self._tasks.update(zip(taken, placed, strict=True))
         node.tasks.update(zip(taken, placed, strict=True))
-        stats.tasks.update(zip(taken, placed, strict=True))
         placements.extend(map(Placement, range(first, first + run), repeat(node_id), taken))
         stats.count_tasks(node, run)
 
@@ -550,5 +567,5 @@ class PlacementState:
         else:
             node.pending_tasks_count -= 1
         node.version += 1
-        self._groups[group].remove_task(node, task)
+        self._groups[group].remove_task(node)
         del self._tasks[task.key]

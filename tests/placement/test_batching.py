@@ -206,6 +206,13 @@ def test_placing_copies_in_one_call_matches_one_call_per_copy(
         for names in ([], ["binpack-memory"], ["spread-zone", "spread-instance"]):
             chain = [level(n) for n in names]
             assert batched.victims(group, 5, chain) == single.victims(group, 5, chain)
+            # Candidates are looked up when fewer than the group's tasks, else filtered from
+            # the group's instances: the same choice either way.
+            some = keys[::2]
+            chosen = batched.victims(group, 3, chain, candidates=some)
+            padded = some + some + [f"gone-{i}" for i in range(len(keys) + 1)]
+            assert batched.victims(group, 3, chain, candidates=padded) == chosen
+            assert set(chosen) <= set(some)
 
 
 @settings(max_examples=50, deadline=None)
