@@ -293,13 +293,19 @@ class PlacementState:
         keys = self._task_keys(count, task_keys)
         selector = Selector(self._indexes, self._groups, self, request, chain, rules)
         sticky, fits, room = selector.sticky, selector.fits, selector.room
+        picker = selector.spread_picker() if count > 1 else None
         placements: list[Placement] = []
         node: InstanceNode | None = None
         index = 0
         while index < count:
-            # Where the last copy went stays the best while it fits, when the selector says
-            # so (see Selector.sticky): then the walk would only find it again.
-            if node is None or not sticky or not fits(node):
+            # A spread picks from walks it keeps open (see Selector.spread_picker), and
+            # where the last copy went stays the best while it fits when the selector says
+            # so (see Selector.sticky): in both cases a new walk would find the same.
+            if picker is not None:
+                node = picker()
+                if node is None:
+                    picker = None  # from here on, the full walk
+            if node is None or (picker is None and not (sticky and fits(node))):
                 node = selector.select()
                 if node is None:
                     nodes = list(self._ordered())

@@ -110,7 +110,10 @@ places = st.tuples(
     st.just("place"),
     requests,
     st.integers(1, 40),
-    st.lists(st.sampled_from(LEVELS), max_size=3),
+    st.one_of(
+        st.lists(st.sampled_from(LEVELS), max_size=3),
+        st.sampled_from([["spread-instance"], ["spread-zone", "spread-instance"]]),
+    ),
     st.lists(st.sampled_from(RULES), max_size=2),
 )
 changes = st.one_of(
@@ -215,14 +218,29 @@ def test_placing_copies_in_one_call_matches_one_call_per_copy(
             assert set(chosen) <= set(some)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.integers(1, 30),
     st.integers(1, 300),
     st.sampled_from(
-        [["binpack-memory"], ["binpack-cpu", "spread-zone"], ["binpack-memory", "random-2"], []]
+        [
+            ["binpack-memory"],
+            ["binpack-cpu", "spread-zone"],
+            ["binpack-memory", "random-2"],
+            [],
+            ["spread-instance"],
+            ["spread-zone", "spread-instance"],
+            ["spread-tier", "spread-instance"],
+        ]
     ),
-    st.sampled_from([[], [MemberOf("attribute:tier != db")], [MemberOf("not(task:group == g1)")]]),
+    st.sampled_from(
+        [
+            [],
+            [MemberOf("attribute:tier != db")],
+            [MemberOf("not(task:group == g1)")],
+            [DistinctInstance()],
+        ]
+    ),
 )
 def test_large_batches_on_many_instances_match_one_call_per_copy(
     instances: int, count: int, names: list[str], rules: list[PlacementConstraint]
@@ -239,7 +257,11 @@ def test_large_batches_on_many_instances_match_one_call_per_copy(
     ]
     batched, single = build(specs), build(specs)
     for step, rq in enumerate(
-        [PlacementRequest("g0", cpu=16, memory=48), PlacementRequest("g1", cpu=0, memory=96)]
+        [
+            PlacementRequest("g0", cpu=16, memory=48),
+            PlacementRequest("g1", cpu=0, memory=96),
+            PlacementRequest("g0", cpu=100, memory=0),
+        ]
     ):
         new = [f"t-{step}-{i}" for i in range(count)]
         result = batched.place(rq, count, [level(n) for n in names], rules, task_keys=new)
