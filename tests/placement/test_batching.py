@@ -231,6 +231,8 @@ def test_placing_copies_in_one_call_matches_one_call_per_copy(
             ["spread-instance"],
             ["spread-zone", "spread-instance"],
             ["spread-tier", "spread-instance"],
+            ["spread-zone"],
+            ["spread-zone", "spread-tier"],
         ]
     ),
     st.sampled_from(
