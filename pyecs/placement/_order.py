@@ -103,28 +103,8 @@ class Selector:
         #: Only with built-in constraints: a user's may change its mind about any node.
         builtin = all(isinstance(c, DistinctInstance | MemberOf) for c in constraints)
         self._resume: dict[tuple[Scope, int], Entry] | None = {} if builtin else None
-        first = strategies[0] if strategies else None
-        #: Whether the instance a copy went to is still the best for the next copy as long
-        #: as it fits: the chain is empty (id order) or starts with binpack on a resource
-        #: the request takes. Placing there only lowers its key (or keeps it lowest in id
-        #: order) and changes no other instance, and the built-in constraints read only
-        #: the instance itself; so every instance that ranked ahead still cannot take a
-        #: copy and every other still ranks behind. No random level or user's strategy
-        #: (the walk draws numbers or calls them, which must happen as it would) and no
-        #: user's constraint (it may read anything).
-        self.sticky = (
-            builtin
-            and all(isinstance(level, BinPack | Spread) for level in strategies)
-            and (first is None or (isinstance(first, BinPack) and _takes(request, first.field)))
-        )
-        #: Whether, on top, only cpu and memory decide how many more copies fit there: no
-        #: host port (a second copy would clash) and no constraint that reads tasks.
-        self.by_room = (
-            self.sticky
-            and not request.tcp_ports
-            and not request.udp_ports
-            and all(isinstance(c, MemberOf) and not c.reads_tasks for c in constraints)
-        )
+        self.sticky = self.by_room = False  # see plan_runs()
+        self._rules = constraints
         ranked = sorted(constraints, key=_constraint_cost)
         #: Each constraint with its check, cheapest first.
         self.checks = [(c, self._check_fn(c)) for c in ranked]
@@ -161,6 +141,33 @@ class Selector:
         if request.udp_ports and not request.udp_ports.isdisjoint(node.used_udp_ports):
             return False
         return all(check(node) for check in self._checks)
+
+    def plan_runs(self) -> None:
+        """Work out :attr:`sticky` and :attr:`by_room` (for calls of several copies)."""
+        builtin = self._resume is not None
+        strategies, constraints, request = self.levels, self._rules, self.request
+        first = strategies[0] if strategies else None
+        #: Whether the instance a copy went to is still the best for the next copy as long
+        #: as it fits: the chain is empty (id order) or starts with binpack on a resource
+        #: the request takes. Placing there only lowers its key (or keeps it lowest in id
+        #: order) and changes no other instance, and the built-in constraints read only
+        #: the instance itself; so every instance that ranked ahead still cannot take a
+        #: copy and every other still ranks behind. No random level or user's strategy
+        #: (the walk draws numbers or calls them, which must happen as it would) and no
+        #: user's constraint (it may read anything).
+        self.sticky = (
+            builtin
+            and all(isinstance(level, BinPack | Spread) for level in strategies)
+            and (first is None or (isinstance(first, BinPack) and _takes(request, first.field)))
+        )
+        #: Whether, on top, only cpu and memory decide how many more copies fit there: no
+        #: host port (a second copy would clash) and no constraint that reads tasks.
+        self.by_room = (
+            self.sticky
+            and not request.tcp_ports
+            and not request.udp_ports
+            and all(isinstance(c, MemberOf) and not c.reads_tasks for c in constraints)
+        )
 
     def room(self, node: InstanceNode, most: int) -> int:
         """How many copies in a row, up to ``most``, go to ``node``, the instance just

@@ -292,8 +292,11 @@ class PlacementState:
         rules = constraints_from(constraints)
         keys = self._task_keys(count, task_keys)
         selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+        picker = None
+        if count > 1:
+            selector.plan_runs()
+            picker = selector.spread_picker()
         sticky, fits, room = selector.sticky, selector.fits, selector.room
-        picker = selector.spread_picker() if count > 1 else None
         placements: list[Placement] = []
         node: InstanceNode | None = None
         index = 0
@@ -535,20 +538,24 @@ class PlacementState:
             stats = self._groups[group] = GroupStats()
         sequence = self._sequence
         self._sequence = sequence + run
-        # map and zip keep the per-copy work in C: this loop is most of a batch's cost.
-        taken = keys[first : first + run] if run < len(keys) else keys
-        placed = list(
-            map(
-                PlacedTask,
-                taken,
-                repeat(node_id),
-                repeat(request),
-                range(sequence + 1, sequence + run + 1),
+        if run == 1:
+            key = keys[first]
+            self._tasks[key] = node.tasks[key] = PlacedTask(key, node_id, request, sequence + 1)
+            placements.append(Placement(first, node_id, key))
+        else:  # map and zip keep the per-copy work in C: most of a batch's cost
+            taken = keys[first : first + run]
+            placed = list(
+                map(
+                    PlacedTask,
+                    taken,
+                    repeat(node_id),
+                    repeat(request),
+                    range(sequence + 1, sequence + run + 1),
+                )
             )
-        )
-        self._tasks.update(zip(taken, placed, strict=True))
-        node.tasks.update(zip(taken, placed, strict=True))
-        placements.extend(map(Placement, range(first, first + run), repeat(node_id), taken))
+            self._tasks.update(zip(taken, placed, strict=True))
+            node.tasks.update(zip(taken, placed, strict=True))
+            placements.extend(map(Placement, range(first, first + run), repeat(node_id), taken))
         stats.count_tasks(node, run)
 
     def _unreserve(self, task: PlacedTask) -> None:
