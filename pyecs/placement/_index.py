@@ -19,7 +19,6 @@ from collections.abc import Iterable
 
 from pyecs.placement._node import InstanceNode
 from pyecs.placement._sorted import SortedEntries
-from pyecs.placement._types import PlacedTask
 
 __all__ = ["Bucket", "GroupStats", "Indexes", "Partition", "amount"]
 
@@ -106,8 +105,8 @@ class GroupStats:
     """Where a group's tasks are.
 
     Attributes:
-        total: Tasks of the group placed and not released.
-        tasks: Those tasks by key.
+        total: Tasks of the group placed and not released (the tasks themselves are only
+            in the instances' ``tasks``: one entry less per task).
         hosts: Tasks per instance id (instances with none are absent).
         by_attr: For each attribute a spread asked about, tasks per value (None: the
             instance lacks the attribute); values with none may be absent or 0.
@@ -117,32 +116,29 @@ class GroupStats:
             tasks of the group, in id order, for every ``n`` of at least 1.
     """
 
-    __slots__ = ("bucket_hosts", "by_attr", "hosts", "tasks", "tiers", "total")
+    __slots__ = ("bucket_hosts", "by_attr", "hosts", "tiers", "total")
 
     def __init__(self) -> None:
         self.total = 0
-        self.tasks: dict[str, PlacedTask] = {}
         self.hosts: dict[str, int] = {}
         self.by_attr: dict[str, dict[str | None, int]] = {}
         self.bucket_hosts: dict[Bucket, int] = {}
         self.tiers: dict[int, list[str]] | None = None
 
-    def add_task(self, node: InstanceNode, task: PlacedTask) -> None:
-        """Count a task placed on ``node``."""
-        self.total += 1
-        self.tasks[task.key] = task
+    def count_tasks(self, node: InstanceNode, count: int) -> None:
+        """Count ``count`` tasks placed on ``node``."""
+        self.total += count
         before = self.hosts.get(node.id, 0)
-        self.hosts[node.id] = before + 1
-        self._count_values(node, 1)
+        self.hosts[node.id] = before + count
+        self._count_values(node, count)
         if not before:
             self.enter_buckets(node)
         if self.tiers is not None:
-            self._move(node.id, before, before + 1)
+            self._move(node.id, before, before + count)
 
-    def remove_task(self, node: InstanceNode, task: PlacedTask) -> None:
+    def remove_task(self, node: InstanceNode) -> None:
         """Stop counting a task of ``node``."""
         self.total -= 1
-        del self.tasks[task.key]
         before = self.hosts[node.id]
         if before > 1:
             self.hosts[node.id] = before - 1

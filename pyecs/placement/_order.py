@@ -101,9 +101,10 @@ class Selector:
         #: below were skipped for want of room or as excluded, which stays so while
         #: copies of one request are placed (room only shrinks, exclusions only grow).
         #: Only with built-in constraints: a user's may change its mind about any node.
-        self._resume: dict[tuple[Scope, int], Entry] | None = (
-            {} if all(isinstance(c, DistinctInstance | MemberOf) for c in constraints) else None
-        )
+        builtin = all(isinstance(c, DistinctInstance | MemberOf) for c in constraints)
+        self._resume: dict[tuple[Scope, int], Entry] | None = {} if builtin else None
+        self.sticky = self.by_room = False  # see plan_runs()
+        self._rules = constraints
         ranked = sorted(constraints, key=_constraint_cost)
         #: Each constraint with its check, cheapest first.
         self.checks = [(c, self._check_fn(c)) for c in ranked]
@@ -140,6 +141,105 @@ class Selector:
         if request.udp_ports and not request.udp_ports.isdisjoint(node.used_udp_ports):
             return False
         return all(check(node) for check in self._checks)
+
+    def plan_runs(self) -> None:
+        """Work out :attr:`sticky` and :attr:`by_room` (for calls of several copies)."""
+        builtin = self._resume is not None
+        strategies, constraints, request = self.levels, self._rules, self.request
+        first = strategies[0] if strategies else None
+        #: Whether the instance a copy went to is still the best for the next copy as long
+        #: as it fits: the chain is empty (id order) or starts with binpack on a resource
+        #: the request takes. Placing there only lowers its key (or keeps it lowest in id
+        #: order) and changes no other instance, and the built-in constraints read only
+        #: the instance itself; so every instance that ranked ahead still cannot take a
+        #: copy and every other still ranks behind. No random level or user's strategy
+        #: (the walk draws numbers or calls them, which must happen as it would) and no
+        #: user's constraint (it may read anything).
+        self.sticky = (
+            builtin
+            and all(isinstance(level, BinPack | Spread) for level in strategies)
+            and (first is None or (isinstance(first, BinPack) and _takes(request, first.field)))
+        )
+        #: Whether, on top, only cpu and memory decide how many more copies fit there: no
+        #: host port (a second copy would clash) and no constraint that reads tasks.
+        self.by_room = (
+            self.sticky
+            and not request.tcp_ports
+            and not request.udp_ports
+            and all(isinstance(c, MemberOf) and not c.reads_tasks for c in constraints)
+        )
+
+    def room(self, node: InstanceNode, most: int) -> int:
+        """How many copies in a row, up to ``most``, go to ``node``, the instance just
+        selected: all that its cpu and memory hold when :attr:`by_room`, else one."""
+        if not self.by_room:
+            return 1
+        request = self.request
+        if request.cpu:
+            most = min(most, node.remaining_cpu // request.cpu)
+        if request.memory:
+            most = min(most, node.remaining_memory // request.memory)
+        return most
+
+    def spread_picker(self) -> Callable[[], InstanceNode | None] | None:
+        """For ``spread(instanceId)`` alone or after one ``spread`` over an attribute (the
+        ECS default for services), a cheaper :meth:`select` while every copy goes to an
+        instance without a task of the group; None for other chains.
+
+        Each attribute value keeps one id-order walk of its instances without a task of
+        the group, open for the whole call, and its next instance that fits. Between
+        copies only the instance just chosen changes (it joins the hosts and so leaves
+        the walks), and the built-in constraints read only the instance itself: a new
+        walk from the last pick finds the same next instance. Among the values with the
+        fewest tasks, the least id of their next instances wins, as the merge of their
+        walks in :meth:`select` ranks it. The picker returns None, after which the caller
+        must :meth:`select` for every later copy, once such a value has no instance left
+        without a task (the walks would go on to instances with some).
+        """
+        levels = self.levels
+        if self._resume is None or not 1 <= len(levels) <= 2:
+            return None
+        if not all(isinstance(level, Spread) for level in levels):
+            return None
+        names = [level.attribute for level in levels if isinstance(level, Spread)]
+        if names[-1] is not None or (len(names) == 2 and names[0] is None):
+            return None
+        counts: dict[str | None, int] = {}
+        scopes: dict[str | None, Indexed] = {None: ((), ())}
+        if len(names) == 2:
+            name = names[0]
+            assert name is not None
+            present = self.indexes.partition((name,)).children.get((), set())
+            scopes = {value: ((name,), (value,)) for value in present}
+            counts = value_counts(self.groups, self.nodes, self.request.group, name)
+        hosts, fits = self._hosts, self.fits
+        streams = {
+            value: (n for n in self._walk(scope, "id", 0, hosts, resume=True) if fits(n))
+            for value, scope in scopes.items()
+        }
+        heads: dict[str | None, InstanceNode | None] = {}
+
+        def pick() -> InstanceNode | None:
+            if not scopes:
+                return None
+            low = min(counts.get(value, 0) for value in scopes)
+            best: InstanceNode | None = None
+            where: str | None = None
+            for value in scopes:
+                if counts.get(value, 0) != low:
+                    continue
+                if value in heads:
+                    node = heads[value]
+                else:
+                    node = heads[value] = next(streams[value], None)
+                if node is None:
+                    return None
+                if best is None or node.id < best.id:
+                    best, where = node, value
+            del heads[where]
+            return best
+
+        return pick
 
     def select(self) -> InstanceNode | None:
         """The best instance for the next copy, or None when no instance may take it."""
@@ -358,6 +458,10 @@ class Selector:
 
 def _value_order(value: str | None) -> tuple[bool, str]:
     return (value is not None, value or "")
+
+
+def _takes(request: PlacementRequest, field: str) -> bool:
+    return bool(request.cpu if field == "cpu" else request.memory)
 
 
 def _constraint_cost(constraint: PlacementConstraint) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from itertools import repeat
 
 from pyecs.exceptions import InvalidParameterError
 from pyecs.models.instance import (
@@ -291,21 +292,35 @@ class PlacementState:
         rules = constraints_from(constraints)
         keys = self._task_keys(count, task_keys)
         selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+        picker = None
+        if count > 1:
+            selector.plan_runs()
+            picker = selector.spread_picker()
+        sticky, fits, room = selector.sticky, selector.fits, selector.room
         placements: list[Placement] = []
-        for index, key in enumerate(keys):
-            node = selector.select()
-            if node is None:
-                nodes = list(self._ordered())
-                found = diagnose(nodes, request, selector.checks)
-                failures = tuple(
-                    PlacementFailure(i, found.reason, found.detail, found.closest)
-                    for i in range(index, count)
-                )
-                return PlacementResult(tuple(placements), failures)
-            self._sequence += 1
-            task = PlacedTask(key, node.id, request, self._sequence)
-            self._reserve(node, task)
-            placements.append(Placement(index, node.id, key))
+        node: InstanceNode | None = None
+        index = 0
+        while index < count:
+            # A spread picks from walks it keeps open (see Selector.spread_picker), and
+            # where the last copy went stays the best while it fits when the selector says
+            # so (see Selector.sticky): in both cases a new walk would find the same.
+            if picker is not None:
+                node = picker()
+                if node is None:
+                    picker = None  # from here on, the full walk
+            if node is None or (picker is None and not (sticky and fits(node))):
+                node = selector.select()
+                if node is None:
+                    nodes = list(self._ordered())
+                    found = diagnose(nodes, request, selector.checks)
+                    failures = tuple(
+                        PlacementFailure(i, found.reason, found.detail, found.closest)
+                        for i in range(index, count)
+                    )
+                    return PlacementResult(tuple(placements), failures)
+            run = room(node, count - index)
+            self._reserve_copies(node, request, keys, index, run, placements)
+            index += run
         return PlacementResult(tuple(placements), ())
 
     def reserve(self, task_key: str, instance_id: str, request: PlacementRequest) -> None:
@@ -381,8 +396,7 @@ class PlacementState:
         stats = self._groups.get(group)
         if stats is None or count <= 0:
             return []
-        pool = [t for t in stats.tasks.values() if candidates is None or t.key in candidates]
-        pool.sort(key=_sequence)
+        pool = self._group_tasks(group, stats, candidates)
         return choose_victims(
             pool, count, chain, self._nodes, self._groups, self, self._unreserve, self._reserve
         )
@@ -425,6 +439,25 @@ class PlacementState:
         if len(set(keys)) != count or any(k in self._tasks for k in keys):
             raise InvalidParameterError("task keys must be unique and not already placed")
         return keys
+
+    def _group_tasks(
+        self, group: str, stats: GroupStats, candidates: Collection[str] | None
+    ) -> list[PlacedTask]:
+        """The tasks of ``group`` (among ``candidates``), in placement order: looked up
+        by key when the candidates are fewer, else gathered from the group's instances."""
+        if candidates is not None and len(candidates) <= stats.total:
+            found = map(self._tasks.get, dict.fromkeys(candidates))
+            pool = [t for t in found if t is not None and t.request.group == group]
+        else:
+            nodes = self._nodes
+            pool = [
+                t
+                for node_id in stats.hosts
+                for t in nodes[node_id].tasks.values()
+                if t.request.group == group and (candidates is None or t.key in candidates)
+            ]
+        pool.sort(key=_sequence)
+        return pool
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
         self._dirty.add(node.id)
@@ -469,8 +502,61 @@ class PlacementState:
         stats = self._groups.get(group)
         if stats is None:
             stats = self._groups[group] = GroupStats()
-        stats.add_task(node, task)
+        stats.count_tasks(node, 1)
         self._tasks[task.key] = task
+
+    def _reserve_copies(
+        self,
+        node: InstanceNode,
+        request: PlacementRequest,
+        keys: list[str],
+        first: int,
+        run: int,
+        placements: list[Placement],
+    ) -> None:
+        """Reserve copies ``first`` to ``first + run - 1`` (new, pending tasks) on
+        ``node`` at once: what :meth:`_reserve` would leave after each in turn, with one
+        index update rather than ``run``."""
+        node_id = node.id
+        self._dirty.add(node_id)
+        if request.cpu or request.memory:
+            self._indexes.set_amounts(
+                node,
+                node.remaining_cpu - run * request.cpu,
+                node.remaining_memory - run * request.memory,
+            )
+        if request.tcp_ports:
+            node.used_tcp_ports |= request.tcp_ports
+        if request.udp_ports:
+            node.used_udp_ports |= request.udp_ports
+        group = request.group
+        node.groups[group] = node.groups.get(group, 0) + run
+        node.pending_tasks_count += run
+        node.version += run
+        stats = self._groups.get(group)
+        if stats is None:
+            stats = self._groups[group] = GroupStats()
+        sequence = self._sequence
+        self._sequence = sequence + run
+        if run == 1:
+            key = keys[first]
+            self._tasks[key] = node.tasks[key] = PlacedTask(key, node_id, request, sequence + 1)
+            placements.append(Placement(first, node_id, key))
+        else:  # map and zip keep the per-copy work in C: most of a batch's cost
+            taken = keys[first : first + run]
+            placed = list(
+                map(
+                    PlacedTask,
+                    taken,
+                    repeat(node_id),
+                    repeat(request),
+                    range(sequence + 1, sequence + run + 1),
+                )
+            )
+            self._tasks.update(zip(taken, placed, strict=True))
+            node.tasks.update(zip(taken, placed, strict=True))
+            placements.extend(map(Placement, range(first, first + run), repeat(node_id), taken))
+        stats.count_tasks(node, run)
 
     def _unreserve(self, task: PlacedTask) -> None:
         node = self._nodes[task.instance_id]
@@ -494,5 +580,5 @@ class PlacementState:
         else:
             node.pending_tasks_count -= 1
         node.version += 1
-        self._groups[group].remove_task(node, task)
+        self._groups[group].remove_task(node)
         del self._tasks[task.key]

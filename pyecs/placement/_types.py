@@ -79,7 +79,8 @@ class PlacementRequest:
     udp_ports: frozenset[int] = attrs.field(default=frozenset(), converter=_host_ports)
 
 
-@attrs.frozen
+# No __weakref__ slot: one is kept per task the scheduler holds, 8 bytes each.
+@attrs.frozen(weakref_slot=False)
 class PlacedTask:
     """A task the scheduler has placed and not yet released.
 
