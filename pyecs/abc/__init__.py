@@ -319,19 +319,21 @@ class Backend(abc.ABC):
     async def remove_container(self, runtime_id: str) -> None:
         """Remove a stopped container and what only it used. No-op if already gone."""
 
-    def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[str], None]
-    ) -> Sequence[tuple[str, StartedContainer]] | None:
-        """Optionally, a task's whole start in one synchronous step (a fast path).
+    def start_tasks_at_once(
+        self, tasks: Sequence[TaskLaunch], on_exit: Callable[[str], None]
+    ) -> Sequence[Sequence[tuple[str, StartedContainer]] | None] | None:
+        """Optionally, the whole start of several tasks in one synchronous step (a fast
+        path for a backend that can start without waiting: the simulated one).
 
-        What :meth:`setup_task`, then :meth:`create_container` and :meth:`start_container`
-        of each container in task-definition order would do, for a backend that can do it
-        without waiting (the simulated one). The cluster asks only for tasks without
-        ``dependsOn`` and health checks. Return each container's runtime id and start
-        report, in task-definition order, or None (the default) to be driven step by
-        step. Call ``on_exit`` with the task's ARN when one of these containers exits by
+        For each task, what :meth:`setup_task`, then :meth:`create_container` and
+        :meth:`start_container` of each container in task-definition order would do. The
+        cluster asks only for tasks without ``dependsOn`` and health checks, in batches
+        (the copies of a launch share their definition). Return, for each task in order,
+        its containers' runtime ids and start reports in task-definition order, or None
+        for a task the cluster should drive step by step; None (the default) for all.
+        Call ``on_exit`` with the task's ARN when one of these containers exits by
         itself: the cluster then reads the exit with :meth:`wait_container` as usual.
-        ``task`` is made for this call: keep what you need from it, not the object.
+        The ``tasks`` are made for this call: keep what you need from them, not them.
         """
         return None
 
@@ -339,7 +341,7 @@ class Backend(abc.ABC):
         self, task: TaskLaunch, runtime_ids: Sequence[str]
     ) -> Sequence[ContainerExit] | None:
         """Optionally, stop and remove a task's running containers (and tear the task down)
-        in one synchronous step: the stopping twin of :meth:`start_task_at_once`.
+        in one synchronous step: the stopping twin of :meth:`start_tasks_at_once`.
 
         Return each container's exit, in the order of ``runtime_ids``, or None (the
         default) when anything would have to wait (a stop timeout): the cluster then calls

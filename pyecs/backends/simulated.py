@@ -39,7 +39,7 @@ from pyecs.backends._shared import resolve_environment
 from pyecs.exceptions import BackendError, InvalidParameterError
 from pyecs.models.instance import InstanceSpec, uniform_instances
 from pyecs.models.task import HealthStatus, NetworkBinding
-from pyecs.models.task_definition import ContainerDefinition
+from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
 __all__ = ["Behavior", "SimulatedBackend"]
 
@@ -427,46 +427,64 @@ class SimulatedBackend(Backend):
         )
         return rid
 
-    def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[str], None]
-    ) -> Sequence[tuple[str, StartedContainer]] | None:
-        """Pull, create and start every container at once when no behaviour waits or fails.
+    def start_tasks_at_once(
+        self, tasks: Sequence[TaskLaunch], on_exit: Callable[[str], None]
+    ) -> Sequence[Sequence[tuple[str, StartedContainer]] | None] | None:
+        """Pull, create and start every container of each task at once when no behaviour
+        waits or fails.
 
         The same as ``setup_task``, ``create_container`` and ``start_container`` in turn,
         without an event-loop round trip per step; None (step by step) for a pull delay,
         any behaviour with a delay, an error or a timed exit, and for environment files
-        and secrets (read and checked by the steps).
+        and secrets (read and checked by the steps). The behaviours are looked up once
+        per task definition in a row.
         """
         if self.pull_delay or self._tg is None or not self._steps_are_own(_START_STEPS):
             return None
-        containers = []
-        for definition in task.task_definition.containers:
+        out: list[list[tuple[str, StartedContainer]] | None] = []
+        now = anyio.current_time()
+        plan_of: TaskDefinition | None = None
+        plan: list[tuple[ContainerDefinition, Behavior, dict[str, str]]] | None = None
+        containers = self._containers
+        ids = self._ids
+        for task in tasks:
+            if task.task_definition is not plan_of:
+                plan_of = task.task_definition
+                plan = self._start_plan(plan_of)
+            if plan is None:
+                out.append(None)
+                continue
+            started = []
+            for definition, behavior, environment in plan:
+                c = _Container(task.task_arn, definition, behavior, environment, on_exit=on_exit)
+                rid = f"sim-{next(ids):08d}"
+                containers[rid] = c
+                started.append((rid, self._started(c, now)))
+            out.append(started)
+        return out
+
+    def _start_plan(
+        self, td: TaskDefinition
+    ) -> list[tuple[ContainerDefinition, Behavior, dict[str, str]]] | None:
+        """Each container's behaviour and environment for a start at once, or None when
+        one of them has to go step by step."""
+        plan = []
+        for definition in td.containers:
             if definition.environment_files or definition.secrets:
                 return None
             b = self._behavior(definition)
-            by_pull = self.behaviors.get(str(definition.name)) or self.behaviors.get(
-                str(definition.image)
-            )
+            # The pull looks its behaviour up the same way (name first, then image), only
+            # without the default (which has no pull error).
             if (
-                (by_pull is not None and by_pull.pull_error is not None)
+                b.pull_error is not None
                 or b.start_error is not None
                 or b.start_delay
                 or b.exit_code is not None
                 or b.oom_after is not None
             ):
                 return None
-            containers.append(
-                _Container(
-                    task.task_arn, definition, b, self._environment_of(definition), on_exit=on_exit
-                )
-            )
-        started = []
-        now = anyio.current_time()
-        for c in containers:
-            rid = f"sim-{next(self._ids):08d}"
-            self._containers[rid] = c
-            started.append((rid, self._started(c, now)))
-        return started
+            plan.append((definition, b, self._environment_of(definition)))
+        return plan
 
     def _environment_of(self, definition: ContainerDefinition) -> dict[str, str]:
         """The environment of a container of ``definition`` (never changed after: one

@@ -18,6 +18,7 @@ __all__ = [
     "STEP_ERRORS",
     "LaunchTemplate",
     "Slot",
+    "SnapshotMaker",
     "TaskLabels",
     "aggregate_health",
     "can_start_at_once",
@@ -105,7 +106,7 @@ class LaunchTemplate:
             instance.
     """
 
-    __slots__ = ("host", "labels", "launch_type", "task_definition")
+    __slots__ = ("at_once", "host", "labels", "launch_type", "task_definition")
 
     def __init__(
         self,
@@ -118,6 +119,8 @@ class LaunchTemplate:
         self.labels = labels
         self.launch_type = launch_type
         self.host = host
+        #: Whether a backend may start these tasks in one step (:func:`can_start_at_once`).
+        self.at_once = can_start_at_once(task_definition)
 
     def launch_of(self, task: Task) -> TaskLaunch:
         """The backend's view of ``task``."""
@@ -137,6 +140,25 @@ def can_start_at_once(td: TaskDefinition) -> bool:
     """Whether nothing in the definition makes a start wait between steps (``dependsOn``
     conditions, health checks): only then may a backend start the task in one step."""
     return not any(c.depends_on or c.has_health_probe for c in td.containers)
+
+
+class SnapshotMaker:
+    """Makes task snapshots that differ from ``base`` only in the fields ``names``, given
+    by position to :meth:`make` (the copies of one launch: same draft, own ARN, id and
+    instance); the same result as ``evolve_task(base, **dict(zip(names, values)))``."""
+
+    __slots__ = ("_at", "_values")
+
+    def __init__(self, base: Task, *names: str) -> None:
+        self._values = list(_TASK_VALUES(base))
+        self._at = tuple(_TASK_INDEX[name] for name in names)
+
+    def make(self, *values: Any) -> Task:
+        """A snapshot with ``values`` for the fields named at construction, in order."""
+        fields = self._values.copy()
+        for at, value in zip(self._at, values, strict=True):
+            fields[at] = value
+        return Task(*fields)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

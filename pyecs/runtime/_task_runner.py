@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -25,6 +25,7 @@ from pyecs.abc import (
     Backend,
     ContainerLaunch,
     ContainerStartError,
+    StartedContainer,
     TaskLaunch,
 )
 from pyecs.models.task import Container, NetworkBinding, Task
@@ -86,13 +87,10 @@ class TaskRunner:
         clock: The cluster's clock, for timestamps.
         deactivate: Awaited in the DEACTIVATING step, before any container is stopped
             (a load balancer deregisters the task and drains its connections there).
-        wake: For a task started at once (:meth:`start_at_once`), which runs no coroutine
+        wake: For a task started at once (:meth:`started_at_once`), which runs no coroutine
             while nothing happens to it: called when it needs one (a stop request that
             cannot be done at once, or a container that exited); it must start
             :meth:`run`.
-        on_exit: For a task started at once: what the backend calls with the task's ARN
-            when one of its containers exits by itself (one callable shared by all
-            runners: it must call :meth:`exited_by_itself` of this task's runner).
         observed: Whether somebody reads every snapshot (an event subscriber); if not,
             the steps of a start or stop done at once are published as one snapshot.
         adopted: The containers of a task an earlier run started, by container name: the
@@ -108,7 +106,6 @@ class TaskRunner:
         "_health_tg",
         "_launch",
         "_observed",
-        "_on_exit",
         "_parked",
         "_provisioning",
         "_publish",
@@ -133,7 +130,6 @@ class TaskRunner:
         deactivate: Callable[[Task], Awaitable[None]] | None = None,
         *,
         wake: Callable[[TaskRunner], None] | None = None,
-        on_exit: Callable[[str], None] | None = None,
         observed: Callable[[], bool] = lambda: True,
         adopted: Mapping[str, AdoptedContainer] | None = None,
     ) -> None:
@@ -153,7 +149,6 @@ class TaskRunner:
         self._provisioning: anyio.CancelScope | None = None
         self._grace: float | None = None
         self._wake = wake
-        self._on_exit = on_exit
         self._observed = observed
         self._parked = False  # started at once; no coroutine runs for it yet
         self._resumed = False  # run() picks up a task started at once
@@ -247,33 +242,39 @@ class TaskRunner:
         """Return once the task is STOPPED."""
         await self._stopped.wait()
 
-    def start_at_once(
-        self, clock_now: datetime.datetime | None = None, loop_now: float | None = None
-    ) -> bool:
-        """Do the task's whole start now, without waiting, if the backend can.
+    def launch_at_once(self) -> TaskLaunch | None:
+        """The task's launch for a start at once (``Backend.start_tasks_at_once``), or
+        None when it must be driven by :meth:`run` instead."""
+        launch = self._launch
+        if (
+            self._wake is None
+            or self._slot_map is not None
+            or self._stop_is_requested()
+        ):
+            return None
+        if isinstance(launch, LaunchTemplate):
+            return launch.launch_of(self.task) if launch.at_once else None
+        return launch if can_start_at_once(launch.task_definition) else None
+
+    def started_at_once(
+        self,
+        started: Sequence[tuple[str, StartedContainer]],
+        clock_now: datetime.datetime,
+        loop_now: float,
+    ) -> None:
+        """The backend did the task's whole start at once (see :meth:`launch_at_once`).
 
         The snapshots are those of the step-by-step start (the same versions, states and
         containers); when nobody observes every snapshot, only the last one is published.
-        Returns False when the task must be driven by :meth:`run` instead.
 
         Args:
+            started: Each container's runtime id and start report, as the backend said.
             clock_now: The cluster clock's time for the snapshots (one read serves a
-                batch of starts); None reads it.
-            loop_now: The event loop's time (the same for a batch); None reads it.
+                batch of starts).
+            loop_now: The event loop's time (the same for a batch).
         """
-        if (
-            self._wake is None
-            or self._on_exit is None
-            or self._slot_map is not None
-            or self._stop_is_requested()
-            or not can_start_at_once(self._launch.task_definition)
-        ):
-            return False
-        started = self.backend.start_task_at_once(self._launch_now(), self._on_exit)
-        if started is None:
-            return False
-        now = self._clock() if clock_now is None else clock_now
-        self._started_at = anyio.current_time() if loop_now is None else loop_now
+        now = clock_now
+        self._started_at = loop_now
         self._parked = True
         if self._observed():
             self._update(pull_started_at=now)
@@ -285,7 +286,7 @@ class TaskRunner:
                 )
             self._update(last_status="ACTIVATING")
             self._update(last_status="RUNNING", started_at=now)
-            return True
+            return
         containers = tuple(
             _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
             for c, (runtime_id, r) in zip(self.task.containers, started, strict=True)
@@ -298,7 +299,6 @@ class TaskRunner:
             started_at=now,
             containers=containers,
         )
-        return True
 
     def exited_by_itself(self) -> None:
         """A container of a task started at once exited by itself: the task needs its
@@ -370,7 +370,7 @@ class TaskRunner:
     async def run(self) -> None:
         """Run the task until it is STOPPED, whatever happens (errors become stop codes).
 
-        For a task started at once (:meth:`start_at_once`), this picks it up RUNNING: it
+        For a task started at once (:meth:`started_at_once`), this picks it up RUNNING: it
         waits for the containers' exits and stops the task as usual.
         """
         try:

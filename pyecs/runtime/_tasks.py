@@ -6,7 +6,6 @@ import collections
 import datetime
 import logging
 import os
-import secrets
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
-from pyecs.runtime._task_parts import LaunchTemplate, TaskLabels, evolve_task
+from pyecs.runtime._task_parts import LaunchTemplate, SnapshotMaker, TaskLabels, evolve_task
 from pyecs.runtime._task_runner import TaskRunner
 
 __all__ = [
@@ -123,6 +122,13 @@ class _Held:
     capacity: TaskCapacity
 
 
+def _task_ids(count: int) -> list[str]:
+    """``count`` new task ids: 32 random hex digits each (``secrets.token_hex(16)``, from
+    one read of the system's randomness)."""
+    digits = os.urandom(16 * count).hex()
+    return [digits[i : i + 32] for i in range(0, 32 * count, 32)]
+
+
 def _eni_id(task_id: str) -> str:
     """The ENI attachment id of a task: a UUID, as ECS shows it, derived from the task id."""
     return str(uuid.UUID(task_id)) if len(task_id) == 32 else task_id
@@ -204,7 +210,7 @@ class TaskManager:
         # Only a backend that implements the fast path gets the starter.
         self._at_once = (
             backend is not None
-            and type(backend).start_task_at_once is not Backend.start_task_at_once
+            and type(backend).start_tasks_at_once is not Backend.start_tasks_at_once
         )
         if self._at_once:
             tg.start_soon(self._start_queued)
@@ -218,13 +224,46 @@ class TaskManager:
             while self._starting:
                 batch = self._starting[:START_BATCH]
                 del self._starting[:START_BATCH]
-                # One time for the batch, as a start done at once takes no time.
-                clock_now, loop_now = self._clock(), anyio.current_time()
-                for runner in batch:
-                    if not runner.start_at_once(clock_now, loop_now):
-                        self._tg.start_soon(self._run, runner)
+                self._start_batch(batch)
                 if self._starting:
                     await anyio.lowlevel.checkpoint()  # keep the event loop responsive
+
+    def _start_batch(self, batch: list[TaskRunner]) -> None:
+        """Start these tasks at once where the backend can, the others step by step."""
+        assert self.backend is not None and self._tg is not None
+        ready, launches = [], []
+        for runner in batch:
+            launch = runner.launch_at_once()
+            if launch is None:
+                self._tg.start_soon(self._run, runner)
+            else:
+                ready.append(runner)
+                launches.append(launch)
+        if not ready:
+            return
+        try:
+            results = self.backend.start_tasks_at_once(launches, self._exited_at_once)
+        except Exception:
+            # A defect of the backend's fast path stays there: its tasks go step by step.
+            _log.exception("the %s backend's start_tasks_at_once failed", self.backend.name)
+            results = None
+        if results is not None and len(results) != len(ready):
+            _log.error(
+                "the %s backend's start_tasks_at_once answered %d tasks of %d: they go "
+                "step by step",
+                self.backend.name,
+                len(results),
+                len(ready),
+            )
+            results = None
+        # One time for the batch, as a start done at once takes no time.
+        clock_now, loop_now = self._clock(), anyio.current_time()
+        for index, runner in enumerate(ready):
+            started = None if results is None else results[index]
+            if started is None:
+                self._tg.start_soon(self._run, runner)
+            else:
+                runner.started_at_once(started, clock_now, loop_now)
 
     def _wake(self, runner: TaskRunner) -> None:
         """A task started at once needs its coroutine now (it stops, or a container exited)."""
@@ -296,7 +335,7 @@ class TaskManager:
             {"type": "memberOf", "expression": pc.expression}
             for pc in td.placement_constraints or ()
         ] + list(constraints or ())
-        ids = [secrets.token_hex(16) for _ in range(count)]
+        ids = _task_ids(count)
         keys = [self._arns.task(i) for i in ids]
         result = self._placement.place(request, count, strategies, all_constraints, task_keys=keys)
         failures = tuple(
@@ -315,8 +354,9 @@ class TaskManager:
             # What the copies share, worked out once (a draft per copy costs a snapshot).
             shared = self._draft(td, "", "", group, started_by, request, tags)
             template = self._template(td, group, capacity)
+            maker = self._placed_maker(shared, capacity)
             for p in result.placements:
-                task = self._placed(shared, p.task_key, ids[p.copy_index], p.instance_id, capacity)
+                task = self._placed(maker, p.task_key, ids[p.copy_index], p.instance_id, capacity)
                 tasks.append(self._new_task(on_deactivate, td, task, capacity, template))
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
@@ -370,7 +410,11 @@ class TaskManager:
         del self._held[arn]
         waiting = self._tasks[arn]
         task = self._placed(
-            waiting, arn, waiting.id, result.placements[0].instance_id, held.capacity
+            self._placed_maker(waiting, held.capacity),
+            arn,
+            waiting.id,
+            result.placements[0].instance_id,
+            held.capacity,
         )
         self._new_task(
             held.on_deactivate, td, evolve_task(task, version=waiting.version + 1), held.capacity
@@ -424,27 +468,48 @@ class TaskManager:
             tags=tuple(sorted(tags.items())) if tags else (),
         )
 
+    def _placed_maker(self, draft: Task, capacity: TaskCapacity) -> SnapshotMaker:
+        """What :meth:`_placed` makes the copies of a launch from: ``draft`` with what
+        they all share (the capacity) set once."""
+        shared = evolve_task(
+            draft,
+            launch_type=capacity.launch_type,
+            capacity_provider_name=capacity.provider,
+            network_interface=capacity.network_interface,
+            platform_version=capacity.platform_version,
+        )
+        return SnapshotMaker(
+            shared,
+            "arn",
+            "id",
+            "container_instance_id",
+            "container_instance_arn",
+            "availability_zone",
+            "network_interface",
+        )
+
     def _placed(
-        self, draft: Task, arn: str, task_id: str, instance_id: str, capacity: TaskCapacity
+        self,
+        maker: SnapshotMaker,
+        arn: str,
+        task_id: str,
+        instance_id: str,
+        capacity: TaskCapacity,
     ) -> Task:
-        """The first snapshot of a task placed on ``instance_id``, from ``draft``'s fields
-        (a copy's own ARN and id given apart: one draft serves every copy of a launch)."""
+        """The first snapshot of a task placed on ``instance_id``, from the launch's
+        draft (see :meth:`_placed_maker`; a copy's own ARN and id given apart)."""
         # A Fargate task keeps the id of its own capacity here (placement and services
         # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
         eni = capacity.network_interface
         if eni is not None and not eni.id:
             eni = attrs.evolve(eni, id=_eni_id(task_id))
-        return evolve_task(
-            draft,
-            arn=arn,
-            id=task_id,
-            container_instance_id=instance_id,
-            container_instance_arn=self._instance_arn(instance_id),
-            availability_zone=self._placement.attribute(instance_id, "ecs.availability-zone"),
-            launch_type=capacity.launch_type,
-            capacity_provider_name=capacity.provider,
-            network_interface=eni,
-            platform_version=capacity.platform_version,
+        return maker.make(
+            arn,
+            task_id,
+            instance_id,
+            self._instance_arn(instance_id),
+            self._placement.attribute(instance_id, "ecs.availability-zone"),
+            eni,
         )
 
     def _template(self, td: TaskDefinition, group: str, capacity: TaskCapacity) -> LaunchTemplate:
@@ -490,7 +555,6 @@ class TaskManager:
             self._clock,
             deactivate=on_deactivate,
             wake=self._wake_runner if self._at_once else None,
-            on_exit=self._exited_at_once if self._at_once else None,
             observed=self._is_observed,
         )
         self._runners[task.arn] = runner

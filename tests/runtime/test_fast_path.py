@@ -38,9 +38,9 @@ T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 class StepByStep(SimulatedBackend):
     """The simulated backend without its fast path: every step is its own call."""
 
-    def start_task_at_once(
-        self, task: TaskLaunch, on_exit: Callable[[str], None]
-    ) -> Sequence[tuple[str, StartedContainer]] | None:
+    def start_tasks_at_once(
+        self, tasks: Sequence[TaskLaunch], on_exit: Callable[[str], None]
+    ) -> Sequence[Sequence[tuple[str, StartedContainer]] | None] | None:
         return None
 
     def stop_task_at_once(
