@@ -96,6 +96,9 @@ class TaskRunner:
         adopted: The containers of a task an earlier run started, by container name: the
             runner attaches to them (the task is RUNNING already) instead of creating
             any. A container of the definition missing here counts as exited.
+        parked_since: For a task started at once whose runner was let go while it ran
+            (see :attr:`is_parked`): the event loop's time of that start. The runner
+            takes the task up where the first one left it (``task`` is RUNNING).
     """
 
     # A million tasks keep a million runners: no instance dict.
@@ -132,6 +135,7 @@ class TaskRunner:
         wake: Callable[[TaskRunner], None] | None = None,
         observed: Callable[[], bool] = lambda: True,
         adopted: Mapping[str, AdoptedContainer] | None = None,
+        parked_since: float | None = None,
     ) -> None:
         self.backend = backend
         self.deactivate = deactivate
@@ -143,14 +147,14 @@ class TaskRunner:
         # Made on first use (see ``_slots``, ``_stop_requested``, ``_stopped``): a task
         # started at once that runs until it is stopped at once never needs them.
         self._slot_map: dict[str, Slot] | None = None
-        self._started_at: float | None = None  # anyio time of a start done at once
+        self._started_at = parked_since  # anyio time of a start done at once
         self._stop_flag: Flag | None = None
         self._stopped_flag: Flag | None = None
         self._provisioning: anyio.CancelScope | None = None
         self._grace: float | None = None
         self._wake = wake
         self._observed = observed
-        self._parked = False  # started at once; no coroutine runs for it yet
+        self._parked = parked_since is not None  # started at once; no coroutine runs yet
         self._resumed = False  # run() picks up a task started at once
         self._health_tg: anyio.abc.TaskGroup | None = None
 
@@ -202,6 +206,28 @@ class TaskRunner:
             self._stopped_flag = Flag()
         return self._stopped_flag
 
+    @property
+    def is_parked(self) -> bool:
+        """True while the task runs as started at once and nothing is asked of it: its
+        runner holds nothing a new one could not rebuild from the task's snapshot, its
+        launch template and :attr:`parked_since`."""
+        return (
+            self._parked
+            and self._slot_map is None
+            and self._stop_flag is None
+            and isinstance(self._launch, LaunchTemplate)
+        )
+
+    @property
+    def parked_since(self) -> float | None:
+        """The event loop's time of a start done at once."""
+        return self._started_at
+
+    @property
+    def template(self) -> LaunchTemplate | None:
+        """The launch template the runner makes the task's launch from, if any."""
+        return self._launch if isinstance(self._launch, LaunchTemplate) else None
+
     def _stop_is_requested(self) -> bool:
         return self._stop_flag is not None and self._stop_flag.is_set()
 
@@ -246,11 +272,7 @@ class TaskRunner:
         """The task's launch for a start at once (``Backend.start_tasks_at_once``), or
         None when it must be driven by :meth:`run` instead."""
         launch = self._launch
-        if (
-            self._wake is None
-            or self._slot_map is not None
-            or self._stop_is_requested()
-        ):
+        if self._wake is None or self._slot_map is not None or self._stop_is_requested():
             return None
         if isinstance(launch, LaunchTemplate):
             return launch.launch_of(self.task) if launch.at_once else None
@@ -447,7 +469,9 @@ class TaskRunner:
                 assert runtime_id is not None
                 result = await self._call("wait_container", self.backend.wait_container, runtime_id)
                 slot.may_run = False
-                ran_for = anyio.current_time() - (slot.started_at or anyio.current_time())
+                now = anyio.current_time()
+                # (0.0 is a time: a MockClock starts there)
+                ran_for = now - (now if slot.started_at is None else slot.started_at)
                 slot.exit_code = result.exit_code
                 self._set_container(
                     slot.name,

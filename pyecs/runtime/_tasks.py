@@ -112,6 +112,28 @@ class TaskCapacity:
     platform_version: str | None = None
 
 
+class _Parked:
+    """What makes the runner of a parked task again (see ``TaskRunner.is_parked``): one
+    object shared by the tasks of a launch started in the same batch."""
+
+    __slots__ = ("deactivate", "since", "template")
+
+    def __init__(
+        self,
+        template: LaunchTemplate,
+        deactivate: Callable[[Task], Awaitable[None]] | None,
+        since: float,
+    ) -> None:
+        self.template = template
+        self.deactivate = deactivate
+        self.since = since
+
+    def shared_by(
+        self, template: LaunchTemplate, deactivate: Callable[[Task], Awaitable[None]] | None
+    ) -> bool:
+        return template is self.template and deactivate == self.deactivate
+
+
 @attrs.frozen
 class _Held:
     """A task that waits in PROVISIONING for its provider to add capacity."""
@@ -181,6 +203,9 @@ class TaskManager:
         self._tg: anyio.abc.TaskGroup | None = None
         self._tasks: dict[str, Task] = {}
         self._runners: dict[str, TaskRunner] = {}
+        # Tasks started at once that run with nothing asked of them keep no runner: what
+        # makes one again is shared by the tasks of a launch (see ``_runner_of``).
+        self._parked: dict[str, _Parked] = {}
         self._watchers: list[Callable[[Task], None]] = []
         self._held: dict[str, _Held] = {}
         # Tasks whose backend may start them at once wait here for the starter, which
@@ -258,21 +283,51 @@ class TaskManager:
             results = None
         # One time for the batch, as a start done at once takes no time.
         clock_now, loop_now = self._clock(), anyio.current_time()
+        parked: _Parked | None = None
         for index, runner in enumerate(ready):
             started = None if results is None else results[index]
             if started is None:
                 self._tg.start_soon(self._run, runner)
-            else:
-                runner.started_at_once(started, clock_now, loop_now)
+                continue
+            runner.started_at_once(started, clock_now, loop_now)
+            template = runner.template
+            if not runner.is_parked or template is None:
+                continue  # a watcher asked something of it meanwhile
+            if parked is None or not parked.shared_by(template, runner.deactivate):
+                parked = _Parked(template, runner.deactivate, loop_now)
+            arn = runner.task.arn
+            self._parked[arn] = parked
+            del self._runners[arn]
 
     def _wake(self, runner: TaskRunner) -> None:
         """A task started at once needs its coroutine now (it stops, or a container exited)."""
         assert self._tg is not None
         self._tg.start_soon(self._run, runner)
 
+    def _runner_of(self, arn: str) -> TaskRunner | None:
+        """The runner of a task that has not stopped yet (made again for a parked one)."""
+        runner = self._runners.get(arn)
+        if runner is None:
+            parked = self._parked.pop(arn, None)
+            if parked is not None:
+                assert self.backend is not None
+                runner = TaskRunner(
+                    self.backend,
+                    parked.template,
+                    self._tasks[arn],
+                    self._publish,
+                    self._clock,
+                    deactivate=parked.deactivate,
+                    wake=self._wake_runner,
+                    observed=self._is_observed,
+                    parked_since=parked.since,
+                )
+                self._runners[arn] = runner
+        return runner
+
     def _on_exit_at_once(self, arn: str) -> None:
         """A container of a task started at once exited by itself."""
-        runner = self._runners.get(arn)
+        runner = self._runner_of(arn)
         if runner is not None:
             runner.exited_by_itself()
 
@@ -653,7 +708,7 @@ class TaskManager:
         (which drains them with ``on_deactivate`` when they stop)."""
         out = []
         for arn in self._unclaimed.pop(group, []):
-            runner = self._runners.get(arn)
+            runner = self._runner_of(arn)
             if runner is None:
                 continue
             runner.deactivate = on_deactivate
@@ -687,6 +742,7 @@ class TaskManager:
         """The task is STOPPED: free its place and forget its runner."""
         self._placement.release(runner.task.arn)
         self._runners.pop(runner.task.arn, None)
+        self._parked.pop(runner.task.arn, None)
 
     def _record(self, task: Task) -> None:
         previous = self._tasks.get(task.arn)
@@ -720,7 +776,7 @@ class TaskManager:
             grace: Caps every container's stop timeout (see ``TaskRunner.request_stop``).
         """
         task = self.get(arn)
-        runner = self._runners.get(task.arn)
+        runner = self._runner_of(task.arn)
         if runner is not None:
             runner.request_stop(stop_code, reason, grace=grace)
             if runner.is_stopped:  # stopped at once: no coroutine will finish it
@@ -746,18 +802,23 @@ class TaskManager:
         """Stop every task and wait (bounded) until all are STOPPED."""
         for arn in list(self._held):
             self.stop(arn, "UserInitiated", reason)
-        runners = list(self._runners.values())
-        for runner in runners:
+        waiting = []
+        for arn in [*self._runners, *self._parked]:
+            runner = self._runner_of(arn)
+            if runner is None:
+                continue
             runner.request_stop("UserInitiated", reason)
             if runner.is_stopped:  # stopped at once: no coroutine will finish it
                 self._finish(runner)
+            else:
+                waiting.append(runner)
         with anyio.move_on_after(timeout):
-            for runner in runners:
+            for runner in waiting:
                 await runner.wait_stopped()
 
     async def wait_stopped(self, arn: str) -> Task:
         """Wait until the task is STOPPED and return that snapshot."""
-        runner = self._runners.get(arn)
+        runner = self._runner_of(arn)
         if runner is not None:
             await runner.wait_stopped()
         return self._tasks[arn]
@@ -780,7 +841,7 @@ class TaskManager:
 
     def runner(self, arn: str) -> TaskRunner | None:
         """The runner of a task that has not stopped yet."""
-        return self._runners.get(arn)
+        return self._runner_of(arn)
 
     def describe(self, refs: Sequence[str]) -> DescribeTasksResult:
         """Snapshots of the tasks, and MISSING failures for unknown refs."""

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import attrs
 import pytest
+import trio.testing
 
 import pyecs
 from pyecs.abc import ContainerExit, StartedContainer, TaskLaunch
@@ -141,3 +142,107 @@ def test_the_fast_evolves_are_attrs_evolve() -> None:
         runtime_id="sim-1",
         network_bindings=binding,
     )
+
+
+# -- tasks started at once keep no runner while they run: what comes back must be the same --
+
+
+async def kill_one_and_end(backend: SimulatedBackend) -> Task:
+    """Start 3 copies, kill the first one's essential container from outside, and return
+    that task's STOPPED snapshot (its runner is made again, or was never let go)."""
+    async with pyecs.Cluster("c", backend=backend, clock=lambda: T0) as cluster:
+        await cluster.register_task_definition(TD)
+        result = await cluster.run_task("web", count=3)
+        arns = [t.arn for t in result.tasks]
+        running = await cluster.wait_tasks_running(arns, timeout=10)
+        app = next(c for c in running[0].containers if c.name == "app")
+        assert app.runtime_id is not None
+        backend.kill(app.runtime_id, 137)
+        [stopped] = await cluster.wait_tasks_stopped(arns[:1], timeout=10)
+        others = cluster.describe_tasks(arns[1:]).tasks
+        assert {t.last_status for t in others} == {"RUNNING"}
+        return stopped
+
+
+async def test_a_container_that_exits_by_itself_ends_its_task_as_step_by_step() -> None:
+    fast = await kill_one_and_end(SimulatedBackend(2))
+    slow = await kill_one_and_end(StepByStep(2))
+    assert shape(fast) == shape(slow)
+    assert fast.stop_code == "EssentialContainerExited"
+    assert [c.exit_code for c in fast.containers if c.name == "app"] == [137]
+
+
+RESTARTING = {
+    "family": "restarting",
+    "containerDefinitions": [
+        {
+            "name": "app",
+            "image": "busybox",
+            "memory": 64,
+            "essential": True,
+            "restartPolicy": {"enabled": True, "restartAttemptPeriod": 60},
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "anyio_backend", [("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})]
+)
+@pytest.mark.parametrize(("ran_for", "restarted"), [(61.0, True), (10.0, False)])
+async def test_the_restart_policy_counts_from_the_start_done_at_once(
+    ran_for: float, restarted: bool
+) -> None:
+    """The time a container ran is counted from its start, also when the runner of its
+    task was let go while it ran and is made again at the exit."""
+    backend = SimulatedBackend(1)
+    async with pyecs.Cluster("c", backend=backend) as cluster:
+        await cluster.register_task_definition(RESTARTING)
+        [task] = (await cluster.run_task("restarting")).tasks
+        [task] = await cluster.wait_tasks_running([task.arn], timeout=10)
+        first = task.containers[0].runtime_id
+        assert first is not None
+        await anyio.sleep(ran_for)
+        backend.kill(first, 1)
+        await anyio.sleep(1)
+        [now] = cluster.describe_tasks([task.arn]).tasks
+        if restarted:
+            assert now.last_status == "RUNNING"
+            assert now.containers[0].runtime_id not in (None, first)
+        else:
+            assert now.last_status == "STOPPED"
+            assert now.stop_code == "EssentialContainerExited"
+
+
+class RaisingFastPath(SimulatedBackend):
+    """A fast path with a defect: it raises."""
+
+    def start_tasks_at_once(
+        self, tasks: Sequence[TaskLaunch], on_exit: Callable[[str], None]
+    ) -> Sequence[Sequence[tuple[str, StartedContainer]] | None] | None:
+        raise RuntimeError("a defect of the fast path")
+
+
+class MiscountingFastPath(SimulatedBackend):
+    """A fast path with a defect: it answers for one task fewer than it was given (and
+    starts nothing, so that the tasks can only run step by step)."""
+
+    def start_tasks_at_once(
+        self, tasks: Sequence[TaskLaunch], on_exit: Callable[[str], None]
+    ) -> Sequence[Sequence[tuple[str, StartedContainer]] | None] | None:
+        return [None] * (len(tasks) - 1)
+
+
+@pytest.mark.parametrize("backend_type", [RaisingFastPath, MiscountingFastPath])
+async def test_a_broken_fast_path_sends_its_tasks_step_by_step(
+    backend_type: type[SimulatedBackend], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with pyecs.Cluster("c", backend=backend_type(2)) as cluster:
+        await cluster.register_task_definition(TD)
+        arns = [t.arn for t in (await cluster.run_task("web", count=3)).tasks]
+        running = await cluster.wait_tasks_running(arns, timeout=10)
+        assert {t.last_status for t in running} == {"RUNNING"}
+        # The cluster still takes tasks: the starter survived the defect.
+        more = [t.arn for t in (await cluster.run_task("web", count=2)).tasks]
+        await cluster.wait_tasks_running(more, timeout=10)
+    assert "start_tasks_at_once" in caplog.text
