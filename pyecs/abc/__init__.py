@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import attrs
 
@@ -218,9 +218,11 @@ class ContainerExit:
     oom_killed: bool = False
 
 
-@attrs.frozen
-class ContainerUsage:
+class ContainerUsage(NamedTuple):
     """What a container has used so far, as cumulative counters (for metrics).
+
+    A named tuple (a backend reports one per container each metrics round: a million
+    containers make a million of these, which a tuple of two floats keeps cheap).
 
     Attributes:
         cpu_seconds: CPU time used since it started (user + system), in seconds; a rate

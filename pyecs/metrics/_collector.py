@@ -5,6 +5,10 @@ backend, the services' task counts and load balancer counters (the cluster adds 
 and the user's own metrics (a plain or async callable sampled each period). The loop
 sleeps on anyio's clock between rounds (no polling), so under trio's MockClock a
 simulated hour of metrics takes no time.
+
+Sampling takes at most :data:`SHARE` of the event loop's time: a round that took long
+(a million tasks) makes the next ones wait, and the rounds in between are skipped (no
+points for those periods, as CloudWatch has none when nothing reports).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from pyecs.metrics._store import MetricKey, MetricStore, dimensions_key
 __all__ = ["MetricsCollector", "Sample", "Source", "UserMetric", "check_resolution"]
 
 _log = logging.getLogger("pyecs.metrics")
+
+#: The most of the event loop's time the sampling rounds take, on average.
+SHARE = 0.1
 
 
 @attrs.frozen
@@ -127,7 +134,8 @@ class MetricsCollector:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Sample until cancelled; a round late by more than a period is skipped."""
+        """Sample until cancelled; a round late by more than a period is skipped, and so
+        are those that would make sampling take more than :data:`SHARE` of the time."""
         r = self.resolution
         start = anyio.current_time()
         task_status.started()
@@ -135,9 +143,12 @@ class MetricsCollector:
         while True:
             await anyio.sleep_until(start + k * r)
             at = start + k * r
+            began = anyio.current_time()
             await self.sample_round(at, r)
             now = anyio.current_time()
-            k = max(k + 1, math.floor((now - start) / r) + 1)
+            # The next round no sooner than the time this one took, times 1/SHARE - 1.
+            not_before = now + (now - began) * (1 / SHARE - 1)
+            k = max(k + 1, math.floor((not_before - start) / r) + 1)
 
     async def sample_round(self, at: float, interval: float) -> None:
         """One round: every source, every user metric; points stamped ``at - interval``."""

@@ -52,7 +52,9 @@ class TaskUsage:
         self.cluster = cluster
         self.backend = backend
         self.tasks = tasks
-        self._last: dict[str, tuple[float, float]] = {}  # runtime id -> (at, cpu seconds)
+        # The last round's time and each container's CPU seconds then, by runtime id.
+        self._last_at: float | None = None
+        self._last: dict[str, float] = {}
         self.enabled = True
 
     async def __call__(self, at: float, interval: float) -> list[Sample]:
@@ -78,8 +80,13 @@ class TaskUsage:
             self.enabled = False
             return []
         out: list[Sample] = []
-        groups: dict[str, list[tuple[float, float, float, float]]] = {}
-        last: dict[str, tuple[float, float]] = {}
+        # By service ("" for standalone tasks): CPU units used, CPU units reserved,
+        # memory used, memory used by the tasks that reserve memory, memory reserved.
+        groups: dict[str, list[float]] = {}
+        previous = self._last
+        since = self._last_at
+        elapsed = at - since if since is not None and at > since else None
+        last: dict[str, float] = {}
         for k, task in enumerate(running, 1):
             if k % CHUNK == 0:
                 await anyio.lowlevel.checkpoint()
@@ -87,56 +94,61 @@ class TaskUsage:
             memory = 0.0
             measured = False
             for c in task.containers:
-                u = usage.get(c.runtime_id or "")
+                rid = c.runtime_id
+                if rid is None:
+                    continue
+                u = usage.get(rid)
                 if u is None:
                     continue
                 memory += u.memory_mib
-                before = self._last.get(c.runtime_id or "")
-                last[c.runtime_id or ""] = (at, u.cpu_seconds)
-                if before is not None and at > before[0]:
-                    cores += max(0.0, u.cpu_seconds - before[1]) / (at - before[0])
-                    measured = True
+                last[rid] = u.cpu_seconds
+                if elapsed is not None:
+                    before = previous.get(rid)
+                    if before is not None:
+                        cores += max(0.0, u.cpu_seconds - before) / elapsed
+                        measured = True
             if not measured:
                 continue
             cpu_reserved = float(task.cpu or DEFAULT_CPU_UNITS)
+            mem_reserved = float(task.memory or 0)
             units = cores * 1024
             service = task.group[len("service:") :] if task.group.startswith("service:") else None
             if per_task:
                 out.extend(self._task_samples(task, service, units, cpu_reserved, memory))
-            groups.setdefault(service or "", []).append(
-                (units, cpu_reserved, memory, float(task.memory or 0))
-            )
-        self._last = last  # containers gone are forgotten: the map stays bounded
-        everything = [row for rows in groups.values() for row in rows]
-        scopes = [(name, rows) for name, rows in groups.items() if name]
-        scopes.append(("", everything))
-        for name, rows in scopes:
-            if not rows:
-                continue
+            sums = groups.get(service or "")
+            if sums is None:
+                sums = groups[service or ""] = [0.0, 0.0, 0.0, 0.0, 0.0]
+            sums[0] += units
+            sums[1] += cpu_reserved
+            sums[2] += memory
+            if mem_reserved:
+                sums[3] += memory
+                sums[4] += mem_reserved
+        # Containers gone are forgotten: the map stays bounded.
+        self._last, self._last_at = last, at
+        everything = [sum(g[i] for g in groups.values()) for i in range(5)]
+        scopes = [(name, sums) for name, sums in groups.items() if name]
+        if groups:
+            scopes.append(("", everything))
+        for name, (used, reserved, mem_used, mem_of_reserving, mem_reserved) in scopes:
             dims = {"ClusterName": self.cluster}
             if name:
                 dims["ServiceName"] = name
-            used = sum(r[0] for r in rows)
-            reserved = sum(r[1] for r in rows)
             out.append(Sample("AWS/ECS", "CPUUtilization", used / reserved * 100, dims, "Percent"))
-            mem_reserved = sum(r[3] for r in rows)
             if mem_reserved:
-                mem = sum(r[2] for r in rows if r[3])
                 out.append(
                     Sample(
-                        "AWS/ECS", "MemoryUtilization", mem / mem_reserved * 100, dims, "Percent"
+                        "AWS/ECS",
+                        "MemoryUtilization",
+                        mem_of_reserving / mem_reserved * 100,
+                        dims,
+                        "Percent",
                     )
                 )
             if name:
                 out.append(Sample("ECS/ContainerInsights", "CpuUtilized", used, dims))
                 out.append(
-                    Sample(
-                        "ECS/ContainerInsights",
-                        "MemoryUtilized",
-                        sum(r[2] for r in rows),
-                        dims,
-                        "Megabytes",
-                    )
+                    Sample("ECS/ContainerInsights", "MemoryUtilized", mem_used, dims, "Megabytes")
                 )
         return out
 

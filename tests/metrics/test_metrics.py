@@ -185,6 +185,26 @@ async def test_task_and_service_utilization_from_simulated_load() -> None:
         assert "pyecs_custom_sync 3.0" in text
 
 
+@pytest.mark.parametrize(("takes", "most"), [(0.0, 11), (2.0, 3)])
+async def test_sampling_takes_at_most_a_tenth_of_the_time(takes: float, most: int) -> None:
+    """Rounds that take long (a million tasks) make the next ones wait: over a minute at a
+    5 s resolution, rounds of 2 s leave room for 3 (at 5, 30 and 55 s), not 11."""
+    rounds: list[float] = []
+
+    async def slow() -> float:
+        rounds.append(anyio.current_time())
+        await anyio.sleep(takes)
+        return 1.0
+
+    async with pyecs.Cluster("c", backend=SimulatedBackend(1), metrics_resolution=5) as cluster:
+        start = anyio.current_time()
+        cluster.add_metric("Slow", slow)
+        await anyio.sleep(60)
+    assert len(rounds) == most
+    assert all(b - a >= takes * 10 for a, b in zip(rounds, rounds[1:], strict=False))
+    assert rounds[0] - start <= 5
+
+
 def test_resolution_is_checked() -> None:
     with pytest.raises(InvalidParameterError, match="1 to 60"):
         pyecs.Cluster("c", metrics_resolution=0.5)
