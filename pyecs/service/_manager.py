@@ -45,6 +45,8 @@ class ServiceManager:
     def __init__(self, runtime: ClusterRuntime) -> None:
         self._runtime = runtime
         self._services: dict[str, Service] = {}
+        # The services with tasks that found no instance: a STOPPED task wakes these only.
+        self._starved: set[Service] = set()
         self._frozen = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backend: Backend | None = None
@@ -158,6 +160,7 @@ class ServiceManager:
             features=features,
             capacity=choice,
             network_configuration=network,
+            starved=self._starved,
         )
         self._services[name] = svc
         svc.take_over_adopted()
@@ -179,8 +182,8 @@ class ServiceManager:
             svc = self._services.get(task.group[len("service:") :])
             if svc is not None:
                 svc.on_task(task)
-        if task.last_status == "STOPPED" and not self._frozen:
-            for svc in self._services.values():
+        if task.last_status == "STOPPED" and self._starved and not self._frozen:
+            for svc in list(self._starved):
                 svc.wake()  # capacity freed: retry what could not be placed
 
     def service(self, name: str) -> Service:

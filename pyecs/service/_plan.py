@@ -112,10 +112,7 @@ def scale_in_need(snap: ServiceSnapshot) -> tuple[frozenset[str], int]:
 
 
 def _has_health_check(task: Task) -> bool:
-    for c in task.containers:
-        if c.essential and c.has_health_check:
-            return True
-    return False
+    return any(c.essential and c.has_health_check for c in task.containers)
 
 
 def make_plan(snap: ServiceSnapshot) -> Plan:
