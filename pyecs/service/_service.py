@@ -719,11 +719,9 @@ class Service:
         ]
 
     def snapshot(self) -> ServiceSnapshot:
-        """The service now, as frozen values: what the planner and the features decide from.
-
-        It does not list the cluster's instances (``instances`` is empty): it names the
-        ones its tasks must leave (``displaced_instances``).
-        """
+        """The service now, as frozen values: what the planner and the features decide from."""
+        # It lists no instance (``instances`` is empty): it names the ones its tasks must
+        # leave (``displaced_instances``); a listing of thousands at each pass costs more.
         tasks = tuple(self._tasks.values())
         daemon = self.scheduling_strategy == "DAEMON" and self.status == "ACTIVE"
         daemon_instances = tuple(self._daemon_instances()) if daemon else ()
