@@ -60,6 +60,9 @@ _log = logging.getLogger("pyecs.services")
 
 #: How often an unplaceable task is retried when nothing else wakes the service.
 PLACEMENT_RETRY = 5.0
+#: Tasks seen RUNNING within this many seconds of each other share one time (a float costs
+#: 24 bytes per task; no rule of the service is that precise).
+_SEEN_RESOLUTION = 0.001
 #: Task states counted as pending (``pendingCount``).
 _PENDING = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 
@@ -137,6 +140,9 @@ class Service:
         self._tasks: dict[str, Task] = {}
         self._running = 0
         self._pending = 0
+        self._per_provider: dict[str, int] = {}  # tasks not stopping, per capacity provider
+        # When tasks were last seen RUNNING: tasks seen within _SEEN_RESOLUTION share it.
+        self._seen_at = -math.inf
         self._launching = False  # snapshots of new tasks now are this service's
         self._running_since: dict[str, float] = {}
         self._serving: set[str] = set()
@@ -541,7 +547,7 @@ class Service:
         for task in tasks:
             if task.last_status != "STOPPED":
                 self._tasks.setdefault(task.arn, task)
-                self._count(task.last_status, +1)
+                self._count(task, +1)
             self.on_task(task)
         return tasks
 
@@ -556,17 +562,22 @@ class Service:
         previous = self._tasks.get(arn)
         if previous is not None or self._launching:  # one of this service's own tasks
             if previous is not None:
-                self._count(previous.last_status, -1)
+                self._count(previous, -1)
             if status == "STOPPED":
                 self._tasks.pop(arn, None)
             else:
                 self._tasks[arn] = task
-                self._count(status, +1)
+                self._count(task, +1)
         for feature in self._watching:
             feature.task_changed(task)
         stopping = task.desired_status == "STOPPED"
         if status == "RUNNING" and not stopping and arn not in self._running_since:
-            self._running_since[arn] = anyio.current_time()
+            now = anyio.current_time()
+            if now - self._seen_at < _SEEN_RESOLUTION:
+                now = self._seen_at  # one float for a batch of tasks, not one per task
+            else:
+                self._seen_at = now
+            self._running_since[arn] = now
             self._gate.running()
             d = self._deployment_of(task)
             if d is not None and not d.seen_running:
@@ -619,11 +630,16 @@ class Service:
     def _deployment_of(self, task: Task) -> _Deployment | None:
         return next((d for d in self._deployments if d.id == task.started_by), None)
 
-    def _count(self, status: str, delta: int) -> None:
+    def _count(self, task: Task, delta: int) -> None:
+        """Count a live snapshot of one of the service's tasks in (+1) or out (-1)."""
+        status = task.last_status
         if status == "RUNNING":
             self._running += delta
         elif status in _PENDING:
             self._pending += delta
+        provider = task.capacity_provider_name
+        if provider and task.desired_status != "STOPPED":
+            self._per_provider[provider] = self._per_provider.get(provider, 0) + delta
 
     def _count_failure(self, d: _Deployment) -> None:
         d.failed_tasks += 1
@@ -972,7 +988,7 @@ class Service:
                 count,
                 self._capacity,
                 self._network,
-                current=self._per_provider() if self._capacity.strategy else None,
+                current={p: n for p, n in self._per_provider.items() if n},
                 group=f"service:{self.name}",
                 started_by=primary.id,
                 strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
@@ -991,7 +1007,7 @@ class Service:
                 latest = tasks.find(t.arn)
                 if latest is not None and latest.last_status != "STOPPED":
                     self._tasks[t.arn] = latest
-                    self._count(latest.last_status, +1)
+                    self._count(latest, +1)
         if failures:
             message = failures[0].service_event(self.name)
             if message != self._last_place_event:
@@ -1006,14 +1022,6 @@ class Service:
             ids = " ".join(f"(task {t.id})" for t in started)
             self._event(f"(service {self.name}) has started {len(started)} tasks: {ids}.")
             self._steady_reported = False
-
-    def _per_provider(self) -> dict[str, int]:
-        """The service's tasks that are not stopping, per capacity provider."""
-        out: dict[str, int] = {}
-        for t in self._tasks.values():
-            if t.capacity_provider_name and t.desired_status != "STOPPED":
-                out[t.capacity_provider_name] = out.get(t.capacity_provider_name, 0) + 1
-        return out
 
     def _event(self, message: str) -> None:
         event = ServiceEvent(self.name, secrets.token_hex(16), message, self._runtime.clock())

@@ -139,3 +139,31 @@ async def test_a_stopped_task_wakes_the_service_waiting_for_capacity_at_once() -
         await svc.wait_stable(timeout=120)
         assert len(other.events) == events_of_other
         assert other.is_stable()
+
+
+async def test_a_scale_out_splits_by_provider_from_the_tasks_the_service_has() -> None:
+    """The service's per-provider counts (kept at each snapshot) make the second launch
+    continue the base-then-weights split instead of starting it over."""
+    backend = SimulatedBackend(uniform_instances(1, id_prefix="plain-"))
+    async with pyecs.Cluster("c", backend=backend) as cluster:
+        for name in ("asg-a", "asg-b"):
+            await cluster.create_capacity_provider(name)
+            for spec in uniform_instances(2, id_prefix=name[-1] + "-"):
+                await cluster.register_container_instance(spec, capacity_provider=name)
+        await cluster.put_cluster_capacity_providers(["asg-a", "asg-b"])
+        await cluster.register_task_definition(tiny_td())
+        svc = await cluster.create_service(
+            "web-app",
+            task_definition="web-app:1",
+            desired_count=2,
+            capacity_provider_strategy=[
+                {"capacityProvider": "asg-a", "base": 2, "weight": 1},
+                {"capacityProvider": "asg-b", "weight": 3},
+            ],
+        )
+        await svc.wait_stable(timeout=120)
+        assert {t.capacity_provider_name for t in svc.tasks} == {"asg-a"}
+        await svc.update(desired_count=10)
+        await svc.wait_stable(timeout=120)
+        by = [t.capacity_provider_name for t in svc.tasks]
+        assert (by.count("asg-a"), by.count("asg-b")) == (4, 6)
