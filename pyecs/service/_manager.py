@@ -47,6 +47,9 @@ class ServiceManager:
         self._services: dict[str, Service] = {}
         # The services with tasks that found no instance: a STOPPED task wakes these only.
         self._starved: set[Service] = set()
+        # The services created with load balancers (the discovery environment of every
+        # launch is theirs: walking every service at each launch costs O(services)).
+        self._balanced: list[Service] = []
         self._frozen = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backend: Backend | None = None
@@ -163,6 +166,8 @@ class ServiceManager:
             starved=self._starved,
         )
         self._services[name] = svc
+        if balancers:
+            self._balanced.append(svc)
         svc.take_over_adopted()
         assert self._task_group is not None
         try:
@@ -239,4 +244,6 @@ class ServiceManager:
     def discovery_environment(self) -> dict[str, str]:
         """``PYECS_SERVICE_<NAME>_ADDR`` / ``_URL`` of the load-balanced services, for
         backends whose tasks share this machine's network (else empty)."""
-        return discovery_environment(self._backend, self.all())
+        # Those replaced under their name (or whose creation failed) are dropped here.
+        self._balanced = [s for s in self._balanced if self._services.get(s.name) is s]
+        return discovery_environment(self._backend, self._balanced)

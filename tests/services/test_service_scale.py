@@ -13,6 +13,7 @@ from pyecs.backends.simulated import SimulatedBackend
 from pyecs.models.instance import uniform_instances
 from pyecs.runtime._tasks import LAUNCH_BATCH
 from pyecs.service._service import PLACEMENT_RETRY
+from pyecs.service.features._discovery import DiscoveryEnvironment
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +168,26 @@ async def test_a_scale_out_splits_by_provider_from_the_tasks_the_service_has() -
         await svc.wait_stable(timeout=120)
         by = [t.capacity_provider_name for t in svc.tasks]
         assert (by.count("asg-a"), by.count("asg-b")) == (4, 6)
+
+
+async def test_the_discovery_environment_names_the_current_load_balanced_services() -> None:
+    """Only services created with a load balancer are looked at, and one replaced under
+    its name by a service without one is not named any more."""
+    td = web_td(memory=32, health=False)
+    td["containerDefinitions"][0]["portMappings"] = [{"containerPort": 8080}]
+    lb = pyecs.LoadBalancer(container_name="web", container_port=8080)
+    async with pyecs.Cluster("production", backend=SimulatedBackend(1)) as cluster:
+        await cluster.register_task_definition(td)
+        api = await cluster.create_service(
+            "orders-api", task_definition="web-app:1", desired_count=0, load_balancers=[lb]
+        )
+        web = await cluster.create_service("web-app", task_definition="web-app:1", desired_count=0)
+        (discovery,) = [f for f in web.features if isinstance(f, DiscoveryEnvironment)]
+        assert discovery.directory() == {
+            "PYECS_SERVICE_ORDERS_API_ADDR": api.load_balancer.address,
+            "PYECS_SERVICE_ORDERS_API_URL": api.load_balancer.url,
+        }
+        await api.delete()
+        await api.wait_inactive(timeout=60)
+        await cluster.create_service("orders-api", task_definition="web-app:1", desired_count=0)
+        assert discovery.directory() == {}
