@@ -580,7 +580,7 @@ class Service:
             self._running_since[arn] = now
             self._gate.running()
             d = self._deployment_of(task)
-            if d is not None and not d.seen_running:
+            if d is not None and not d.seen_running:  # once per deployment
                 d.seen_running = True
                 d.failed_tasks = 0  # stage 2 of the circuit breaker begins
         if stopping or status == "STOPPED" or task.health_status == "UNHEALTHY":
@@ -601,16 +601,18 @@ class Service:
 
     def _changed_task(self, task: Task, stopping: bool) -> None:
         """A task is stopping, STOPPED or UNHEALTHY: backoff, throttling, circuit breaker."""
-        now = anyio.current_time()
-        d = self._deployment_of(task)
         # A Spot interruption is nobody's failure: the task is replaced without backoff.
         chosen = _scheduler_stopped(task) or task.stop_code in ("UserInitiated", "SpotInterruption")
         if stopping and task.arn in self._running_since:
             # The backoff applies from the stop request on: the replacement is planned then.
             since = self._running_since.pop(task.arn)
             if not chosen:
+                now = anyio.current_time()
+                # The first of the others is the one RUNNING longest (they are added in
+                # the order they are seen RUNNING): the gate asks whether any ran long.
+                oldest = next(iter(self._running_since.values()), None)
                 message = self._gate.exited(
-                    self.restart_backoff, now - since, now, self._running_since.values()
+                    self.restart_backoff, now - since, now, () if oldest is None else (oldest,)
                 )
                 if message:
                     self._event(message)
@@ -619,15 +621,21 @@ class Service:
             if task.stop_code != "ServiceSchedulerInitiated":
                 self._steady_reported = False  # lost a task we did not choose to stop
             if task.started_at is None and not chosen:
-                message = self._gate.never_started(now)
+                message = self._gate.never_started(anyio.current_time())
                 if message:
                     self._event(message)
+                d = self._deployment_of(task)
                 if d is not None:
                     self._count_failure(d)
-            elif (task.stopped_reason or "").startswith("Task failed") and d is not None:
-                self._count_failure(d)
+            elif (task.stopped_reason or "").startswith("Task failed"):
+                d = self._deployment_of(task)
+                if d is not None:
+                    self._count_failure(d)
 
     def _deployment_of(self, task: Task) -> _Deployment | None:
+        primary = self._deployments[0]
+        if task.started_by == primary.id:
+            return primary
         return next((d for d in self._deployments if d.id == task.started_by), None)
 
     def _count(self, task: Task, delta: int) -> None:
