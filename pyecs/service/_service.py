@@ -254,10 +254,12 @@ class Service:
     @property
     def deployments(self) -> list[Deployment]:
         """PRIMARY first, then ACTIVE ones that still have tasks."""
-        tasks = self.tasks
+        running: collections.Counter[str | None] = collections.Counter()
+        pending: collections.Counter[str | None] = collections.Counter()
+        for t in self._tasks.values():  # one walk, whatever the number of deployments
+            (running if t.last_status == "RUNNING" else pending)[t.started_by] += 1
         out = []
         for d in self._deployments:
-            mine = [t for t in tasks if t.started_by == d.id]
             out.append(
                 Deployment(
                     id=d.id,
@@ -266,8 +268,8 @@ class Service:
                     desired_count=self.desired_count if d.status == "PRIMARY" else 0,
                     created_at=d.created_at,
                     updated_at=d.updated_at,
-                    pending_count=sum(1 for t in mine if t.last_status != "RUNNING"),
-                    running_count=sum(1 for t in mine if t.last_status == "RUNNING"),
+                    pending_count=pending[d.id],
+                    running_count=running[d.id],
                     failed_tasks=d.failed_tasks,
                     rollout_state=d.rollout_state,
                     rollout_state_reason=d.rollout_state_reason,

@@ -191,3 +191,24 @@ async def test_the_discovery_environment_names_the_current_load_balanced_service
         await api.wait_inactive(timeout=60)
         await cluster.create_service("orders-api", task_definition="web-app:1", desired_count=0)
         assert discovery.directory() == {}
+
+
+async def test_deployment_counts_match_the_tasks_throughout_a_rolling_update(
+    sim_cluster: ClusterFactory,
+) -> None:
+    async with sim_cluster(SimulatedBackend(3), "nginx:1", "nginx:2") as cluster:
+        svc = await cluster.create_service("web-app", task_definition="web-app:1", desired_count=4)
+        await svc.wait_stable(timeout=120)
+        await svc.update(task_definition="web-app:2")
+        seen = set()
+        with anyio.fail_after(300):
+            while not svc.is_stable():
+                changed = svc.change_event
+                tasks = svc.tasks
+                for d in svc.deployments:
+                    mine = [t for t in tasks if t.started_by == d.id]
+                    running = sum(1 for t in mine if t.last_status == "RUNNING")
+                    assert (d.running_count, d.pending_count) == (running, len(mine) - running)
+                seen.add(len(svc.deployments))
+                await changed.wait()
+        assert 2 in seen  # the counts were checked with both deployments in flight
