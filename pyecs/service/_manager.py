@@ -45,6 +45,7 @@ class ServiceManager:
     def __init__(self, runtime: ClusterRuntime) -> None:
         self._runtime = runtime
         self._services: dict[str, Service] = {}
+        self._by_group: dict[str, Service] = {}  # "service:<name>" -> the service, for routing
         # The services with tasks that found no instance: a STOPPED task wakes these only.
         self._starved: set[Service] = set()
         # The services created with load balancers (the discovery environment of every
@@ -166,6 +167,7 @@ class ServiceManager:
             starved=self._starved,
         )
         self._services[name] = svc
+        self._by_group[f"service:{name}"] = svc
         if balancers:
             self._balanced.append(svc)
         svc.take_over_adopted()
@@ -176,17 +178,19 @@ class ServiceManager:
             if self._services.get(name) is svc:
                 if existing is not None:
                     self._services[name] = existing
+                    self._by_group[f"service:{name}"] = existing
                 else:
                     del self._services[name]
+                    del self._by_group[f"service:{name}"]
             raise
         return svc
 
     def route_task(self, task: Task) -> None:
-        """Hand a task snapshot to its service; a STOPPED task frees capacity for all."""
-        if task.group.startswith("service:"):
-            svc = self._services.get(task.group[len("service:") :])
-            if svc is not None:
-                svc.on_task(task)
+        """Hand a task snapshot to its service; a STOPPED task wakes the services that wait
+        for capacity (those with tasks that found no instance)."""
+        svc = self._by_group.get(task.group)
+        if svc is not None:
+            svc.on_task(task)
         if task.last_status == "STOPPED" and self._starved and not self._frozen:
             for svc in list(self._starved):
                 svc.wake()  # capacity freed: retry what could not be placed
