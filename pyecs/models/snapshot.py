@@ -49,7 +49,9 @@ class ServiceSnapshot:
         deployment_configuration: The rolling-deployment bounds.
         deployments: PRIMARY first.
         tasks: The service's tasks that are not STOPPED, oldest first.
-        instances: The cluster's container instances.
+        instances: The cluster's container instances, when the snapshot's maker lists
+            them (a service leaves it empty and fills ``displaced_instances``: listing
+            thousands of instances at each pass costs more than the pass).
         daemon_instances: The instances a DAEMON service runs on (ACTIVE, connected,
             meeting its memberOf constraints).
         now: The event loop's clock, in seconds.
@@ -65,6 +67,9 @@ class ServiceSnapshot:
             one task fewer is started per hold still in the future.
         scale_in_order: The current deployment's healthy tasks in the order the placement
             strategy would stop them (filled only when the service has too many).
+        displaced_instances: The ids of the instances the service's tasks are on that are
+            not ACTIVE (DRAINING...) or no longer registered: their tasks are replaced.
+            None: worked out from ``instances``.
     """
 
     name: str
@@ -85,6 +90,7 @@ class ServiceSnapshot:
     next_launch_at: float = 0.0
     backoff_holds: tuple[float, ...] = ()
     scale_in_order: tuple[str, ...] = ()
+    displaced_instances: frozenset[str] | None = None
 
     @property
     def primary(self) -> DeploymentState:

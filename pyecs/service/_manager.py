@@ -45,6 +45,12 @@ class ServiceManager:
     def __init__(self, runtime: ClusterRuntime) -> None:
         self._runtime = runtime
         self._services: dict[str, Service] = {}
+        self._by_group: dict[str, Service] = {}  # "service:<name>" -> the service, for routing
+        # The services with tasks that found no instance: a STOPPED task wakes these only.
+        self._starved: set[Service] = set()
+        # The services created with load balancers (the discovery environment of every
+        # launch is theirs: walking every service at each launch costs O(services)).
+        self._balanced: list[Service] = []
         self._frozen = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backend: Backend | None = None
@@ -158,8 +164,12 @@ class ServiceManager:
             features=features,
             capacity=choice,
             network_configuration=network,
+            starved=self._starved,
         )
         self._services[name] = svc
+        self._by_group[f"service:{name}"] = svc
+        if balancers:
+            self._balanced.append(svc)
         svc.take_over_adopted()
         assert self._task_group is not None
         try:
@@ -168,19 +178,21 @@ class ServiceManager:
             if self._services.get(name) is svc:
                 if existing is not None:
                     self._services[name] = existing
+                    self._by_group[f"service:{name}"] = existing
                 else:
                     del self._services[name]
+                    del self._by_group[f"service:{name}"]
             raise
         return svc
 
     def route_task(self, task: Task) -> None:
-        """Hand a task snapshot to its service; a STOPPED task frees capacity for all."""
-        if task.group.startswith("service:"):
-            svc = self._services.get(task.group[len("service:") :])
-            if svc is not None:
-                svc.on_task(task)
-        if task.last_status == "STOPPED" and not self._frozen:
-            for svc in self._services.values():
+        """Hand a task snapshot to its service; a STOPPED task wakes the services that wait
+        for capacity (those with tasks that found no instance)."""
+        svc = self._by_group.get(task.group)
+        if svc is not None:
+            svc.on_task(task)
+        if task.last_status == "STOPPED" and self._starved and not self._frozen:
+            for svc in list(self._starved):
                 svc.wake()  # capacity freed: retry what could not be placed
 
     def service(self, name: str) -> Service:
@@ -236,4 +248,6 @@ class ServiceManager:
     def discovery_environment(self) -> dict[str, str]:
         """``PYECS_SERVICE_<NAME>_ADDR`` / ``_URL`` of the load-balanced services, for
         backends whose tasks share this machine's network (else empty)."""
-        return discovery_environment(self._backend, self.all())
+        # Those replaced under their name (or whose creation failed) are dropped here.
+        self._balanced = [s for s in self._balanced if self._services.get(s.name) is s]
+        return discovery_environment(self._backend, self._balanced)

@@ -60,6 +60,11 @@ _log = logging.getLogger("pyecs.services")
 
 #: How often an unplaceable task is retried when nothing else wakes the service.
 PLACEMENT_RETRY = 5.0
+#: Tasks seen RUNNING within this many seconds of each other share one time (a float costs
+#: 24 bytes per task; no rule of the service is that precise).
+_SEEN_RESOLUTION = 0.001
+#: Task states counted as pending (``pendingCount``).
+_PENDING = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 
 
 def _deployment_id() -> str:
@@ -105,7 +110,15 @@ class Service:
         features: Sequence[ServiceFeature] = (),
         capacity: CapacityChoice | None = None,
         network_configuration: AwsVpcConfiguration | None = None,
+        starved: set[Service] | None = None,
     ) -> None:
+        """See :meth:`ServiceManager.create_service`.
+
+        Args:
+            starved: Where the service puts itself while it has tasks that found no
+                instance, and takes itself out once it has none: the services a STOPPED
+                task's freed capacity is worth a pass to.
+        """
         self._runtime = runtime
         self.name = name
         self.arn = runtime.arns.service(name)
@@ -121,12 +134,33 @@ class Service:
         self.created_at = runtime.clock()
         now = runtime.clock()
         self._deployments = [_Deployment(_deployment_id(), task_definition, now, now)]
-        self._arns: list[str] = []
+        # The service's tasks that are not STOPPED (the latest snapshot of each, oldest
+        # first), and how many are RUNNING and pending: kept at each task snapshot, so that
+        # no read walks the tasks.
+        self._tasks: dict[str, Task] = {}
+        self._running = 0
+        self._pending = 0
+        self._per_provider: dict[str, int] = {}  # tasks not stopping, per capacity provider
+        # When tasks were last seen RUNNING: tasks seen within _SEEN_RESOLUTION share it.
+        self._seen_at = -math.inf
+        self._launching = False  # snapshots of new tasks now are this service's
         self._running_since: dict[str, float] = {}
         self._serving: set[str] = set()
         self._events: collections.deque[ServiceEvent] = collections.deque(maxlen=100)
         self._wake = anyio.Event()
-        self._changed = anyio.Event()
+        # Set at the next change; made only when someone waits (an Event costs microseconds
+        # and the service changes at every task snapshot).
+        self._changed: anyio.Event | None = None
+        # The loop: a full pass is due (something else than a task's progress changed);
+        # launches the last plan still owes; the last full pass left nothing to do until
+        # the pending tasks are RUNNING; when to look again at the latest.
+        self._full = True
+        self._owed = 0
+        self._owed_constraints: list[object] = []
+        self._settled = False
+        self._deadline: float | None = None
+        self._owed_next: float | None = None
+        self._starved = starved if starved is not None else set()
         self._gate = LaunchGate(name)
         self.restart_backoff = restart_backoff or RestartBackoff()
         self._last_error_event: str | None = None
@@ -135,6 +169,10 @@ class Service:
         self._stuck_reported = False
         self._frozen = False
         self.features = tuple(features)
+        # The features that override a per-task hook (the others are not called per task).
+        self._watching = [f for f in self.features if _overrides(f, "task_changed")]
+        self._vouching = [f for f in self.features if _overrides(f, "vouches_healthy")]
+        self._holding = [f for f in self.features if _overrides(f, "allows_healthy")]
         self._capacity = capacity or CapacityChoice()
         self._network = network_configuration
         context = FeatureContext(
@@ -175,24 +213,17 @@ class Service:
     @property
     def tasks(self) -> list[Task]:
         """The service's tasks that are not STOPPED, oldest first."""
-        out = []
-        for arn in self._arns:
-            t = self._runtime.tasks.find(arn)
-            if t is not None and t.last_status != "STOPPED":
-                out.append(t)
-        return out
+        return list(self._tasks.values())
 
     @property
     def running_count(self) -> int:
         """Tasks in the RUNNING state."""
-        return sum(1 for t in self.tasks if t.last_status == "RUNNING")
+        return self._running
 
     @property
     def pending_count(self) -> int:
         """Tasks placed but not RUNNING yet."""
-        return sum(
-            1 for t in self.tasks if t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING")
-        )
+        return self._pending
 
     @property
     def capacity_provider_strategy(self) -> tuple[CapacityProviderStrategyItem, ...]:
@@ -223,10 +254,12 @@ class Service:
     @property
     def deployments(self) -> list[Deployment]:
         """PRIMARY first, then ACTIVE ones that still have tasks."""
-        tasks = self.tasks
+        running: collections.Counter[str | None] = collections.Counter()
+        pending: collections.Counter[str | None] = collections.Counter()
+        for t in self._tasks.values():  # one walk, whatever the number of deployments
+            (running if t.last_status == "RUNNING" else pending)[t.started_by] += 1
         out = []
         for d in self._deployments:
-            mine = [t for t in tasks if t.started_by == d.id]
             out.append(
                 Deployment(
                     id=d.id,
@@ -235,8 +268,8 @@ class Service:
                     desired_count=self.desired_count if d.status == "PRIMARY" else 0,
                     created_at=d.created_at,
                     updated_at=d.updated_at,
-                    pending_count=sum(1 for t in mine if t.last_status != "RUNNING"),
-                    running_count=sum(1 for t in mine if t.last_status == "RUNNING"),
+                    pending_count=pending[d.id],
+                    running_count=running[d.id],
                     failed_tasks=d.failed_tasks,
                     rollout_state=d.rollout_state,
                     rollout_state_reason=d.rollout_state_reason,
@@ -272,6 +305,9 @@ class Service:
     def is_stable(self) -> bool:
         """One deployment, running == desired, nothing pending, every task healthy."""
         if self.status != "ACTIVE" or len(self._deployments) != 1:
+            return False
+        # What can be told without a snapshot first (waiters ask at every change).
+        if self._deployments[0].rollout_state != "COMPLETED" or self._running != len(self._tasks):
             return False
         snap = self.snapshot()
         return (
@@ -413,7 +449,7 @@ class Service:
                     raise PyecsError(f"service {self.name!r} is {self.status}")
                 if self.is_stable():
                     return self
-                await self._changed.wait()
+                await self.change_event.wait()
         raise TimeoutError(
             f"service {self.name!r} not stable after {timeout} s {self._situation()}"
         )
@@ -428,7 +464,7 @@ class Service:
         timeout = check_timeout(timeout)
         with anyio.move_on_after(timeout):
             while self.status != "INACTIVE":
-                await self._changed.wait()
+                await self.change_event.wait()
             return self
         hint = "" if self.status != "ACTIVE" else " (it is ACTIVE: delete it first)"
         raise TimeoutError(
@@ -448,6 +484,7 @@ class Service:
 
     def wake(self) -> None:
         """Make the loop reconcile now (a task changed, an instance changed...)."""
+        self._full = True
         self._wake.set()
 
     def confirm_serving(self, arn: str) -> None:
@@ -467,6 +504,8 @@ class Service:
 
         Take it before reading the service's state, then wait on it: no change is missed.
         """
+        if self._changed is None:
+            self._changed = anyio.Event()
         return self._changed
 
     def _feature_desired_count(self, count: int) -> None:
@@ -484,8 +523,9 @@ class Service:
         self._notify()
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def take_over_adopted(self) -> list[Task]:
         """Make the tasks the cluster adopted for this service's name its own.
@@ -507,31 +547,74 @@ class Service:
         if mine:
             primary.id = mine.most_common(1)[0][0]
         for task in tasks:
-            self._arns.append(task.arn)
+            if task.last_status != "STOPPED":
+                self._tasks.setdefault(task.arn, task)
+                self._count(task, +1)
             self.on_task(task)
         return tasks
 
     def on_task(self, task: Task) -> None:
-        """Called with every snapshot of one of this service's tasks."""
-        now = anyio.current_time()
-        for feature in self.features:
+        """Called with every snapshot of one of this service's tasks.
+
+        It costs the same whatever the number of tasks: it keeps the task and the counts,
+        and wakes the loop, which skips the pass while only pending tasks progress.
+        """
+        arn = task.arn
+        status = task.last_status
+        previous = self._tasks.get(arn)
+        if previous is not None or self._launching:  # one of this service's own tasks
+            if previous is not None:
+                self._count(previous, -1)
+            if status == "STOPPED":
+                self._tasks.pop(arn, None)
+            else:
+                self._tasks[arn] = task
+                self._count(task, +1)
+        for feature in self._watching:
             feature.task_changed(task)
-        d = next((d for d in self._deployments if d.id == task.started_by), None)
         stopping = task.desired_status == "STOPPED"
-        # A Spot interruption is nobody's failure: the task is replaced without backoff.
-        chosen = _scheduler_stopped(task) or task.stop_code in ("UserInitiated", "SpotInterruption")
-        if task.last_status == "RUNNING" and not stopping and task.arn not in self._running_since:
-            self._running_since[task.arn] = now
+        if status == "RUNNING" and not stopping and arn not in self._running_since:
+            now = anyio.current_time()
+            if now - self._seen_at < _SEEN_RESOLUTION:
+                now = self._seen_at  # one float for a batch of tasks, not one per task
+            else:
+                self._seen_at = now
+            self._running_since[arn] = now
             self._gate.running()
-            if d is not None and not d.seen_running:
+            d = self._deployment_of(task)
+            if d is not None and not d.seen_running:  # once per deployment
                 d.seen_running = True
                 d.failed_tasks = 0  # stage 2 of the circuit breaker begins
+        if stopping or status == "STOPPED" or task.health_status == "UNHEALTHY":
+            self._changed_task(task, stopping)
+            self.wake()
+        elif previous is None and self._launching:
+            pass  # a task the pass in progress launches: that pass knows
+        elif (
+            self._settled
+            and previous is not None
+            and len(self._deployments) == 1
+            and task.started_by == self._deployments[0].id
+        ):
+            self._wake.set()  # progress of a pending task: see _loop
+        else:
+            self.wake()
+        self._notify()
+
+    def _changed_task(self, task: Task, stopping: bool) -> None:
+        """A task is stopping, STOPPED or UNHEALTHY: backoff, throttling, circuit breaker."""
+        # A Spot interruption is nobody's failure: the task is replaced without backoff.
+        chosen = _scheduler_stopped(task) or task.stop_code in ("UserInitiated", "SpotInterruption")
         if stopping and task.arn in self._running_since:
             # The backoff applies from the stop request on: the replacement is planned then.
             since = self._running_since.pop(task.arn)
             if not chosen:
+                now = anyio.current_time()
+                # The first of the others is the one RUNNING longest (they are added in
+                # the order they are seen RUNNING): the gate asks whether any ran long.
+                oldest = next(iter(self._running_since.values()), None)
                 message = self._gate.exited(
-                    self.restart_backoff, now - since, now, self._running_since.values()
+                    self.restart_backoff, now - since, now, () if oldest is None else (oldest,)
                 )
                 if message:
                     self._event(message)
@@ -540,15 +623,33 @@ class Service:
             if task.stop_code != "ServiceSchedulerInitiated":
                 self._steady_reported = False  # lost a task we did not choose to stop
             if task.started_at is None and not chosen:
-                message = self._gate.never_started(now)
+                message = self._gate.never_started(anyio.current_time())
                 if message:
                     self._event(message)
+                d = self._deployment_of(task)
                 if d is not None:
                     self._count_failure(d)
-            elif (task.stopped_reason or "").startswith("Task failed") and d is not None:
-                self._count_failure(d)
-        self.wake()
-        self._notify()
+            elif (task.stopped_reason or "").startswith("Task failed"):
+                d = self._deployment_of(task)
+                if d is not None:
+                    self._count_failure(d)
+
+    def _deployment_of(self, task: Task) -> _Deployment | None:
+        primary = self._deployments[0]
+        if task.started_by == primary.id:
+            return primary
+        return next((d for d in self._deployments if d.id == task.started_by), None)
+
+    def _count(self, task: Task, delta: int) -> None:
+        """Count a live snapshot of one of the service's tasks in (+1) or out (-1)."""
+        status = task.last_status
+        if status == "RUNNING":
+            self._running += delta
+        elif status in _PENDING:
+            self._pending += delta
+        provider = task.capacity_provider_name
+        if provider and task.desired_status != "STOPPED":
+            self._per_provider[provider] = self._per_provider.get(provider, 0) + delta
 
     def _count_failure(self, d: _Deployment) -> None:
         d.failed_tasks += 1
@@ -598,15 +699,31 @@ class Service:
     async def _loop(self) -> None:
         while True:
             self._wake = anyio.Event()
-            deadline = self._reconcile()
+            if self._owed and not self._full:
+                # The launches the last plan still owes, without planning again: nothing
+                # but the progress of pending tasks happened since (see on_task).
+                deadline = self._launch_owed()
+            elif not self._full and self._settled and self._running < len(self._tasks):
+                # Only pending tasks progressed since a pass that left nothing to do: the
+                # plan cannot change before the last one is RUNNING (a single deployment,
+                # no task to stop or replace, nothing to start). Skip the pass.
+                deadline = self._deadline
+            else:
+                self._full = False
+                deadline = self._reconcile()
+            self._deadline = deadline
             if self.status == "INACTIVE":
                 return
             wait = math.inf if deadline is None else max(0.0, deadline - anyio.current_time())
             if wait == 0:
+                if not self._owed:
+                    self._full = True
                 await anyio.lowlevel.checkpoint()  # let the event loop breathe between passes
                 continue
-            with anyio.move_on_after(wait):
+            with anyio.move_on_after(wait) as scope:
                 await self._wake.wait()
+            if scope.cancelled_caught:
+                self._full = True  # a time the plan asked to look again at
 
     def _daemon_instances(self) -> list[ContainerInstance]:
         """ACTIVE, connected instances that meet the service's memberOf constraints."""
@@ -629,9 +746,21 @@ class Service:
 
     def snapshot(self) -> ServiceSnapshot:
         """The service now, as frozen values: what the planner and the features decide from."""
-        tasks = tuple(self.tasks)
+        # It lists no instance (``instances`` is empty): it names the ones its tasks must
+        # leave (``displaced_instances``); a listing of thousands at each pass costs more.
+        tasks = tuple(self._tasks.values())
         daemon = self.scheduling_strategy == "DAEMON" and self.status == "ACTIVE"
         daemon_instances = tuple(self._daemon_instances()) if daemon else ()
+        serving = frozenset(self._serving)
+        if self._vouching:
+            serving = serving.union(
+                t.arn for t in tasks if any(f.vouches_healthy(t) for f in self._vouching)
+            )
+        held_back: frozenset[str] = frozenset()
+        if self._holding:
+            held_back = frozenset(
+                t.arn for t in tasks if not all(f.allows_healthy(t) for f in self._holding)
+            )
         snap = ServiceSnapshot(
             name=self.name,
             status=self.status,
@@ -643,21 +772,20 @@ class Service:
                 for d in self._deployments
             ),
             tasks=tasks,
-            instances=tuple(self._runtime.placement.instances()),
+            instances=(),
             daemon_instances=daemon_instances,
             now=anyio.current_time(),
             running_since=dict(self._running_since),
-            serving=frozenset(self._serving).union(
-                t.arn for t in tasks if any(f.vouches_healthy(t) for f in self.features)
-            ),
-            held_back=frozenset(
-                t.arn for t in tasks if not all(f.allows_healthy(t) for f in self.features)
-            ),
+            serving=serving,
+            held_back=held_back,
             healthy_delay=self.healthy_delay,
             health_check_grace_period=self.health_check_grace_period,
             next_launch_at=self._gate.next_launch_at,
             backoff_holds=self._gate.holds(anyio.current_time()),
+            displaced_instances=self._displaced(tasks),
         )
+        if len(tasks) <= snap.desired_count:
+            return snap  # no scale-in: the current deployment's tasks are among these
         candidates, count = scale_in_need(snap)
         if count > 0:
             order = self._runtime.placement.victims(
@@ -668,6 +796,17 @@ class Service:
             )
             snap = attrs.evolve(snap, scale_in_order=tuple(order))
         return snap
+
+    def _displaced(self, tasks: Sequence[Task]) -> frozenset[str]:
+        """The instances of ``tasks`` that are not ACTIVE or no longer registered."""
+        ids = {t.container_instance_id for t in tasks}
+        ids.discard("")  # waiting for capacity: on no instance yet
+        if not ids:
+            return frozenset()
+        placement = self._runtime.placement
+        # A walk over the live views of the instances: no snapshot is built.
+        inactive = {c.id for c in placement.candidates() if c.status != "ACTIVE"}
+        return frozenset(i for i in ids if i in inactive or i not in placement)
 
     def freeze(self) -> None:
         """Stop reconciling: the cluster is closing and stops every task itself."""
@@ -689,10 +828,36 @@ class Service:
             if message != self._last_error_event:
                 self._last_error_event = message
                 self._event(message)
+            self._owed = 0
+            self._settled = False
             self._notify()
             return anyio.current_time() + PLACEMENT_RETRY
 
+    def _launch_owed(self) -> float | None:
+        """Launch the next batch of what the last plan started; when to look again."""
+        if self._frozen:
+            self._owed = 0
+            return None
+        now = anyio.current_time()
+        count = min(self._owed, LAUNCH_BATCH)
+        self._owed -= count
+        try:
+            started, failed = self._launch(self._owed_constraints, count)
+        except Exception:
+            self._owed = 0
+            self._full = True
+            return self._reconcile()  # says what went wrong (and retries) if it persists
+        self._report_started(started)
+        self._notify()
+        if failed:  # plan again at once, as the pass that launched them would have
+            self._owed = 0
+            self._full = True
+            return now
+        return now if self._owed else self._owed_next
+
     def _reconcile_once(self) -> float | None:
+        self._owed = 0
+        self._settled = False
         snap = self.snapshot()
         stopped, recheck = self._apply_verdicts(snap)
         if stopped:
@@ -759,7 +924,10 @@ class Service:
         self._feature_messages()
         primary = self._deployments[0]
         started: list[Task] = []
-        # A large shortfall is made up over several passes, the event loop free between.
+        failed = False
+        after_launches = plan.next_check
+        # A large shortfall is made up over several passes, the event loop free between;
+        # a REPLICA service's is owed and launched without planning again (see _loop).
         budget = LAUNCH_BATCH
         for constraints, wanted in plan.start:
             count = min(wanted, budget)
@@ -769,36 +937,17 @@ class Service:
             budget -= count
             if count < wanted:
                 plan.check_at(snap.now)
-            result, failures = self._runtime.capacity.launch(
-                self._launch_definition(primary.task_definition),
-                count,
-                self._capacity,
-                self._network,
-                current=self._per_provider(),
-                group=f"service:{self.name}",
-                started_by=primary.id,
-                strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
-                constraints=list(self.placement_constraints) + list(constraints),
-                tags=self.tags,
-                # Without a deactivate hook a task can stop in one step (simulated).
-                on_deactivate=(
-                    self._deactivate if any(_has_deactivate(f) for f in self.features) else None
-                ),
-            )
-            for t in result.tasks:
-                self._arns.append(t.arn)
-            started.extend(result.tasks)
+                if len(plan.start) == 1:
+                    self._owed = wanted - count
+                    self._owed_constraints = constraints
+            batch, failures = self._launch(constraints, count)
+            started.extend(batch)
             if failures:
-                message = failures[0].service_event(self.name)
-                if message != self._last_place_event:
-                    self._event(message)
-                    self._last_place_event = message
+                failed = True
+                self._owed = 0
                 plan.next_check = min(plan.next_check or math.inf, snap.now + PLACEMENT_RETRY)
-        if started:
-            self._last_place_event = None
-            ids = " ".join(f"(task {t.id})" for t in started)
-            self._event(f"(service {self.name}) has started {len(started)} tasks: {ids}.")
-            self._steady_reported = False
+        self._owed_next = after_launches
+        self._report_started(started)
         if plan.stuck and not self._stuck_reported:
             self._stuck_reported = True
             self._event(
@@ -817,26 +966,72 @@ class Service:
             self._steady_reported = True
             self._event(f"(service {self.name}) has reached a steady state.")
         self._feature_messages()
-        if self.status == "DRAINING" and not self.tasks:
+        if self.status == "DRAINING" and not self._tasks:
             self.status = "INACTIVE"
-        self._prune()
+        # Until a pending task is RUNNING, its progress changes nothing in the next plan.
+        self._settled = (
+            self.status == "ACTIVE"
+            and self.scheduling_strategy == "REPLICA"
+            and len(self._deployments) == 1
+            and plan.others == 0
+            and not plan.stop
+            and not plan.unhealthy
+            and not failed
+        )
+        if failed:
+            self._starved.add(self)
+        else:
+            self._starved.discard(self)
         self._notify()
 
-    def _per_provider(self) -> dict[str, int]:
-        """The service's tasks that are not stopping, per capacity provider."""
-        out: dict[str, int] = {}
-        for t in self.tasks:
-            if t.capacity_provider_name and t.desired_status != "STOPPED":
-                out[t.capacity_provider_name] = out.get(t.capacity_provider_name, 0) + 1
-        return out
+    def _launch(self, constraints: list[object], count: int) -> tuple[list[Task], bool]:
+        """Launch ``count`` tasks of the PRIMARY deployment.
 
-    def _prune(self) -> None:
-        keep = []
-        for arn in self._arns:
-            t = self._runtime.tasks.find(arn)
-            if t is not None and t.last_status != "STOPPED":
-                keep.append(arn)
-        self._arns = keep
+        Returns:
+            The tasks, and whether some found no instance (the service event is written).
+        """
+        primary = self._deployments[0]
+        self._launching = True
+        try:
+            result, failures = self._runtime.capacity.launch(
+                self._launch_definition(primary.task_definition),
+                count,
+                self._capacity,
+                self._network,
+                current={p: n for p, n in self._per_provider.items() if n},
+                group=f"service:{self.name}",
+                started_by=primary.id,
+                strategies=self.placement_strategy or list(DEFAULT_SERVICE_STRATEGY),
+                constraints=list(self.placement_constraints) + list(constraints),
+                tags=self.tags,
+                # Without a deactivate hook a task can stop in one step (simulated).
+                on_deactivate=(
+                    self._deactivate if any(_has_deactivate(f) for f in self.features) else None
+                ),
+            )
+        finally:
+            self._launching = False
+        tasks = self._runtime.tasks
+        for t in result.tasks:
+            if t.arn not in self._tasks:  # its snapshots did not come through on_task
+                latest = tasks.find(t.arn)
+                if latest is not None and latest.last_status != "STOPPED":
+                    self._tasks[t.arn] = latest
+                    self._count(latest, +1)
+        if failures:
+            message = failures[0].service_event(self.name)
+            if message != self._last_place_event:
+                self._event(message)
+                self._last_place_event = message
+            self._starved.add(self)
+        return list(result.tasks), bool(failures)
+
+    def _report_started(self, started: list[Task]) -> None:
+        if started:
+            self._last_place_event = None
+            ids = " ".join(f"(task {t.id})" for t in started)
+            self._event(f"(service {self.name}) has started {len(started)} tasks: {ids}.")
+            self._steady_reported = False
 
     def _event(self, message: str) -> None:
         event = ServiceEvent(self.name, secrets.token_hex(16), message, self._runtime.clock())
@@ -849,6 +1044,11 @@ def _scheduler_stopped(task: Task) -> bool:
     return task.stop_code == "ServiceSchedulerInitiated" and not (
         task.stopped_reason or ""
     ).startswith("Task failed")
+
+
+def _overrides(feature: ServiceFeature, hook: str) -> bool:
+    """Whether the feature's class overrides a hook of :class:`ServiceFeature`."""
+    return getattr(type(feature), hook) is not getattr(ServiceFeature, hook)
 
 
 def _has_deactivate(feature: ServiceFeature) -> bool:

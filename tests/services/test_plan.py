@@ -151,6 +151,26 @@ def test_tasks_on_a_draining_instance_are_moved() -> None:
     assert plan.start == [([], 1)]
 
 
+@pytest.mark.parametrize("on", [3, 1])
+def test_displaced_instances_move_tasks_without_an_instance_listing(on: int) -> None:
+    """A service names the instances its tasks must leave instead of listing them all;
+    a task on an instance that is no longer registered (i-3) moves as well."""
+    tasks = [task(1, on=on), task(2, on=2)]
+    snap = attrs.evolve(
+        snapshot(tasks, desired=2, minimum=50),
+        instances=(),
+        displaced_instances=frozenset({f"i-{on}"}),
+    )
+    plan = make_plan(snap)
+    assert [arn for arn, _ in plan.stop] == ["arn:task/1"]
+    assert plan.start == [([], 1)]
+    assert plan.others == 1
+    listed = make_plan(attrs.evolve(snap, instances=(instance(1), instance(2)))).stop
+    assert listed == plan.stop  # the named ones win over the listing
+    unknown = attrs.evolve(snap, displaced_instances=None, instances=(instance(2),))
+    assert [arn for arn, _ in make_plan(unknown).stop] == ["arn:task/1"]
+
+
 def test_a_feature_holding_a_task_back_keeps_the_service_from_steady() -> None:
     snap = snapshot([task(1)], desired=1, held_back=frozenset({"arn:task/1"}))
     assert not make_plan(snap).steady
