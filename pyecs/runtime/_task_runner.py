@@ -75,6 +75,27 @@ def _container(
     )
 
 
+def running_at_once(
+    task: Task, started: Sequence[tuple[str, StartedContainer]], now: datetime.datetime
+) -> Task:
+    """The RUNNING snapshot of a task whose whole start was done at once: the last one of
+    the step-by-step start, with its version (each step nobody saw is counted)."""
+    containers = tuple(
+        _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
+        for c, (runtime_id, r) in zip(task.containers, started, strict=True)
+    )
+    return evolve_task(
+        task,
+        version=task.version + 4 + 2 * len(containers),
+        pull_started_at=now,
+        pull_stopped_at=now,
+        last_status="RUNNING",
+        started_at=now,
+        containers=containers,
+        health_status=aggregate_health(containers),
+    )
+
+
 class TaskRunner:
     """Drives one task through the ECS life cycle.
 
@@ -309,18 +330,8 @@ class TaskRunner:
             self._update(last_status="ACTIVATING")
             self._update(last_status="RUNNING", started_at=now)
             return
-        containers = tuple(
-            _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
-            for c, (runtime_id, r) in zip(self.task.containers, started, strict=True)
-        )
-        self._update(
-            steps=4 + 2 * len(containers),
-            pull_started_at=now,
-            pull_stopped_at=now,
-            last_status="RUNNING",
-            started_at=now,
-            containers=containers,
-        )
+        self.task = task = running_at_once(self.task, started, now)
+        self._publish(task)
 
     def exited_by_itself(self) -> None:
         """A container of a task started at once exited by itself: the task needs its

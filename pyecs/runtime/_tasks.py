@@ -28,7 +28,7 @@ from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
 from pyecs.runtime._task_parts import LaunchTemplate, SnapshotMaker, TaskLabels, evolve_task
-from pyecs.runtime._task_runner import TaskRunner
+from pyecs.runtime._task_runner import TaskRunner, running_at_once
 
 __all__ = [
     "DescribeServicesResult",
@@ -114,7 +114,8 @@ class TaskCapacity:
 
 class _Parked:
     """What makes the runner of a parked task again (see ``TaskRunner.is_parked``): one
-    object shared by the tasks of a launch started in the same batch."""
+    object shared by the tasks of a launch started in the same batch. ``since`` is the
+    event loop's time of their start, None for tasks queued to start."""
 
     __slots__ = ("deactivate", "since", "template")
 
@@ -122,7 +123,7 @@ class _Parked:
         self,
         template: LaunchTemplate,
         deactivate: Callable[[Task], Awaitable[None]] | None,
-        since: float,
+        since: float | None,
     ) -> None:
         self.template = template
         self.deactivate = deactivate
@@ -204,15 +205,18 @@ class TaskManager:
         self._tasks: dict[str, Task] = {}
         self._runners: dict[str, TaskRunner] = {}
         # Tasks started at once that run with nothing asked of them keep no runner: what
-        # makes one again is shared by the tasks of a launch (see ``_runner_of``).
+        # makes one again is shared by the tasks of a launch (see ``_runner_of``). Nor do
+        # tasks queued for a start at once (``_queued``; their ``since`` is None).
         self._parked: dict[str, _Parked] = {}
+        self._queued: dict[str, _Parked] = {}
         self._watchers: list[Callable[[Task], None]] = []
         self._held: dict[str, _Held] = {}
         # Tasks whose backend may start them at once wait here for the starter, which
         # takes them all in one go once the caller yields (as a runner would start then).
         self._at_once = False
-        self._starting: list[TaskRunner] = []
+        self._starting: list[str] = []  # ARNs, in ``_queued`` or with a runner
         self._start_flag = Flag()
+        self._last_queued: _Parked | None = None  # shared by the copies of one launch
         self._changed: anyio.Event | None = None
         self._owner_labels = owner_labels(arns.cluster)
         self._labels_of: dict[str, Mapping[str, str]] = {}  # shared labels, by task group
@@ -253,17 +257,26 @@ class TaskManager:
                 if self._starting:
                     await anyio.lowlevel.checkpoint()  # keep the event loop responsive
 
-    def _start_batch(self, batch: list[TaskRunner]) -> None:
+    def _start_batch(self, batch: list[str]) -> None:
         """Start these tasks at once where the backend can, the others step by step."""
         assert self.backend is not None and self._tg is not None
-        ready, launches = [], []
-        for runner in batch:
-            launch = runner.launch_at_once()
-            if launch is None:
-                self._tg.start_soon(self._run, runner)
-            else:
+        # Each is a runner (one was made for it meanwhile) or the queued task's ARN.
+        ready: list[TaskRunner | str] = []
+        launches = []
+        for arn in batch:
+            runner = self._runners.get(arn)
+            if runner is not None:
+                launch = runner.launch_at_once()
+                if launch is None:
+                    self._tg.start_soon(self._run, runner)
+                    continue
                 ready.append(runner)
                 launches.append(launch)
+                continue
+            queued = self._queued.get(arn)
+            if queued is not None:  # (None: it stopped meanwhile)
+                ready.append(arn)
+                launches.append(queued.template.launch_of(self._tasks[arn]))
         if not ready:
             return
         try:
@@ -284,8 +297,23 @@ class TaskManager:
         # One time for the batch, as a start done at once takes no time.
         clock_now, loop_now = self._clock(), anyio.current_time()
         parked: _Parked | None = None
-        for index, runner in enumerate(ready):
+        observed = self._observed()
+        for index, item in enumerate(ready):
             started = None if results is None else results[index]
+            if isinstance(item, str):
+                queued = self._queued[item]
+                if started is not None and not observed:
+                    # Its whole start in one snapshot, and it runs with no runner.
+                    del self._queued[item]
+                    if parked is None or not parked.shared_by(queued.template, queued.deactivate):
+                        parked = _Parked(queued.template, queued.deactivate, loop_now)
+                    self._parked[item] = parked
+                    self._record(running_at_once(self._tasks[item], started, clock_now))
+                    continue
+                runner = self._runner_of(item)
+                assert runner is not None
+            else:
+                runner = item
             if started is None:
                 self._tg.start_soon(self._run, runner)
                 continue
@@ -305,10 +333,11 @@ class TaskManager:
         self._tg.start_soon(self._run, runner)
 
     def _runner_of(self, arn: str) -> TaskRunner | None:
-        """The runner of a task that has not stopped yet (made again for a parked one)."""
+        """The runner of a task that has not stopped yet (made for a queued or parked one:
+        a queued one stays queued, and its start takes the runner)."""
         runner = self._runners.get(arn)
         if runner is None:
-            parked = self._parked.pop(arn, None)
+            parked = self._parked.pop(arn, None) or self._queued.pop(arn, None)
             if parked is not None:
                 assert self.backend is not None
                 runner = TaskRunner(
@@ -602,6 +631,16 @@ class TaskManager:
         assert self.backend is not None and self._tg is not None
         if template is None:
             template = self._template(td, task.group, capacity)
+        if self._at_once and template.at_once:
+            # No runner until something is asked of it: the starter starts it at once.
+            queued = self._last_queued
+            if queued is None or not queued.shared_by(template, on_deactivate):
+                queued = self._last_queued = _Parked(template, on_deactivate, None)
+            self._queued[task.arn] = queued
+            self._record(task)
+            self._starting.append(task.arn)
+            self._start_flag.set()
+            return task
         runner = TaskRunner(
             self.backend,
             template,
@@ -614,11 +653,7 @@ class TaskManager:
         )
         self._runners[task.arn] = runner
         self._record(task)
-        if self._at_once:
-            self._starting.append(runner)
-            self._start_flag.set()
-        else:
-            self._tg.start_soon(self._run, runner)
+        self._tg.start_soon(self._run, runner)
         return task
 
     def _instance_arn(self, instance_id: str) -> str:
@@ -743,6 +778,7 @@ class TaskManager:
         self._placement.release(runner.task.arn)
         self._runners.pop(runner.task.arn, None)
         self._parked.pop(runner.task.arn, None)
+        self._queued.pop(runner.task.arn, None)
 
     def _record(self, task: Task) -> None:
         previous = self._tasks.get(task.arn)
@@ -803,7 +839,7 @@ class TaskManager:
         for arn in list(self._held):
             self.stop(arn, "UserInitiated", reason)
         waiting = []
-        for arn in [*self._runners, *self._parked]:
+        for arn in [*self._runners, *self._parked, *self._queued]:
             runner = self._runner_of(arn)
             if runner is None:
                 continue

@@ -188,7 +188,7 @@ async def test_task_and_service_utilization_from_simulated_load() -> None:
 
 @pytest.mark.parametrize(("takes", "most"), [(0.0, 11), (2.0, 3)])
 async def test_sampling_takes_at_most_a_tenth_of_the_time(takes: float, most: int) -> None:
-    """Rounds that take long (a million tasks) make the next ones wait: over a minute at a
+    """Rounds that take long (a million tasks) make the next ones wait: over 58 s at a
     5 s resolution, rounds of 2 s leave room for 3 (at 5, 30 and 55 s), not 11."""
     rounds: list[float] = []
 
@@ -200,7 +200,7 @@ async def test_sampling_takes_at_most_a_tenth_of_the_time(takes: float, most: in
     async with pyecs.Cluster("c", backend=SimulatedBackend(1), metrics_resolution=5) as cluster:
         start = anyio.current_time()
         cluster.add_metric("Slow", slow)
-        await anyio.sleep(60)
+        await anyio.sleep(58)  # (not 60: a round due as the cluster closes may or may not run)
     assert len(rounds) == most
     assert all(b - a >= takes * 10 for a, b in itertools.pairwise(rounds))
     assert rounds[0] - start <= 5

@@ -246,3 +246,22 @@ async def test_a_broken_fast_path_sends_its_tasks_step_by_step(
         more = [t.arn for t in (await cluster.run_task("web", count=2)).tasks]
         await cluster.wait_tasks_running(more, timeout=10)
     assert "start_tasks_at_once" in caplog.text
+
+
+async def stop_before_start(backend: SimulatedBackend) -> list[Task]:
+    """Run 3 copies and stop the first at once, before the starter took it."""
+    async with pyecs.Cluster("c", backend=backend, clock=lambda: T0) as cluster:
+        await cluster.register_task_definition(TD)
+        arns = [t.arn for t in (await cluster.run_task("web", count=3)).tasks]
+        await cluster.stop_task(arns[0], reason="changed my mind")
+        [stopped] = await cluster.wait_tasks_stopped(arns[:1], timeout=10)
+        running = await cluster.wait_tasks_running(arns[1:], timeout=10)
+        return [stopped, *running]
+
+
+async def test_a_task_stopped_before_its_start_ends_as_step_by_step() -> None:
+    fast = await stop_before_start(SimulatedBackend(2))
+    slow = await stop_before_start(StepByStep(2))
+    assert [shape(t) for t in fast] == [shape(t) for t in slow]
+    assert fast[0].stopped_reason == "changed my mind"
+    assert all(c.runtime_id is None for c in fast[0].containers)
