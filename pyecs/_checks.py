@@ -159,10 +159,10 @@ def check_tags(value: object, name: str = "tags") -> dict[str, str]:
     Raises:
         InvalidParameterError: naming every tag that breaks a rule.
     """
-    from pyecs.ecs._validation import tag_problems, unicode_problem
-
     if value is None:
         return {}
+    from pyecs.ecs._validation import tag_problems, unicode_problem
+
     if not isinstance(value, Mapping):
         raise InvalidParameterError(
             f"{name} must be a mapping of tag keys to values, such as {{'team': 'web'}}, "

@@ -217,6 +217,11 @@ class TaskManager:
         self._starting: list[str] = []  # ARNs, in ``_queued`` or with a runner
         self._start_flag = Flag()
         self._last_queued: _Parked | None = None  # shared by the copies of one launch
+        self._last_request: tuple[TaskDefinition | None, str, PlacementRequest | None] = (
+            None,
+            "",
+            None,
+        )
         self._changed: anyio.Event | None = None
         self._owner_labels = owner_labels(arns.cluster)
         self._labels_of: dict[str, Mapping[str, str]] = {}  # shared labels, by task group
@@ -413,7 +418,7 @@ class TaskManager:
                 "this cluster has no backend to run tasks on: pass one, for example "
                 "Cluster('production', backend=SimulatedBackend()) or DockerBackend()"
             )
-        request = placement_request(td, group)
+        request = self._request(td, group)
         constraints = constraints_from(constraints)  # before it is joined to the td's
         all_constraints = [
             {"type": "memberOf", "expression": pc.expression}
@@ -461,6 +466,15 @@ class TaskManager:
                 tasks.append(task)
             return RunTaskResult(tuple(tasks), ()), ()
         return RunTaskResult(tuple(tasks), failures), result.failures
+
+    def _request(self, td: TaskDefinition, group: str) -> PlacementRequest:
+        """:func:`placement_request`, worked out once per definition and group in a row
+        (the launches of a service, or of a loop of run_task calls)."""
+        last_td, last_group, request = self._last_request
+        if request is None or last_td is not td or last_group != group:
+            request = placement_request(td, group)
+            self._last_request = (td, group, request)
+        return request
 
     def held(self, provider: str | None = None) -> list[Task]:
         """Tasks waiting in PROVISIONING for capacity (of one provider, or all), oldest first."""
@@ -639,7 +653,8 @@ class TaskManager:
             self._queued[task.arn] = queued
             self._record(task)
             self._starting.append(task.arn)
-            self._start_flag.set()
+            if not self._start_flag.is_set():
+                self._start_flag.set()
             return task
         runner = TaskRunner(
             self.backend,
@@ -781,17 +796,16 @@ class TaskManager:
         self._queued.pop(runner.task.arn, None)
 
     def _record(self, task: Task) -> None:
-        previous = self._tasks.get(task.arn)
-        self._tasks[task.arn] = task
-        if task.last_status == "STOPPED" and (
-            previous is None or previous.last_status != "STOPPED"
-        ):
-            self._stopped_order.append(task.arn)
-            self._forget_old()
-        if task.last_status == "RUNNING" and (
-            previous is None or previous.last_status != "RUNNING"
-        ):
-            self._placement.mark_running(task.arn)
+        arn, status = task.arn, task.last_status
+        tasks = self._tasks
+        previous = tasks.get(arn)
+        tasks[arn] = task
+        if status == "STOPPED":
+            if previous is None or previous.last_status != "STOPPED":
+                self._stopped_order.append(arn)
+                self._forget_old()
+        elif status == "RUNNING" and (previous is None or previous.last_status != "RUNNING"):
+            self._placement.mark_running(arn)
         if self._events.has_subscribers:
             self._events.publish(TaskStateChange(task, self._clock()))
         if self._changed is not None:
