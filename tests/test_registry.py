@@ -232,3 +232,22 @@ def test_restored_revisions_are_never_reused() -> None:
         new.restore(td)
     assert new.register(spec).revision == 3
     assert new.describe("web:1") == first
+
+
+def test_a_family_starts_its_latest_active_revision_after_every_write() -> None:
+    """resolve_active remembers its answers between writes: each write must forget them."""
+    from pyecs.exceptions import TaskDefinitionNotFoundError
+
+    registry = pyecs.TaskDefinitionRegistry()
+    registry.register(_td())
+    assert registry.resolve_active("web-app").revision == 1
+    registry.register(_td(image="nginx:2"))
+    assert registry.resolve_active("web-app").revision == 2
+    assert registry.resolve_active("web-app:1").revision == 1
+    registry.deregister("web-app:2")
+    assert registry.resolve_active("web-app").revision == 1
+    with pytest.raises(TaskDefinitionNotFoundError, match="INACTIVE"):
+        registry.resolve_active("web-app:2")
+    registry.deregister("web-app:1")
+    with pytest.raises(TaskDefinitionNotFoundError):
+        registry.resolve_active("web-app:1")

@@ -51,6 +51,10 @@ class DeleteTaskDefinitionsResult:
     failures: tuple[TaskDefinitionFailure, ...]
 
 
+#: The most references whose ACTIVE revision is remembered between writes.
+_RESOLVED_KEPT = 1000
+
+
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -94,6 +98,9 @@ class TaskDefinitionRegistry:
         self._clock = clock
         self._families: dict[str, dict[int, TaskDefinition]] = {}
         self._last_revision: dict[str, int] = {}
+        # resolve_active's answers since the last write (a loop of run_task calls asks
+        # the same reference again and again); any write forgets them all.
+        self._resolved: dict[str, TaskDefinition] = {}
 
     @property
     def region(self) -> str:
@@ -121,6 +128,7 @@ class TaskDefinitionRegistry:
                 f"task definition ARN this registry ({self.region}) gave it"
             )
         family, revision = str(td.family), int(td.revision)
+        self._resolved.clear()
         self._families.setdefault(family, {})[revision] = td
         self._last_revision[family] = max(self._last_revision.get(family, 0), revision)
 
@@ -149,6 +157,7 @@ class TaskDefinitionRegistry:
                 compatibilities=None,
             )
         self._last_revision[family] = revision
+        self._resolved.clear()
         self._families.setdefault(family, {})[revision] = registered
         return registered
 
@@ -190,6 +199,7 @@ class TaskDefinitionRegistry:
     def _replace(self, td: TaskDefinition, **changes: Any) -> TaskDefinition:
         with quiet_warnings():
             new = attrs.evolve(td, **changes)
+        self._resolved.clear()
         self._families[str(td.family)][int(td.revision or 0)] = new
         return new
 
@@ -229,6 +239,9 @@ class TaskDefinitionRegistry:
         Raises:
             TaskDefinitionNotFoundError: missing, or INACTIVE (which cannot start tasks).
         """
+        td = self._resolved.get(reference)
+        if td is not None:
+            return td
         td = self.describe(reference)
         if td.status != "ACTIVE":
             family = str(td.family)
@@ -239,6 +252,9 @@ class TaskDefinitionRegistry:
                 detail=f"{td.ref} is {td.status} and cannot start new tasks or services; "
                 "register it again or use an ACTIVE revision",
             )
+        if len(self._resolved) >= _RESOLVED_KEPT:
+            self._resolved.clear()
+        self._resolved[reference] = td
         return td
 
     def list_arns(
