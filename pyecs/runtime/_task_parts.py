@@ -145,12 +145,15 @@ def can_start_at_once(td: TaskDefinition) -> bool:
 class SnapshotMaker:
     """Makes task snapshots that differ from ``base`` only in the fields ``names``, given
     by position to :meth:`make` (the copies of one launch: same draft, own ARN, id and
-    instance); the same result as ``evolve_task(base, **dict(zip(names, values)))``."""
+    instance), and in the ``fixed`` ones they all share; the same result as
+    ``evolve_task(base, **fixed, **dict(zip(names, values)))``."""
 
     __slots__ = ("_at", "_values")
 
-    def __init__(self, base: Task, *names: str) -> None:
-        self._values = list(_TASK_VALUES(base))
+    def __init__(self, base: Task, *names: str, **fixed: Any) -> None:
+        self._values = values = list(_TASK_VALUES(base))
+        for name, value in fixed.items():  # what differs from ``base`` in all of them
+            values[_TASK_INDEX[name]] = value
         self._at = tuple(_TASK_INDEX[name] for name in names)
 
     def make(self, *values: Any) -> Task:

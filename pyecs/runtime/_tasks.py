@@ -217,6 +217,7 @@ class TaskManager:
         self._starting: list[str] = []  # ARNs, in ``_queued`` or with a runner
         self._start_flag = Flag()
         self._last_queued: _Parked | None = None  # shared by the copies of one launch
+        self._last_template: LaunchTemplate | None = None
         self._last_request: tuple[TaskDefinition | None, str, PlacementRequest | None] = (
             None,
             "",
@@ -569,21 +570,17 @@ class TaskManager:
     def _placed_maker(self, draft: Task, capacity: TaskCapacity) -> SnapshotMaker:
         """What :meth:`_placed` makes the copies of a launch from: ``draft`` with what
         they all share (the capacity) set once."""
-        shared = evolve_task(
-            draft,
-            launch_type=capacity.launch_type,
-            capacity_provider_name=capacity.provider,
-            network_interface=capacity.network_interface,
-            platform_version=capacity.platform_version,
-        )
         return SnapshotMaker(
-            shared,
+            draft,
             "arn",
             "id",
             "container_instance_id",
             "container_instance_arn",
             "availability_zone",
             "network_interface",
+            launch_type=capacity.launch_type,
+            capacity_provider_name=capacity.provider,
+            platform_version=capacity.platform_version,
         )
 
     def _placed(
@@ -611,10 +608,22 @@ class TaskManager:
         )
 
     def _template(self, td: TaskDefinition, group: str, capacity: TaskCapacity) -> LaunchTemplate:
-        """What the tasks of one launch share for the backend."""
-        return LaunchTemplate(
+        """What the tasks of one launch share for the backend (the same object for the
+        launches of one definition, group and capacity in a row)."""
+        last = self._last_template
+        if (
+            last is not None
+            and last.task_definition is td
+            and last.labels is self._labels_of.get(group)
+            and last.launch_type == capacity.launch_type
+            and last.host == capacity.host_instance_id
+        ):
+            return last
+        template = LaunchTemplate(
             td, self._group_labels(group), capacity.launch_type, capacity.host_instance_id
         )
+        self._last_template = template
+        return template
 
     def _group_labels(self, group: str) -> Mapping[str, str]:
         """The labels every task of ``group`` has (a service's name among them)."""
