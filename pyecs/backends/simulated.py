@@ -444,7 +444,7 @@ class SimulatedBackend(Backend):
         out: list[list[tuple[str, StartedContainer]] | None] = []
         now = anyio.current_time()
         plan_of: TaskDefinition | None = None
-        plan: list[tuple[ContainerDefinition, Behavior, dict[str, str]]] | None = None
+        plan: list[tuple[ContainerDefinition, Behavior, dict[str, str], bool]] | None = None
         containers = self._containers
         ids = self._ids
         for task in tasks:
@@ -455,19 +455,24 @@ class SimulatedBackend(Backend):
                 out.append(None)
                 continue
             started = []
-            for definition, behavior, environment in plan:
+            for definition, behavior, environment, plain in plan:
                 c = _Container(task.task_arn, definition, behavior, environment, on_exit=on_exit)
                 rid = f"sim-{next(ids):08d}"
                 containers[rid] = c
-                started.append((rid, self._started(c, now)))
+                if plain:  # nothing to print, no ports: _started in short
+                    c.start(now)
+                    started.append((rid, _NO_PORTS))
+                else:
+                    started.append((rid, self._started(c, now)))
             out.append(started)
         return out
 
     def _start_plan(
         self, td: TaskDefinition
-    ) -> list[tuple[ContainerDefinition, Behavior, dict[str, str]]] | None:
-        """Each container's behaviour and environment for a start at once, or None when
-        one of them has to go step by step."""
+    ) -> list[tuple[ContainerDefinition, Behavior, dict[str, str], bool]] | None:
+        """Each container's behaviour and environment for a start at once, and whether it
+        prints nothing and publishes no port; None when one of them has to go step by
+        step."""
         plan = []
         for definition in td.containers:
             if definition.environment_files or definition.secrets:
@@ -483,7 +488,8 @@ class SimulatedBackend(Backend):
                 or b.oom_after is not None
             ):
                 return None
-            plan.append((definition, b, self._environment_of(definition)))
+            plain = not (b.print_environment or b.logs or definition.port_mappings)
+            plan.append((definition, b, self._environment_of(definition), plain))
         return plan
 
     def _environment_of(self, definition: ContainerDefinition) -> dict[str, str]:

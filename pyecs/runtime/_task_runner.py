@@ -33,6 +33,7 @@ from pyecs.runtime._task_parts import (
     STEP_ERRORS,
     LaunchTemplate,
     Slot,
+    TaskChange,
     aggregate_health,
     can_start_at_once,
     evolve_task,
@@ -84,16 +85,27 @@ def running_at_once(
         _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
         for c, (runtime_id, r) in zip(task.containers, started, strict=True)
     )
-    return evolve_task(
+    return _RUNNING_AT_ONCE(
         task,
-        version=task.version + 4 + 2 * len(containers),
-        pull_started_at=now,
-        pull_stopped_at=now,
-        last_status="RUNNING",
-        started_at=now,
-        containers=containers,
-        health_status=aggregate_health(containers),
+        task.version + 4 + 2 * len(containers),
+        now,
+        now,
+        "RUNNING",
+        now,
+        containers,
+        aggregate_health(containers),
     )
+
+
+_RUNNING_AT_ONCE = TaskChange(
+    "version",
+    "pull_started_at",
+    "pull_stopped_at",
+    "last_status",
+    "started_at",
+    "containers",
+    "health_status",
+)
 
 
 class TaskRunner:
