@@ -23,6 +23,7 @@ from pyecs._waits import Flag, first_completed
 from pyecs.abc import (
     AdoptedContainer,
     Backend,
+    ContainerExit,
     ContainerLaunch,
     ContainerStartError,
     StartedContainer,
@@ -97,6 +98,47 @@ def running_at_once(
     )
 
 
+def stopped_at_once(
+    task: Task,
+    exits: Sequence[ContainerExit],
+    now: datetime.datetime,
+    stop_code: str,
+    reason: str,
+) -> Task:
+    """The STOPPED snapshot of a task started at once whose whole stop was done at once
+    (on a request with ``stop_code`` and ``reason``): the last one of the step-by-step
+    stop, with its version (each step nobody saw is counted)."""
+    containers = tuple(
+        _container(c, "STOPPED", r.exit_code, r.reason, c.runtime_id, c.network_bindings)
+        for c, r in zip(task.containers, exits, strict=True)
+    )
+    return _STOPPED_AT_ONCE(
+        task,
+        task.version + 5 + len(containers),
+        "STOPPED",
+        stop_code,
+        reason,
+        "STOPPED",
+        now,
+        now,
+        now,
+        containers,
+        aggregate_health(containers),
+    )
+
+
+_STOPPED_AT_ONCE = TaskChange(
+    "version",
+    "desired_status",
+    "stop_code",
+    "stopped_reason",
+    "last_status",
+    "stopping_at",
+    "execution_stopped_at",
+    "stopped_at",
+    "containers",
+    "health_status",
+)
 _RUNNING_AT_ONCE = TaskChange(
     "version",
     "pull_started_at",
@@ -396,19 +438,10 @@ class TaskRunner:
             self._update(last_status="DEPROVISIONING", execution_stopped_at=now)
             self._update(last_status="STOPPED", stopped_at=now, containers=self.task.containers)
         else:
-            containers = tuple(
-                _container(c, "STOPPED", r.exit_code, r.reason, c.runtime_id, c.network_bindings)
-                for c, r in zip(self.task.containers, exits, strict=True)
+            self.task = task = stopped_at_once(
+                self.task, exits, now, request["stop_code"], request["stopped_reason"]
             )
-            self._update(
-                steps=5 + len(names),
-                **request,
-                last_status="STOPPED",
-                stopping_at=now,
-                execution_stopped_at=now,
-                stopped_at=now,
-                containers=containers,
-            )
+            self._publish(task)
         self._stopped.set()
         return True
 

@@ -28,7 +28,7 @@ from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
 from pyecs.runtime._task_parts import LaunchTemplate, SnapshotMaker, TaskLabels, evolve_task
-from pyecs.runtime._task_runner import TaskRunner, running_at_once
+from pyecs.runtime._task_runner import TaskRunner, running_at_once, stopped_at_once
 
 __all__ = [
     "DescribeServicesResult",
@@ -359,6 +359,24 @@ class TaskManager:
                 )
                 self._runners[arn] = runner
         return runner
+
+    def _stop_parked(self, arn: str, stop_code: str, reason: str) -> bool:
+        """Stop a parked task in one step without making its runner again, if nothing
+        has to wait (no deactivation, nobody observing each snapshot, a backend that
+        stops it at once); False: it takes its runner."""
+        parked = self._parked.get(arn)
+        if parked is None or parked.deactivate is not None or self._observed():
+            return False
+        assert self.backend is not None
+        task = self._tasks[arn]
+        runtime_ids = [c.runtime_id or "" for c in task.containers]
+        exits = self.backend.stop_task_at_once(parked.template.launch_of(task), runtime_ids)
+        if exits is None:
+            return False
+        del self._parked[arn]
+        self._record(stopped_at_once(task, exits, self._clock(), stop_code, reason))
+        self._placement.release(arn)
+        return True
 
     def _on_exit_at_once(self, arn: str) -> None:
         """A container of a task started at once exited by itself."""
@@ -835,6 +853,8 @@ class TaskManager:
             grace: Caps every container's stop timeout (see ``TaskRunner.request_stop``).
         """
         task = self.get(arn)
+        if grace is None and self._stop_parked(task.arn, stop_code, reason):
+            return self._tasks[task.arn]
         runner = self._runner_of(task.arn)
         if runner is not None:
             runner.request_stop(stop_code, reason, grace=grace)
@@ -863,6 +883,8 @@ class TaskManager:
             self.stop(arn, "UserInitiated", reason)
         waiting = []
         for arn in [*self._runners, *self._parked, *self._queued]:
+            if self._stop_parked(arn, "UserInitiated", reason):
+                continue
             runner = self._runner_of(arn)
             if runner is None:
                 continue
