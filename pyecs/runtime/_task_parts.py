@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -24,6 +24,7 @@ __all__ = [
     "aggregate_health",
     "can_start_at_once",
     "evolve_task",
+    "positional_constructor",
     "step_error",
 ]
 
@@ -40,6 +41,37 @@ STEP_ERRORS = {
 }
 
 
+_C = TypeVar("_C")
+
+
+def positional_constructor(cls: type[_C]) -> Callable[..., _C]:
+    """``cls(*values)`` for a frozen, slotted attrs class whose every field is a plain
+    ``__init__`` argument (no validator, converter or hook), about a fifth faster.
+
+    attrs' ``__init__`` of a frozen class sets each field through ``object.__setattr__``,
+    which looks the name up again for every field; this sets the slots through their
+    descriptors directly, in field order. The runtime makes a snapshot of a task (and of
+    its containers) at every change of every task. Any other class gets ``cls`` itself.
+    """
+    fields = attrs.fields(cls)  # type: ignore[arg-type]
+    plain = all(
+        a.init and a.converter is None and a.validator is None and a.alias == a.name for a in fields
+    )
+    hooks = ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init_subclass__")
+    names = [a.name for a in fields]
+    # A slot that is no field (attrs' cached hash) would be left unset.
+    others = set(vars(cls).get("__slots__", ("?",))) - set(names) - {"__weakref__"}
+    if not plain or others or any(hasattr(cls, h) for h in hooks):
+        return cls
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set_{n}": getattr(cls, n).__set__ for n in names})
+    args = ", ".join(names)
+    body = "".join(f"    set_{n}(self, {n})\n" for n in names)
+    exec(f"def make({args}):\n    self = new(cls)\n{body}    return self\n", scope)
+    make: Callable[..., _C] = scope["make"]
+    return make
+
+
 _TASK_FIELDS = tuple(a.name for a in attrs.fields(Task))
 if not all(a.init and a.converter is None and a.alias == a.name for a in attrs.fields(Task)):
     # evolve_task passes the fields by position: a field outside __init__, renamed, or
@@ -47,6 +79,8 @@ if not all(a.init and a.converter is None and a.alias == a.name for a in attrs.f
     raise TypeError("evolve_task needs every Task field to be a plain __init__ argument")
 _TASK_INDEX = {name: i for i, name in enumerate(_TASK_FIELDS)}
 _TASK_VALUES = operator.attrgetter(*_TASK_FIELDS)
+#: ``Task(*values)``, faster (see :func:`positional_constructor`).
+make_task = positional_constructor(Task)
 
 
 def evolve_task(task: Task, /, **changes: Any) -> Task:
@@ -61,7 +95,7 @@ def evolve_task(task: Task, /, **changes: Any) -> Task:
     index = _TASK_INDEX
     for name, value in changes.items():
         values[index[name]] = value
-    return Task(*values)
+    return make_task(*values)
 
 
 class TaskChange:
@@ -78,7 +112,7 @@ class TaskChange:
         fields = list(_TASK_VALUES(task))
         for at, value in zip(self._at, values, strict=True):
             fields[at] = value
-        return Task(*fields)
+        return make_task(*fields)
 
 
 class TaskLabels(Mapping[str, str]):
@@ -109,6 +143,9 @@ class TaskLabels(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return repr(dict(self))
+
+
+_make_launch = positional_constructor(TaskLaunch)
 
 
 class LaunchTemplate:
@@ -143,14 +180,14 @@ class LaunchTemplate:
     def launch_of(self, task: Task) -> TaskLaunch:
         """The backend's view of ``task``."""
         eni = task.network_interface
-        return TaskLaunch(
+        return _make_launch(
             task.arn,
             task.id,
             self.host or task.container_instance_id,
             self.task_definition,
             TaskLabels(self.labels, LABEL_TASK, task.arn),
-            launch_type=self.launch_type,
-            security_groups=eni.security_groups if eni is not None else (),
+            self.launch_type,
+            eni.security_groups if eni is not None else (),
         )
 
 
@@ -179,7 +216,7 @@ class SnapshotMaker:
         fields = self._values.copy()
         for at, value in zip(self._at, values, strict=True):
             fields[at] = value
-        return Task(*fields)
+        return make_task(*fields)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

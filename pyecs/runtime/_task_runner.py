@@ -38,6 +38,7 @@ from pyecs.runtime._task_parts import (
     aggregate_health,
     can_start_at_once,
     evolve_task,
+    positional_constructor,
     step_error,
 )
 
@@ -63,7 +64,7 @@ def _container(
 ) -> Container:
     """``attrs.evolve`` of a container for the starts and stops done at once (a hot path:
     positional arguments, in ``Container``'s field order)."""
-    return Container(
+    return _make_container(
         c.name,
         c.image,
         c.essential,
@@ -148,6 +149,9 @@ _RUNNING_AT_ONCE = TaskChange(
     "containers",
     "health_status",
 )
+
+
+_make_container = positional_constructor(Container)
 
 
 class TaskRunner:

@@ -265,3 +265,37 @@ async def test_a_task_stopped_before_its_start_ends_as_step_by_step() -> None:
     assert [shape(t) for t in fast] == [shape(t) for t in slow]
     assert fast[0].stopped_reason == "changed my mind"
     assert all(c.runtime_id is None for c in fast[0].containers)
+
+
+def test_positional_constructors_make_what_the_classes_make() -> None:
+    from pyecs.abc import TaskLaunch
+    from pyecs.models.task_definition import TaskDefinition
+    from pyecs.runtime._task_parts import positional_constructor
+
+    td = TaskDefinition.from_dict(TD)
+    cases: list[tuple[type[Any], tuple[Any, ...]]] = [
+        (Task, tuple(attrs.astuple(Task("a", "b", "c", "d", "e", "f", "g"), recurse=False))),
+        (Container, ("app", "busybox", True, "RUNNING", 0, "r", "HEALTHY", "sim-1", (), True)),
+        (TaskLaunch, ("arn", "id", "i-1", td, (("k", "v"),), "FARGATE", ("sg-1",))),
+    ]
+    for cls, values in cases:
+        make = positional_constructor(cls)
+        assert make is not cls
+        made = make(*values)
+        assert type(made) is cls
+        assert made == cls(*values)
+        assert hash(made) == hash(cls(*values))
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            made.x = 1
+
+    @attrs.frozen
+    class Checked:
+        n: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen(cache_hash=True)
+    class Cached:
+        n: int
+
+    # A validator, or a slot that is not a field: the class itself, not a shortcut.
+    assert positional_constructor(Checked) is Checked
+    assert positional_constructor(Cached) is Cached
