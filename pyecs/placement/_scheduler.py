@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import repeat
 
 from pyecs.exceptions import InvalidParameterError
+from pyecs.models._construct import positional_constructor
 from pyecs.models.instance import (
     INSTANCE_STATUSES,
     ContainerInstance,
@@ -34,6 +35,11 @@ __all__ = ["DEFAULT_ACCOUNT", "DEFAULT_REGION", "PlacementState"]
 #: The region and account in ARNs when the caller names none: plainly not AWS's.
 DEFAULT_REGION = "local"
 DEFAULT_ACCOUNT = "000000000000"
+
+
+# The scheduler makes one of each per placed copy.
+_make_placed = positional_constructor(PlacedTask)
+_make_placement = positional_constructor(Placement)
 
 
 def _sequence(task: PlacedTask) -> int:
@@ -540,13 +546,13 @@ class PlacementState:
         self._sequence = sequence + run
         if run == 1:
             key = keys[first]
-            self._tasks[key] = node.tasks[key] = PlacedTask(key, node_id, request, sequence + 1)
-            placements.append(Placement(first, node_id, key))
+            self._tasks[key] = node.tasks[key] = _make_placed(key, node_id, request, sequence + 1)
+            placements.append(_make_placement(first, node_id, key))
         else:  # map and zip keep the per-copy work in C: most of a batch's cost
             taken = keys[first : first + run]
             placed = list(
                 map(
-                    PlacedTask,
+                    _make_placed,
                     taken,
                     repeat(node_id),
                     repeat(request),
@@ -555,7 +561,9 @@ class PlacementState:
             )
             self._tasks.update(zip(taken, placed, strict=True))
             node.tasks.update(zip(taken, placed, strict=True))
-            placements.extend(map(Placement, range(first, first + run), repeat(node_id), taken))
+            placements.extend(
+                map(_make_placement, range(first, first + run), repeat(node_id), taken)
+            )
         stats.count_tasks(node, run)
 
     def _unreserve(self, task: PlacedTask) -> None:

@@ -29,6 +29,7 @@ from pyecs.abc import (
     StartedContainer,
     TaskLaunch,
 )
+from pyecs.models._construct import positional_constructor
 from pyecs.models.task import Container, NetworkBinding, Task
 from pyecs.runtime._task_parts import (
     STEP_ERRORS,
@@ -38,7 +39,6 @@ from pyecs.runtime._task_parts import (
     aggregate_health,
     can_start_at_once,
     evolve_task,
-    positional_constructor,
     step_error,
 )
 

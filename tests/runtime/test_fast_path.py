@@ -269,8 +269,8 @@ async def test_a_task_stopped_before_its_start_ends_as_step_by_step() -> None:
 
 def test_positional_constructors_make_what_the_classes_make() -> None:
     from pyecs.abc import TaskLaunch
+    from pyecs.models._construct import positional_constructor
     from pyecs.models.task_definition import TaskDefinition
-    from pyecs.runtime._task_parts import positional_constructor
 
     td = TaskDefinition.from_dict(TD)
     cases: list[tuple[type[Any], tuple[Any, ...]]] = [
