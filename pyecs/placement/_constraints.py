@@ -183,7 +183,7 @@ def constraints_from(objs: Iterable[object] | None) -> tuple[PlacementConstraint
     Raises:
         PlacementError: More than :data:`MAX_CONSTRAINTS`, or one is invalid.
     """
-    if objs is None:
+    if objs is None or objs == () or objs == []:  # (the common case, asked per launch)
         return ()
     if isinstance(objs, Mapping | str | bytes) or not isinstance(objs, Iterable):
         raise PlacementError(

@@ -227,6 +227,7 @@ class TaskManager:
         self._owner_labels = owner_labels(arns.cluster)
         self._labels_of: dict[str, Mapping[str, str]] = {}  # shared labels, by task group
         self._cluster_arn = arns.cluster_arn
+        self._task_arn_prefix = arns.task("")  # ``...:task/<cluster>/``: + the id
         self._instance_arns: dict[str, str] = {}
         self._containers_of: tuple[TaskDefinition | None, tuple[Container, ...]] = (None, ())
         # Bound once: every runner holds these (a bound method per runner costs 64 bytes).
@@ -444,7 +445,8 @@ class TaskManager:
             for pc in td.placement_constraints or ()
         ] + list(constraints or ())
         ids = _task_ids(count)
-        keys = [self._arns.task(i) for i in ids]
+        prefix = self._task_arn_prefix
+        keys = [prefix + i for i in ids]
         result = self._placement.place(request, count, strategies, all_constraints, task_keys=keys)
         failures = tuple(
             TaskFailure(
