@@ -40,7 +40,7 @@ def _port_check(
     if not wanted:
         return nodes, None
 
-    def used(node: InstanceNode) -> set[int]:
+    def used(node: InstanceNode) -> frozenset[int]:
         return node.used_udp_ports if udp else node.used_tcp_ports
 
     free = [n for n in nodes if wanted.isdisjoint(used(n))]

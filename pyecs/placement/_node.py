@@ -66,8 +66,10 @@ class InstanceNode:
         self.reserved_udp = spec.reserved_ports_udp
         self.remaining_cpu = spec.cpu
         self.remaining_memory = spec.memory
-        self.used_tcp_ports: set[int] = set(spec.reserved_ports)
-        self.used_udp_ports: set[int] = set(spec.reserved_ports_udp)
+        # Frozen, replaced on a change: most instances never have a host port taken, and
+        # then share the spec's set instead of holding two sets of their own.
+        self.used_tcp_ports: frozenset[int] = frozenset(spec.reserved_ports)
+        self.used_udp_ports: frozenset[int] = frozenset(spec.reserved_ports_udp)
         self.running_tasks_count = 0
         self.pending_tasks_count = 0
         #: Tasks per group on this instance; a group is absent once its count drops to 0.
@@ -108,8 +110,10 @@ class InstanceNode:
         self.version += 1
         self.attr_version += 1
 
-    def snapshot(self, arn: str) -> ContainerInstance:
-        """A frozen :class:`ContainerInstance` of the current state (cached per version)."""
+    def snapshot(self, arn: str, *, keep: bool = True) -> ContainerInstance:
+        """A frozen :class:`ContainerInstance` of the current state (cached per version;
+        ``keep=False``: not kept, for a one-off such as the answer to a registration, as
+        a snapshot is eight objects that every run of the garbage collector walks)."""
         cached = self._snapshot
         if cached is not None and cached[0] == self.version:
             return cached[1]
@@ -135,7 +139,8 @@ class InstanceNode:
             pending_tasks_count=self.pending_tasks_count,
             task_groups=frozenset(self.groups.keys()),
         )
-        self._snapshot = (self.version, snap)
+        if keep:
+            self._snapshot = (self.version, snap)
         return snap
 
     def __repr__(self) -> str:

@@ -125,7 +125,7 @@ class PlacementState:
         self._count_prefixes(instance_id, +1)
         if node.placeable:
             self._indexes.insert(node)
-        return node.snapshot(self.instance_arn(instance_id))
+        return node.snapshot(self.instance_arn(instance_id), keep=False)
 
     def add_instances(self, specs: Iterable[InstanceSpec]) -> list[ContainerInstance]:
         """Register several instances; see :meth:`add_instance`."""
@@ -574,8 +574,10 @@ class PlacementState:
             self._indexes.set_amounts(
                 node, node.remaining_cpu + request.cpu, node.remaining_memory + request.memory
             )
-        node.used_tcp_ports -= request.tcp_ports
-        node.used_udp_ports -= request.udp_ports
+        if request.tcp_ports:
+            node.used_tcp_ports -= request.tcp_ports
+        if request.udp_ports:
+            node.used_udp_ports -= request.udp_ports
         group = request.group
         left = node.groups[group] - 1
         if left:
