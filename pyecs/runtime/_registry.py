@@ -128,8 +128,7 @@ class TaskDefinitionRegistry:
                 f"task definition ARN this registry ({self.region}) gave it"
             )
         family, revision = str(td.family), int(td.revision)
-        self._resolved.clear()
-        self._families.setdefault(family, {})[revision] = td
+        self._store(td)
         self._last_revision[family] = max(self._last_revision.get(family, 0), revision)
 
     # -- writes ----------------------------------------------------------------------------
@@ -157,8 +156,7 @@ class TaskDefinitionRegistry:
                 compatibilities=None,
             )
         self._last_revision[family] = revision
-        self._resolved.clear()
-        self._families.setdefault(family, {})[revision] = registered
+        self._store(registered)
         return registered
 
     def deregister(self, reference: str) -> TaskDefinition:
@@ -199,9 +197,14 @@ class TaskDefinitionRegistry:
     def _replace(self, td: TaskDefinition, **changes: Any) -> TaskDefinition:
         with quiet_warnings():
             new = attrs.evolve(td, **changes)
-        self._resolved.clear()
-        self._families[str(td.family)][int(td.revision or 0)] = new
+        self._store(new)
         return new
+
+    def _store(self, td: TaskDefinition) -> None:
+        """Keep ``td`` as its family's revision: every write goes here, and forgets what
+        ``resolve_active`` remembered."""
+        self._resolved.clear()
+        self._families.setdefault(str(td.family), {})[int(td.revision or 0)] = td
 
     # -- reads -----------------------------------------------------------------------------
 

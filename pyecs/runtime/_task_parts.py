@@ -78,7 +78,11 @@ class TaskChange:
         self._at = tuple(_TASK_INDEX[name] for name in names)
 
     def __call__(self, task: Task, *values: Any) -> Task:
-        fields = list(_TASK_VALUES(task))
+        return self.apply(list(_TASK_VALUES(task)), values)
+
+    def apply(self, fields: list[Any], values: tuple[Any, ...]) -> Task:
+        """The task of ``fields`` (all of a task's, in order: changed in place) with
+        ``values`` for the fields of this change."""
         for at, value in zip(self._at, values, strict=True):
             fields[at] = value
         return make_task(*fields)
@@ -167,25 +171,22 @@ def can_start_at_once(td: TaskDefinition) -> bool:
 
 
 class SnapshotMaker:
-    """Makes task snapshots that differ from ``base`` only in the fields ``names``, given
-    by position to :meth:`make` (the copies of one launch: same draft, own ARN, id and
-    instance), and in the ``fixed`` ones they all share; the same result as
-    ``evolve_task(base, **fixed, **dict(zip(names, values)))``."""
+    """Makes task snapshots that differ from ``base`` only in the fields of ``change``,
+    given by position to :meth:`make` (the copies of one launch: same draft, own ARN, id
+    and instance), and in the ``fixed`` ones they all share; the same result as
+    ``change(evolve_task(base, **fixed), *values)`` without reading ``base`` each time."""
 
-    __slots__ = ("_at", "_values")
+    __slots__ = ("_change", "_values")
 
-    def __init__(self, base: Task, *names: str, **fixed: Any) -> None:
+    def __init__(self, base: Task, change: TaskChange, **fixed: Any) -> None:
         self._values = values = list(_TASK_VALUES(base))
         for name, value in fixed.items():  # what differs from ``base`` in all of them
             values[_TASK_INDEX[name]] = value
-        self._at = tuple(_TASK_INDEX[name] for name in names)
+        self._change = change
 
     def make(self, *values: Any) -> Task:
-        """A snapshot with ``values`` for the fields named at construction, in order."""
-        fields = self._values.copy()
-        for at, value in zip(self._at, values, strict=True):
-            fields[at] = value
-        return make_task(*fields)
+        """A snapshot with ``values`` for the fields of the change, in order."""
+        return self._change.apply(self._values.copy(), values)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

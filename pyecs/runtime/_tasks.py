@@ -27,7 +27,13 @@ from pyecs.placement._constraints import constraints_from
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
-from pyecs.runtime._task_parts import LaunchTemplate, SnapshotMaker, TaskLabels, evolve_task
+from pyecs.runtime._task_parts import (
+    LaunchTemplate,
+    SnapshotMaker,
+    TaskChange,
+    TaskLabels,
+    evolve_task,
+)
 from pyecs.runtime._task_runner import TaskRunner, running_at_once, stopped_at_once
 
 __all__ = [
@@ -129,10 +135,23 @@ class _Parked:
         self.deactivate = deactivate
         self.since = since
 
-    def shared_by(
-        self, template: LaunchTemplate, deactivate: Callable[[Task], Awaitable[None]] | None
-    ) -> bool:
-        return template is self.template and deactivate == self.deactivate
+    @staticmethod
+    def share(
+        current: _Parked | None,
+        template: LaunchTemplate,
+        deactivate: Callable[[Task], Awaitable[None]] | None,
+        since: float | None,
+    ) -> _Parked:
+        """``current`` if it serves a task of ``template`` (one object for the tasks of a
+        launch in a row), else a new one."""
+        if (
+            current is not None
+            and current.template is template
+            and current.deactivate == deactivate
+            and current.since == since
+        ):
+            return current
+        return _Parked(template, deactivate, since)
 
 
 @attrs.frozen
@@ -143,6 +162,17 @@ class _Held:
     request: PlacementRequest
     on_deactivate: Callable[[Task], Awaitable[None]] | None
     capacity: TaskCapacity
+
+
+#: What a copy of a launch has of its own in its first snapshot (see ``_placed``).
+_PLACED = TaskChange(
+    "arn",
+    "id",
+    "container_instance_id",
+    "container_instance_arn",
+    "availability_zone",
+    "network_interface",
+)
 
 
 def _task_ids(count: int) -> list[str]:
@@ -312,8 +342,7 @@ class TaskManager:
                 if started is not None and not observed:
                     # Its whole start in one snapshot, and it runs with no runner.
                     del self._queued[item]
-                    if parked is None or not parked.shared_by(queued.template, queued.deactivate):
-                        parked = _Parked(queued.template, queued.deactivate, loop_now)
+                    parked = _Parked.share(parked, queued.template, queued.deactivate, loop_now)
                     self._parked[item] = parked
                     self._record(running_at_once(self._tasks[item], started, clock_now))
                     continue
@@ -328,8 +357,7 @@ class TaskManager:
             template = runner.template
             if not runner.is_parked or template is None:
                 continue  # a watcher asked something of it meanwhile
-            if parked is None or not parked.shared_by(template, runner.deactivate):
-                parked = _Parked(template, runner.deactivate, loop_now)
+            parked = _Parked.share(parked, template, runner.deactivate, loop_now)
             arn = runner.task.arn
             self._parked[arn] = parked
             del self._runners[arn]
@@ -592,12 +620,7 @@ class TaskManager:
         they all share (the capacity) set once."""
         return SnapshotMaker(
             draft,
-            "arn",
-            "id",
-            "container_instance_id",
-            "container_instance_arn",
-            "availability_zone",
-            "network_interface",
+            _PLACED,
             launch_type=capacity.launch_type,
             capacity_provider_name=capacity.provider,
             platform_version=capacity.platform_version,
@@ -676,9 +699,9 @@ class TaskManager:
             template = self._template(td, task.group, capacity)
         if self._at_once and template.at_once:
             # No runner until something is asked of it: the starter starts it at once.
-            queued = self._last_queued
-            if queued is None or not queued.shared_by(template, on_deactivate):
-                queued = self._last_queued = _Parked(template, on_deactivate, None)
+            queued = self._last_queued = _Parked.share(
+                self._last_queued, template, on_deactivate, None
+            )
             self._queued[task.arn] = queued
             self._record(task)
             self._starting.append(task.arn)
