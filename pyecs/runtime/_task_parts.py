@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-
-import attrs
 
 from pyecs._waits import Flag
 from pyecs.abc import Backend, ContainerStartError, TaskLaunch
 from pyecs.backends._shared import LABEL_TASK
-from pyecs.models._construct import positional_constructor
+from pyecs.models._construct import field_changer, positional_constructor
 from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
@@ -26,6 +23,7 @@ __all__ = [
     "can_start_at_once",
     "evolve_task",
     "step_error",
+    "task_change",
 ]
 
 #: The ECS error name a task's reason starts with when a backend step fails unexpectedly.
@@ -41,51 +39,36 @@ STEP_ERRORS = {
 }
 
 
-_TASK_FIELDS = tuple(a.name for a in attrs.fields(Task))
-if not all(a.init and a.converter is None and a.alias == a.name for a in attrs.fields(Task)):
-    # evolve_task passes the fields by position: a field outside __init__, renamed, or
-    # converted there would shift or skip a value without a word.
-    raise TypeError("evolve_task needs every Task field to be a plain __init__ argument")
-_TASK_INDEX = {name: i for i, name in enumerate(_TASK_FIELDS)}
-_TASK_VALUES = operator.attrgetter(*_TASK_FIELDS)
 #: ``Task(*values)``, faster (see :func:`positional_constructor`).
 make_task = positional_constructor(Task)
+#: A changer of the fields given, by their names in order (:func:`evolve_task`).
+_CHANGERS: dict[tuple[str, ...], Callable[..., Task]] = {}
 
 
 def evolve_task(task: Task, /, **changes: Any) -> Task:
     """``attrs.evolve(task, **changes)``, several times faster.
 
     The runtime makes a new task snapshot on every change of every task; ``attrs.evolve``
-    reads each of the 29 fields by name, while this reads them in one C call and passes
-    them by position (every field of ``Task`` is an ``__init__`` argument, in order, with
-    no converter: the result is the same).
+    reads each of the 29 fields by name and passes them by keyword, while this copies them
+    slot to slot (:func:`~pyecs.models._construct.field_changer`, one per set of names:
+    the call sites name a handful of sets).
     """
-    values = list(_TASK_VALUES(task))
-    index = _TASK_INDEX
-    for name, value in changes.items():
-        values[index[name]] = value
-    return make_task(*values)
+    names = tuple(changes)
+    change = _CHANGERS.get(names)
+    if change is None:
+        change = _CHANGERS[names] = field_changer(Task, names)
+    return change(task, *changes.values())
 
 
-class TaskChange:
+#: ``change(task, *values)``: a task snapshot with new values of some fields, in order.
+TaskChange = Callable[..., Task]
+
+
+def task_change(*names: str) -> TaskChange:
     """``evolve_task`` for one set of fields, given by position: ``change(task, *values)``
     is ``evolve_task(task, **dict(zip(names, values)))`` without the keywords (a hot path
     of the simulated backend makes a million of these)."""
-
-    __slots__ = ("_at",)
-
-    def __init__(self, *names: str) -> None:
-        self._at = tuple(_TASK_INDEX[name] for name in names)
-
-    def __call__(self, task: Task, *values: Any) -> Task:
-        return self.apply(list(_TASK_VALUES(task)), values)
-
-    def apply(self, fields: list[Any], values: tuple[Any, ...]) -> Task:
-        """The task of ``fields`` (all of a task's, in order: changed in place) with
-        ``values`` for the fields of this change."""
-        for at, value in zip(self._at, values, strict=True):
-            fields[at] = value
-        return make_task(*fields)
+    return field_changer(Task, names)
 
 
 class TaskLabels(Mapping[str, str]):
@@ -173,20 +156,18 @@ def can_start_at_once(td: TaskDefinition) -> bool:
 class SnapshotMaker:
     """Makes task snapshots that differ from ``base`` only in the fields of ``change``,
     given by position to :meth:`make` (the copies of one launch: same draft, own ARN, id
-    and instance), and in the ``fixed`` ones they all share; the same result as
-    ``change(evolve_task(base, **fixed), *values)`` without reading ``base`` each time."""
+    and instance), and in the ``fixed`` ones they all share: the same result as
+    ``change(evolve_task(base, **fixed), *values)`` with the shared part made once."""
 
-    __slots__ = ("_change", "_values")
+    __slots__ = ("_base", "_change")
 
     def __init__(self, base: Task, change: TaskChange, **fixed: Any) -> None:
-        self._values = values = list(_TASK_VALUES(base))
-        for name, value in fixed.items():  # what differs from ``base`` in all of them
-            values[_TASK_INDEX[name]] = value
+        self._base = evolve_task(base, **fixed) if fixed else base
         self._change = change
 
     def make(self, *values: Any) -> Task:
         """A snapshot with ``values`` for the fields of the change, in order."""
-        return self._change.apply(self._values.copy(), values)
+        return self._change(self._base, *values)
 
 
 def step_error(step: str, backend: Backend, exc: Exception) -> ContainerStartError:

@@ -35,11 +35,11 @@ from pyecs.runtime._task_parts import (
     STEP_ERRORS,
     LaunchTemplate,
     Slot,
-    TaskChange,
     aggregate_health,
     can_start_at_once,
     evolve_task,
     step_error,
+    task_change,
 )
 
 __all__ = ["TaskRunner", "aggregate_health"]
@@ -128,7 +128,7 @@ def stopped_at_once(
     )
 
 
-_STOPPED_AT_ONCE = TaskChange(
+_STOPPED_AT_ONCE = task_change(
     "version",
     "desired_status",
     "stop_code",
@@ -140,7 +140,7 @@ _STOPPED_AT_ONCE = TaskChange(
     "containers",
     "health_status",
 )
-_RUNNING_AT_ONCE = TaskChange(
+_RUNNING_AT_ONCE = task_change(
     "version",
     "pull_started_at",
     "pull_stopped_at",

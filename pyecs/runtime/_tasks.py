@@ -30,9 +30,9 @@ from pyecs.runtime._events import EventHub, TaskStateChange
 from pyecs.runtime._task_parts import (
     LaunchTemplate,
     SnapshotMaker,
-    TaskChange,
     TaskLabels,
     evolve_task,
+    task_change,
 )
 from pyecs.runtime._task_runner import TaskRunner, running_at_once, stopped_at_once
 
@@ -165,7 +165,7 @@ class _Held:
 
 
 #: What a copy of a launch has of its own in its first snapshot (see ``_placed``).
-_PLACED = TaskChange(
+_PLACED = task_change(
     "arn",
     "id",
     "container_instance_id",
