@@ -213,6 +213,44 @@ class _Container:
         return self._logs
 
 
+#: A container's plan in a start at once: definition, behaviour, environment, and whether
+#: it prints nothing and publishes no port (it then needs no object of its own).
+_Plan = tuple[ContainerDefinition, Behavior, dict[str, str], bool]
+
+
+class _StartedAtOnce:
+    """The plain containers (see ``_Plan``) of one start at once, as one record.
+
+    A large simulation starts a million of them and most are never looked at again
+    before they stop; each is this shared record under its runtime id until something
+    needs it as a :class:`_Container` (:meth:`make`). Container ``sim-<n>`` is entry
+    ``n - first`` (the ids of one start are consecutive).
+    """
+
+    __slots__ = ("first", "now", "on_exit", "plans", "task_arns")
+
+    def __init__(self, first: int, now: float, on_exit: Callable[[str], None]) -> None:
+        self.first = first
+        self.now = now
+        self.on_exit = on_exit
+        self.task_arns: list[str] = []
+        self.plans: list[_Plan | None] = []  # None: a container that has an object
+
+    def plan(self, runtime_id: str) -> tuple[str, _Plan]:
+        """The task and plan of one of these containers."""
+        index = int(runtime_id[4:]) - self.first
+        plan = self.plans[index]
+        assert plan is not None
+        return self.task_arns[index], plan
+
+    def make(self, runtime_id: str) -> _Container:
+        """The container, as the start at once would have made it."""
+        task_arn, (definition, behavior, environment, _) = self.plan(runtime_id)
+        c = _Container(task_arn, definition, behavior, environment, on_exit=self.on_exit)
+        c.start(self.now)
+        return c
+
+
 #: The steps a start (a stop) at once stands for.
 _START_STEPS = ("setup_task", "create_container", "start_container")
 _STOP_STEPS = ("stop_container", "wait_container", "remove_container", "teardown_task")
@@ -270,7 +308,8 @@ class SimulatedBackend(Backend):
         self.pull_delay = pull_delay
         self._random = random.Random(seed)
         self._ids = itertools.count(1)
-        self._containers: dict[str, _Container] = {}
+        #: By runtime id; a plain container started at once is its start's record.
+        self._containers: dict[str, _Container | _StartedAtOnce] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._next_port = 32768 + self._random.randrange(1024)
         self.instance_start_delay = instance_start_delay
@@ -353,9 +392,11 @@ class SimulatedBackend(Backend):
                 raise InvalidParameterError(f"{label} load must be >= 0, got {value!r}")
         now = anyio.current_time()
         changed = 0
-        for rid, c in self._containers.items():
-            named = key in (rid, c.name, str(c.definition.image))
-            if named and c.started and c.result is None:
+        for rid in list(self._containers):
+            if not self._names(rid, key):
+                continue
+            c = self._find(rid)
+            if c is not None and c.started and c.result is None:
                 c.change_load(now, cpu, memory)
                 changed += 1
         if key not in self._containers:
@@ -375,7 +416,11 @@ class SimulatedBackend(Backend):
     @property
     def running(self) -> list[str]:
         """Runtime ids of containers that started and have not exited."""
-        return [rid for rid, c in self._containers.items() if c.started and c.result is None]
+        return [
+            rid
+            for rid, c in self._containers.items()
+            if type(c) is _StartedAtOnce or (c.started and c.result is None)  # type: ignore[union-attr]
+        ]
 
     # -- Backend ---------------------------------------------------------------------------
 
@@ -444,9 +489,10 @@ class SimulatedBackend(Backend):
         out: list[list[tuple[str, StartedContainer]] | None] = []
         now = anyio.current_time()
         plan_of: TaskDefinition | None = None
-        plan: list[tuple[ContainerDefinition, Behavior, dict[str, str], bool]] | None = None
+        plan: list[_Plan] | None = None
         containers = self._containers
         ids = self._ids
+        record: _StartedAtOnce | None = None
         for task in tasks:
             if task.task_definition is not plan_of:
                 plan_of = task.task_definition
@@ -455,21 +501,28 @@ class SimulatedBackend(Backend):
                 out.append(None)
                 continue
             started = []
-            for definition, behavior, environment, plain in plan:
-                c = _Container(task.task_arn, definition, behavior, environment, on_exit=on_exit)
-                rid = f"sim-{next(ids):08d}"
-                containers[rid] = c
-                if plain:  # nothing to print, no ports: _started in short
-                    c.start(now)
+            arn = task.task_arn
+            for item in plan:
+                n = next(ids)
+                rid = f"sim-{n:08d}"
+                if record is None:
+                    record = _StartedAtOnce(n, now, on_exit)
+                # (no gaps: every id taken here is an entry of the record)
+                record.task_arns.append(arn)
+                if item[3]:  # nothing to print, no ports: no object of its own
+                    record.plans.append(item)
+                    containers[rid] = record
                     started.append((rid, _NO_PORTS))
-                else:
-                    started.append((rid, self._started(c, now)))
+                    continue
+                record.plans.append(None)
+                definition, behavior, environment, _ = item
+                c = _Container(arn, definition, behavior, environment, on_exit=on_exit)
+                containers[rid] = c
+                started.append((rid, self._started(c, now)))
             out.append(started)
         return out
 
-    def _start_plan(
-        self, td: TaskDefinition
-    ) -> list[tuple[ContainerDefinition, Behavior, dict[str, str], bool]] | None:
+    def _start_plan(self, td: TaskDefinition) -> list[_Plan] | None:
         """Each container's behaviour and environment for a start at once, and whether it
         prints nothing and publishes no port; None when one of them has to go step by
         step."""
@@ -507,20 +560,34 @@ class SimulatedBackend(Backend):
         """Stop and forget the containers at once unless one ignores SIGTERM."""
         if not self._steps_are_own(_STOP_STEPS):
             return None
-        found = [self._containers.get(rid) for rid in runtime_ids]
-        if any(c is not None and c.result is None and c.behavior.ignore_sigterm for c in found):
-            return None
-        exits = []
+        containers = self._containers
+        # Each container's object, or the behaviour of one that has none (running).
+        found: list[_Container | Behavior | None] = []
+        for rid in runtime_ids:
+            kept = containers.get(rid)
+            if isinstance(kept, _StartedAtOnce):
+                behavior = kept.plan(rid)[1][1]
+                if behavior.ignore_sigterm:
+                    return None
+                found.append(behavior)
+                continue
+            if kept is not None and kept.result is None and kept.behavior.ignore_sigterm:
+                return None
+            found.append(kept)
+        exits: list[ContainerExit] = []
         for rid, c in zip(runtime_ids, found, strict=True):
             if c is None:
                 exits.append(ContainerExit(None))
+                continue
+            del containers[rid]
+            if isinstance(c, Behavior):  # no exit callback: stopped on request
+                exits.append(ContainerExit(c.stop_exit_code))
                 continue
             if c.result is None:
                 c.on_exit = None  # stopped on request: not an exit by itself
                 self._exit(c, ContainerExit(c.behavior.stop_exit_code if c.started else None))
             assert c.result is not None
             exits.append(c.result)
-            del self._containers[rid]
         return exits
 
     def _steps_are_own(self, steps: tuple[str, ...]) -> bool:
@@ -609,7 +676,7 @@ class SimulatedBackend(Backend):
 
     async def stop_container(self, runtime_id: str, timeout: float) -> None:
         """Exit gracefully, or after ``timeout`` with 137 when SIGTERM is ignored."""
-        c = self._containers.get(runtime_id)
+        c = self._find(runtime_id)
         if c is None or c.result is not None:
             return
         if not c.started:
@@ -624,8 +691,9 @@ class SimulatedBackend(Backend):
 
     async def remove_container(self, runtime_id: str) -> None:
         """Forget the container."""
-        c = self._containers.pop(runtime_id, None)
+        c = self._find(runtime_id)
         if c is not None:
+            del self._containers[runtime_id]
             self._exit(c, ContainerExit(None))
 
     async def health(self, runtime_id: str) -> AsyncIterator[HealthStatus]:
@@ -649,6 +717,8 @@ class SimulatedBackend(Backend):
         out = {}
         for rid in runtime_ids:
             c = self._containers.get(rid)
+            if isinstance(c, _StartedAtOnce):
+                c = c.make(rid)  # a copy to read: the record stays
             if c is not None and c.started and c.result is None:
                 out[rid] = ContainerUsage(c.cpu_used(now), c.memory)
         return out
@@ -659,7 +729,21 @@ class SimulatedBackend(Backend):
             yield line
 
     def _get(self, runtime_id: str) -> _Container:
-        try:
-            return self._containers[runtime_id]
-        except KeyError:
-            raise BackendError(f"no simulated container {runtime_id!r}") from None
+        c = self._find(runtime_id)
+        if c is None:
+            raise BackendError(f"no simulated container {runtime_id!r}")
+        return c
+
+    def _find(self, runtime_id: str) -> _Container | None:
+        """The container, made from its start's record if it has none yet."""
+        c = self._containers.get(runtime_id)
+        if type(c) is _StartedAtOnce:
+            c = self._containers[runtime_id] = c.make(runtime_id)
+        assert c is None or isinstance(c, _Container)
+        return c
+
+    def _names(self, runtime_id: str, key: str) -> bool:
+        """Whether ``key`` is the container's runtime id, name or image."""
+        c = self._containers[runtime_id]
+        definition = c.plan(runtime_id)[1][0] if isinstance(c, _StartedAtOnce) else c.definition
+        return key in (runtime_id, str(definition.name), str(definition.image))

@@ -17,8 +17,8 @@ import pytest
 import trio.testing
 
 import pyecs
-from pyecs.abc import ContainerExit, StartedContainer, TaskLaunch
-from pyecs.backends.simulated import SimulatedBackend
+from pyecs.abc import ContainerExit, ContainerUsage, StartedContainer, TaskLaunch
+from pyecs.backends.simulated import Behavior, SimulatedBackend
 from pyecs.models.task import Container, NetworkBinding, Task
 from pyecs.runtime._events import TaskStateChange
 from pyecs.runtime._task_parts import evolve_task
@@ -299,3 +299,92 @@ def test_positional_constructors_make_what_the_classes_make() -> None:
     # A validator, or a slot that is not a field: the class itself, not a shortcut.
     assert positional_constructor(Checked) is Checked
     assert positional_constructor(Cached) is Cached
+
+
+def test_field_changers_are_attrs_evolve() -> None:
+    from pyecs.models._construct import field_changer
+
+    task = Task("arn", "id", "cluster", "td", "i-1", "i-arn", "family:web", started_by="me")
+    change = field_changer(Task, ["last_status", "version"])
+    changed = change(task, "RUNNING", 7)
+    assert type(changed) is Task
+    assert changed == attrs.evolve(task, last_status="RUNNING", version=7)
+    assert hash(changed) == hash(attrs.evolve(task, last_status="RUNNING", version=7))
+    assert task.last_status == "PROVISIONING" and task.version == 1  # the original stays
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        changed.version = 8  # type: ignore[misc]
+    # Names that are not distinct fields are refused when the changer is made.
+    for names in (["nope"], ["version", "version"]):
+        with pytest.raises(ValueError, match="not distinct fields of Task"):
+            field_changer(Task, names)
+
+    @attrs.frozen
+    class Checked:
+        n: int = attrs.field(validator=attrs.validators.instance_of(int))
+        m: int = 0
+
+    # A class whose __init__ must run (a validator) gets attrs.evolve, validator and all.
+    checked = field_changer(Checked, ["n"])
+    assert checked(Checked(1, 2), 5) == Checked(5, 2)
+    with pytest.raises(TypeError):
+        checked(Checked(1, 2), "five")
+
+
+# -- the simulated backend keeps no object for a plain container started at once ----------
+
+LOADED = {
+    "family": "loaded",
+    "containerDefinitions": [
+        {"name": "app", "image": "busybox", "memory": 64, "essential": True, "stopTimeout": 7},
+        {"name": "side", "image": "busybox", "memory": 32, "essential": False},
+    ],
+}
+
+
+async def views_of_running_containers(backend: SimulatedBackend) -> dict[str, Any]:
+    """What the backend's test hooks show of containers started (at once or not), by
+    task index and container name, under a mock clock."""
+    backend.set_behavior("busybox", Behavior(cpu=512, memory=100))
+    backend.set_behavior("app", Behavior(cpu=256, memory=50, ignore_sigterm=True))
+    async with pyecs.Cluster("c", backend=backend, clock=lambda: T0) as cluster:
+        await cluster.register_task_definition(LOADED)
+        arns = [t.arn for t in (await cluster.run_task("loaded", count=2)).tasks]
+        running = await cluster.wait_tasks_running(arns, timeout=10)
+        names = {c.runtime_id: f"{i}/{c.name}" for i, t in enumerate(running) for c in t.containers}
+        rids = list(names)
+        assert all(rid is not None for rid in rids)
+        views: dict[str, Any] = {"running": sorted(names[r] for r in backend.running)}
+        await anyio.sleep(4)
+        views["usage"] = {names[r]: u for r, u in (await backend.usage(rids)).items()}
+        # "app" ignores SIGTERM: its stop waits out its stopTimeout, then exits 137.
+        start = anyio.current_time()
+        await cluster.stop_task(arns[0], reason="done")
+        [stopped] = await cluster.wait_tasks_stopped(arns[:1], timeout=60)
+        views["stop took"] = anyio.current_time() - start
+        views["stopped"] = shape(stopped)
+        views["running after"] = sorted(names[r] for r in backend.running)
+        views["set_load"] = backend.set_load("side", cpu=2048)
+        await anyio.sleep(2)
+        views["usage after"] = {names[r]: u for r, u in (await backend.usage(rids)).items()}
+        views["environment"] = [dict(backend.environment(r)) for r in rids[2:] if r]
+    return views
+
+
+@pytest.mark.parametrize(
+    "anyio_backend", [("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})]
+)
+async def test_containers_started_at_once_look_the_same_to_the_test_hooks() -> None:
+    fast = await views_of_running_containers(SimulatedBackend(2))
+    slow = await views_of_running_containers(StepByStep(2))
+    assert fast == slow
+    assert fast["running"] == ["0/app", "0/side", "1/app", "1/side"]
+    assert fast["usage"]["0/side"] == ContainerUsage(2.0, 100)  # 4 s at half a vCPU
+    assert fast["set_load"] == 1
+    # 4 s at half a vCPU, the 7 s of the stop, then 2 s at 2 vCPUs.
+    assert fast["usage after"] == {
+        "1/app": ContainerUsage(13 * 0.25, 50),
+        "1/side": ContainerUsage(11 * 0.5 + 4, 100),
+    }
+    assert fast["stop took"] == pytest.approx(7.0)
+    assert [(c[0], c[2]) for c in fast["stopped"][-1]] == [("app", 137), ("side", 0)]
+    assert fast["running after"] == ["1/app", "1/side"]
