@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["field_changer", "positional_constructor"]
+__all__ = ["evolver", "field_changer", "positional_constructor"]
 
 _C = TypeVar("_C")
 _HOOKS = ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init_subclass__")
@@ -109,3 +109,20 @@ def field_changer(cls: type[_C], names: Sequence[str]) -> Callable[..., _C]:
         "change", args, body, {"new": object.__new__, "twin": twin, "cls": cls}
     )
     return change
+
+
+def evolver(cls: type[_C]) -> Callable[..., _C]:
+    """``evolve(obj, **changes)``: ``attrs.evolve`` for instances of ``cls``, several times
+    faster, through a :func:`field_changer` per set of names changed (call sites name a
+    handful of sets; each is made on its first use)."""
+    changers: dict[tuple[str, ...], Callable[..., _C]] = {}
+
+    def evolve(obj: _C, /, **changes: Any) -> _C:
+        names = tuple(changes)
+        change = changers.get(names)
+        if change is None:
+            change = changers[names] = field_changer(cls, names)
+        return change(obj, *changes.values())
+
+    evolve.__doc__ = f"``attrs.evolve`` for a ``{cls.__name__}``, faster (see ``evolver``)."
+    return evolve

@@ -90,6 +90,12 @@ class CapacityChoice:
         return self.launch_type == "FARGATE"
 
 
+#: Neither a launch type nor a strategy, and no default strategy: the most common choice.
+_EC2_CHOICE = CapacityChoice("EC2")
+#: An EC2 task without a provider or network interface (frozen: shared).
+_EC2_CAPACITY = TaskCapacity("EC2")
+
+
 @attrs.define
 class _Provider:
     name: str
@@ -345,7 +351,7 @@ class CapacityManager:
         if strategy is None:
             if self._default:
                 return CapacityChoice("EC2", self._default)
-            return CapacityChoice("EC2")
+            return _EC2_CHOICE
         items = strategy_from(strategy)  # type: ignore[arg-type]
         for item in items:
             self.get(item.capacity_provider)
@@ -426,7 +432,7 @@ class CapacityManager:
         if not choice.strategy:
             if choice.launch_type == "FARGATE":
                 return self._fargate(td, count, None, eni, strategies, user, options)
-            capacity = TaskCapacity("EC2", None, network_interface=eni)
+            capacity = _EC2_CAPACITY if eni is None else TaskCapacity("EC2", network_interface=eni)
             if self._has_fargate_capacity():  # keep EC2 tasks off Fargate tasks' capacity
                 user = _with_provider(user, _EC2_ONLY.expression)
             return self._tasks.launch(

@@ -8,7 +8,7 @@ from typing import Any
 from pyecs._waits import Flag
 from pyecs.abc import Backend, ContainerStartError, TaskLaunch
 from pyecs.backends._shared import LABEL_TASK
-from pyecs.models._construct import field_changer, positional_constructor
+from pyecs.models._construct import evolver, field_changer, positional_constructor
 from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.models.task_definition import ContainerDefinition, TaskDefinition
 
@@ -21,6 +21,7 @@ __all__ = [
     "TaskLabels",
     "aggregate_health",
     "can_start_at_once",
+    "evolve_container",
     "evolve_task",
     "step_error",
     "task_change",
@@ -41,23 +42,12 @@ STEP_ERRORS = {
 
 #: ``Task(*values)``, faster (see :func:`positional_constructor`).
 make_task = positional_constructor(Task)
-#: A changer of the fields given, by their names in order (:func:`evolve_task`).
-_CHANGERS: dict[tuple[str, ...], Callable[..., Task]] = {}
-
-
-def evolve_task(task: Task, /, **changes: Any) -> Task:
-    """``attrs.evolve(task, **changes)``, several times faster.
-
-    The runtime makes a new task snapshot on every change of every task; ``attrs.evolve``
-    reads each of the 29 fields by name and passes them by keyword, while this copies them
-    slot to slot (:func:`~pyecs.models._construct.field_changer`, one per set of names:
-    the call sites name a handful of sets).
-    """
-    names = tuple(changes)
-    change = _CHANGERS.get(names)
-    if change is None:
-        change = _CHANGERS[names] = field_changer(Task, names)
-    return change(task, *changes.values())
+#: ``attrs.evolve(task, **changes)``, several times faster: the runtime makes a new task
+#: snapshot on every change of every task; ``attrs.evolve`` reads each of the 29 fields by
+#: name and passes them by keyword, while this copies them slot to slot.
+evolve_task = evolver(Task)
+#: The same for a task's container.
+evolve_container = evolver(Container)
 
 
 #: ``change(task, *values)``: a task snapshot with new values of some fields, in order.

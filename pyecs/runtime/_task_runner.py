@@ -29,14 +29,15 @@ from pyecs.abc import (
     StartedContainer,
     TaskLaunch,
 )
-from pyecs.models._construct import positional_constructor
-from pyecs.models.task import Container, NetworkBinding, Task
+from pyecs.models._construct import field_changer
+from pyecs.models.task import Container, Task
 from pyecs.runtime._task_parts import (
     STEP_ERRORS,
     LaunchTemplate,
     Slot,
     aggregate_health,
     can_start_at_once,
+    evolve_container,
     evolve_task,
     step_error,
     task_change,
@@ -54,28 +55,9 @@ CLEANUP_TIMEOUT = 60.0
 STOP_GRACE = 30.0
 
 
-def _container(
-    c: Container,
-    last_status: str,
-    exit_code: int | None,
-    reason: str | None,
-    runtime_id: str | None,
-    network_bindings: tuple[NetworkBinding, ...],
-) -> Container:
-    """``attrs.evolve`` of a container for the starts and stops done at once (a hot path:
-    positional arguments, in ``Container``'s field order)."""
-    return _make_container(
-        c.name,
-        c.image,
-        c.essential,
-        last_status,
-        exit_code,
-        reason,
-        c.health_status,
-        runtime_id,
-        network_bindings,
-        c.has_health_check,
-    )
+#: A container's snapshot at a start and at a stop done at once (a hot path: by position).
+_STARTED = field_changer(Container, ("last_status", "runtime_id", "network_bindings"))
+_EXITED = field_changer(Container, ("last_status", "exit_code", "reason"))
 
 
 def running_at_once(
@@ -83,10 +65,17 @@ def running_at_once(
 ) -> Task:
     """The RUNNING snapshot of a task whose whole start was done at once: the last one of
     the step-by-step start, with its version (each step nobody saw is counted)."""
-    containers = tuple(
-        _container(c, "RUNNING", c.exit_code, c.reason, runtime_id, r.network_bindings)
-        for c, (runtime_id, r) in zip(task.containers, started, strict=True)
-    )
+    if len(started) == 1 and len(task.containers) == 1:  # most tasks: no generator
+        [(runtime_id, result)] = started
+        only = task.containers[0]
+        containers: tuple[Container, ...] = (
+            _STARTED(only, "RUNNING", runtime_id, result.network_bindings),
+        )
+    else:
+        containers = tuple(
+            _STARTED(c, "RUNNING", runtime_id, r.network_bindings)
+            for c, (runtime_id, r) in zip(task.containers, started, strict=True)
+        )
     return _RUNNING_AT_ONCE(
         task,
         task.version + 4 + 2 * len(containers),
@@ -110,7 +99,7 @@ def stopped_at_once(
     (on a request with ``stop_code`` and ``reason``): the last one of the step-by-step
     stop, with its version (each step nobody saw is counted)."""
     containers = tuple(
-        _container(c, "STOPPED", r.exit_code, r.reason, c.runtime_id, c.network_bindings)
+        _EXITED(c, "STOPPED", r.exit_code, r.reason)
         for c, r in zip(task.containers, exits, strict=True)
     )
     return _STOPPED_AT_ONCE(
@@ -149,9 +138,6 @@ _RUNNING_AT_ONCE = task_change(
     "containers",
     "health_status",
 )
-
-
-_make_container = positional_constructor(Container)
 
 
 class TaskRunner:
@@ -749,7 +735,7 @@ class TaskRunner:
             await self._cleanup_step(None, "teardown_task", self.backend.teardown_task, self.launch)
         finally:
             containers = tuple(
-                c if c.last_status == "STOPPED" else attrs.evolve(c, last_status="STOPPED")
+                c if c.last_status == "STOPPED" else evolve_container(c, last_status="STOPPED")
                 for c in self.task.containers
             )
             try:
@@ -794,6 +780,6 @@ class TaskRunner:
 
     def _set_container(self, name: str, **changes: Any) -> None:
         containers = tuple(
-            attrs.evolve(c, **changes) if c.name == name else c for c in self.task.containers
+            evolve_container(c, **changes) if c.name == name else c for c in self.task.containers
         )
         self._update(containers=containers)

@@ -172,14 +172,32 @@ _PLACED = task_change(
     "container_instance_arn",
     "availability_zone",
     "network_interface",
+    "created_at",
 )
 
 
-def _task_ids(count: int) -> list[str]:
-    """``count`` new task ids: 32 random hex digits each (``secrets.token_hex(16)``, from
-    one read of the system's randomness)."""
-    digits = os.urandom(16 * count).hex()
-    return [digits[i : i + 32] for i in range(0, 32 * count, 32)]
+class _TaskIds:
+    """New task ids: 32 random hex digits each (as ``secrets.token_hex(16)``), read from
+    the system's randomness for 256 ids at a time: a read per run_task call cost more
+    than the rest of making its ids. A forked child reads its own."""
+
+    __slots__ = ("_at", "_digits", "_pid")
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._at = 0
+        self._pid = 0
+
+    def take(self, count: int) -> list[str]:
+        need = 32 * count
+        at = self._at
+        if at + need > len(self._digits) or self._pid != os.getpid():
+            self._digits = os.urandom(16 * max(count, 256)).hex()
+            self._pid = os.getpid()
+            at = 0
+        self._at = at + need
+        digits = self._digits
+        return [digits[i : i + 32] for i in range(at, at + need, 32)]
 
 
 def _eni_id(task_id: str) -> str:
@@ -248,6 +266,8 @@ class TaskManager:
         self._start_flag = Flag()
         self._last_queued: _Parked | None = None  # shared by the copies of one launch
         self._last_template: LaunchTemplate | None = None
+        self._ids = _TaskIds()
+        self._last_maker: tuple[tuple[object, ...], SnapshotMaker | None] = ((), None)
         self._last_request: tuple[TaskDefinition | None, str, PlacementRequest | None] = (
             None,
             "",
@@ -472,7 +492,7 @@ class TaskManager:
             {"type": "memberOf", "expression": pc.expression}
             for pc in td.placement_constraints or ()
         ] + list(constraints or ())
-        ids = _task_ids(count)
+        ids = self._ids.take(count)
         prefix = self._task_arn_prefix
         keys = [prefix + i for i in ids]
         result = self._placement.place(request, count, strategies, all_constraints, task_keys=keys)
@@ -490,11 +510,13 @@ class TaskManager:
         capacity = capacity or TaskCapacity()
         if result.placements:
             # What the copies share, worked out once (a draft per copy costs a snapshot).
-            shared = self._draft(td, "", "", group, started_by, request, tags)
             template = self._template(td, group, capacity)
-            maker = self._placed_maker(shared, capacity)
+            maker = self._launch_maker(td, group, started_by, request, tags, capacity)
+            now = self._clock()
             for p in result.placements:
-                task = self._placed(maker, p.task_key, ids[p.copy_index], p.instance_id, capacity)
+                task = self._placed(
+                    maker, p.task_key, ids[p.copy_index], p.instance_id, capacity, now
+                )
                 tasks.append(self._new_task(on_deactivate, td, task, capacity, template))
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
@@ -562,6 +584,7 @@ class TaskManager:
             waiting.id,
             result.placements[0].instance_id,
             held.capacity,
+            waiting.created_at,
         )
         self._new_task(
             held.on_deactivate, td, evolve_task(task, version=waiting.version + 1), held.capacity
@@ -615,6 +638,34 @@ class TaskManager:
             tags=tuple(sorted(tags.items())) if tags else (),
         )
 
+    def _launch_maker(
+        self,
+        td: TaskDefinition,
+        group: str,
+        started_by: str | None,
+        request: PlacementRequest,
+        tags: Mapping[str, str] | None,
+        capacity: TaskCapacity,
+    ) -> SnapshotMaker:
+        """What the copies of a launch are made from (:meth:`_placed_maker` of their
+        draft): the same object for the launches in a row that share all of it (a loop of
+        run_task calls, a service's launches), as their copies differ only in what
+        :meth:`_placed` gives."""
+        key = (
+            td,
+            group,
+            started_by,
+            tuple(sorted(tags.items())) if tags else (),
+            request,
+            capacity,
+        )
+        last_key, maker = self._last_maker
+        if maker is None or last_key != key:
+            draft = self._draft(td, "", "", group, started_by, request, tags)
+            maker = self._placed_maker(draft, capacity)
+            self._last_maker = (key, maker)
+        return maker
+
     def _placed_maker(self, draft: Task, capacity: TaskCapacity) -> SnapshotMaker:
         """What :meth:`_placed` makes the copies of a launch from: ``draft`` with what
         they all share (the capacity) set once."""
@@ -633,9 +684,10 @@ class TaskManager:
         task_id: str,
         instance_id: str,
         capacity: TaskCapacity,
+        created_at: datetime.datetime | None,
     ) -> Task:
         """The first snapshot of a task placed on ``instance_id``, from the launch's
-        draft (see :meth:`_placed_maker`; a copy's own ARN and id given apart)."""
+        draft (see :meth:`_placed_maker`; a copy's own ARN, id and time given apart)."""
         # A Fargate task keeps the id of its own capacity here (placement and services
         # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
         eni = capacity.network_interface
@@ -648,6 +700,7 @@ class TaskManager:
             self._instance_arn(instance_id),
             self._placement.attribute(instance_id, "ecs.availability-zone"),
             eni,
+            created_at,
         )
 
     def _template(self, td: TaskDefinition, group: str, capacity: TaskCapacity) -> LaunchTemplate:

@@ -21,8 +21,8 @@ from pyecs.abc import ContainerExit, ContainerUsage, StartedContainer, TaskLaunc
 from pyecs.backends.simulated import Behavior, SimulatedBackend
 from pyecs.models.task import Container, NetworkBinding, Task
 from pyecs.runtime._events import TaskStateChange
-from pyecs.runtime._task_parts import evolve_task
-from pyecs.runtime._task_runner import _container
+from pyecs.runtime._task_parts import evolve_container, evolve_task
+from pyecs.runtime._task_runner import _EXITED, _STARTED
 
 pytestmark = pytest.mark.anyio
 
@@ -128,20 +128,21 @@ async def test_unobserved_tasks_end_in_the_same_state_with_the_same_versions() -
 
 
 def test_the_fast_evolves_are_attrs_evolve() -> None:
-    """The positional copies must follow the models' field order."""
+    """The copies slot to slot must be what attrs makes."""
     task = Task("arn", "id", "cluster", "td", "i-1", "i-arn", "family:web", started_by="me")
-    changes = {"version": 4, "last_status": "RUNNING", "tags": (("k", "v"),), "cpu": 3}
+    changes: dict[str, Any] = {"version": 4, "last_status": "RUNNING", "tags": (("k", "v"),)}
     assert evolve_task(task, **changes) == attrs.evolve(task, **changes)
+    assert evolve_task(task, cpu=3) == attrs.evolve(task, cpu=3)
     container = Container("app", "busybox", health_status="HEALTHY", has_health_check=True)
     binding = (NetworkBinding("127.0.0.1", 80, 32768, "tcp"),)
-    assert _container(container, "RUNNING", 3, "why", "sim-1", binding) == attrs.evolve(
-        container,
-        last_status="RUNNING",
-        exit_code=3,
-        reason="why",
-        runtime_id="sim-1",
-        network_bindings=binding,
+    started = _STARTED(container, "RUNNING", "sim-1", binding)
+    assert started == attrs.evolve(
+        container, last_status="RUNNING", runtime_id="sim-1", network_bindings=binding
     )
+    assert _EXITED(started, "STOPPED", 3, "why") == attrs.evolve(
+        started, last_status="STOPPED", exit_code=3, reason="why"
+    )
+    assert evolve_container(container, reason="r") == attrs.evolve(container, reason="r")
 
 
 # -- tasks started at once keep no runner while they run: what comes back must be the same --
