@@ -63,6 +63,9 @@ START_BATCH = 500
 PRUNE_INTERVAL = 60.0
 #: How long leaving the cluster waits for its tasks to stop before cancelling them.
 SHUTDOWN_TIMEOUT = 150.0
+#: Tasks stopped between two turns of the event loop when every task stops (leaving a
+#: cluster of a million simulated tasks takes seconds: the loop must not wait for it all).
+STOP_BATCH = 1000
 
 
 @attrs.frozen
@@ -960,7 +963,9 @@ class TaskManager:
         for arn in list(self._held):
             self.stop(arn, "UserInitiated", reason)
         waiting = []
-        for arn in [*self._runners, *self._parked, *self._queued]:
+        for index, arn in enumerate([*self._runners, *self._parked, *self._queued]):
+            if index and not index % STOP_BATCH:
+                await anyio.lowlevel.checkpoint()  # the rest of the program gets a turn
             if self._stop_parked(arn, "UserInitiated", reason):
                 continue
             runner = self._runner_of(arn)
