@@ -85,6 +85,11 @@ class Behavior:
     memory: float = 0.0
 
 
+def _cpu_seconds(used: float, since: float, cpu: float, now: float) -> float:
+    """CPU seconds used up to ``now``: ``used`` up to ``since``, then ``cpu`` units."""
+    return used + max(0.0, now - since) * cpu / 1024
+
+
 class _Container:
     """One simulated container.
 
@@ -158,7 +163,7 @@ class _Container:
 
     def cpu_used(self, now: float) -> float:
         """CPU seconds used up to ``now``."""
-        return self.cpu_seconds + max(0.0, now - self.since) * self.cpu / 1024
+        return _cpu_seconds(self.cpu_seconds, self.since, self.cpu, now)
 
     @property
     def name(self) -> str:
@@ -242,6 +247,12 @@ class _StartedAtOnce:
         plan = self.plans[index]
         assert plan is not None
         return self.task_arns[index], plan
+
+    def usage(self, runtime_id: str, now: float) -> ContainerUsage:
+        """What one of these containers used up to ``now`` (its behaviour's load since
+        the start), without making its object."""
+        behavior = self.plan(runtime_id)[1][1]
+        return ContainerUsage(_cpu_seconds(0.0, self.now, behavior.cpu, now), behavior.memory)
 
     def make(self, runtime_id: str) -> _Container:
         """The container, as the start at once would have made it."""
@@ -718,8 +729,8 @@ class SimulatedBackend(Backend):
         for rid in runtime_ids:
             c = self._containers.get(rid)
             if isinstance(c, _StartedAtOnce):
-                c = c.make(rid)  # a copy to read: the record stays
-            if c is not None and c.started and c.result is None:
+                out[rid] = c.usage(rid, now)
+            elif c is not None and c.started and c.result is None:
                 out[rid] = ContainerUsage(c.cpu_used(now), c.memory)
         return out
 
