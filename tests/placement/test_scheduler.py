@@ -271,6 +271,20 @@ def test_default_scale_in_stops_from_the_zone_and_instance_with_most_tasks() -> 
     assert state.tasks_in_group("service:web") == 5
 
 
+def test_choosing_victims_leaves_tasks_as_they_were(state: PlacementState) -> None:
+    # Victims are taken away for the computation and put back: as they were, running or not.
+    keys = [p.task_key for p in state.place(web(), 4, [Spread("instanceId")]).placements]
+    for key in keys[:3]:
+        state.mark_running(key)
+    before, on = state.instances(), [state.tasks_on(i) for i in ("i-1", "i-2")]
+    victims = state.victims("service:web", 4, [BinPack("memory")])
+    assert sorted(victims) == sorted(keys)
+    assert state.victims("service:web", 1, candidates=keys[:1]) == keys[:1]  # the oldest
+    assert state.instances() == before
+    assert [state.tasks_on(i) for i in ("i-1", "i-2")] == on  # in placement order still
+    assert [state.mark_running(k) for k in keys] == [False, False, False, True]
+
+
 def test_scale_in_keeps_spread_balanced() -> None:
     state = PlacementState()
     state.add_instances(uniform_instances(6, zones=3))
