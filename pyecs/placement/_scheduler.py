@@ -15,14 +15,23 @@ from pyecs.models.instance import (
     InstanceSpec,
     container_instance_arn,
 )
-from pyecs.placement._constraints import constraints_from
+from pyecs.placement._constraints import DistinctInstance, MemberOf, constraints_from
 from pyecs.placement._diagnose import diagnose
 from pyecs.placement._index import GroupStats, Indexes
 from pyecs.placement._node import InstanceNode
 from pyecs.placement._order import Selector, value_counts
-from pyecs.placement._protocols import CandidateInstance
+from pyecs.placement._protocols import (
+    CandidateInstance,
+    PlacementConstraint,
+    PlacementStrategy,
+)
 from pyecs.placement._scale_in import choose_victims
-from pyecs.placement._strategies import DEFAULT_SERVICE_STRATEGY, strategies_from
+from pyecs.placement._strategies import (
+    DEFAULT_SERVICE_STRATEGY,
+    BinPack,
+    Spread,
+    strategies_from,
+)
 from pyecs.placement._types import (
     PlacedTask,
     Placement,
@@ -57,6 +66,24 @@ _SEQUENCE_SHIFT = 33
 _ONE_SEQUENCE = 1 << _SEQUENCE_SHIFT
 _RECORD = itemgetter(1)
 _RECORD_OF_FOUND = itemgetter(2)
+_make_result = positional_constructor(PlacementResult)
+
+#: The strategies and constraints that are plain frozen values: an equal one behaves the
+#: same (``Random`` is equal to another of its seed, yet draws from its own generator).
+_VALUE_TYPES = frozenset({BinPack, Spread, DistinctInstance, MemberOf})
+
+
+def _same_values(given: object, normalised: tuple[object, ...]) -> bool:
+    """Whether ``given`` is a list or tuple of the same values as ``normalised`` (made of
+    :data:`_VALUE_TYPES` only), item by item: then it normalises to ``normalised``."""
+    if type(given) is not list and type(given) is not tuple:
+        return False
+    if len(given) != len(normalised):
+        return False
+    for item, value in zip(given, normalised, strict=True):
+        if item is not value and (type(item) is not type(value) or item != value):
+            return False
+    return True
 
 
 class PlacementState:
@@ -100,6 +127,14 @@ class PlacementState:
         #: request object call after call, and an identity check is cheaper than a hash.
         self._last_request: PlacementRequest | None = None
         self._last_request_id = 0
+        #: The last chain and constraints normalised that were plain values (see
+        #: _VALUE_TYPES), and the selector of the last place() call made of them: a
+        #: caller that passes equal ones again (a fresh ``[BinPack("memory")]`` per
+        #: call, say) gets the same tuples, and the selector is reused for the same
+        #: request; what it works out from them costs more than the copies of a call.
+        self._chain: tuple[PlacementStrategy, ...] = ()
+        self._rules: tuple[PlacementConstraint, ...] = ()
+        self._selector: Selector | None = None
         self._instance_counter = 0
         #: Every node in id order, and their ARNs; None until asked for after a change.
         self._in_order: list[InstanceNode] | None = None
@@ -317,10 +352,29 @@ class PlacementState:
         """
         if not isinstance(request, PlacementRequest):
             raise InvalidParameterError(f"request must be a PlacementRequest, not {request!r}")
-        chain = strategies_from(strategies)
-        rules = constraints_from(constraints)
+        chain = self._chain
+        if not _same_values(strategies, chain):
+            chain = strategies_from(strategies)
+            if _VALUE_TYPES.issuperset(map(type, chain)):
+                self._chain = chain
+        rules = self._rules
+        if not _same_values(constraints, rules):
+            rules = constraints_from(constraints)
+            if _VALUE_TYPES.issuperset(map(type, rules)):
+                self._rules = rules
         keys = self._task_keys(count, task_keys)
-        selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+        selector = self._selector
+        if (
+            selector is not None
+            and selector.request is request
+            and selector.levels is chain
+            and selector.rules is rules
+        ):
+            selector.restart()
+        else:
+            selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+            if chain is self._chain and rules is self._rules:
+                self._selector = selector
         picker = None
         if count > 1:
             selector.plan_runs()
@@ -346,11 +400,11 @@ class PlacementState:
                         PlacementFailure(i, found.reason, found.detail, found.closest)
                         for i in range(index, count)
                     )
-                    return PlacementResult(tuple(placements), failures)
+                    return _make_result(tuple(placements), failures)
             run = room(node, count - index)
             self._reserve_copies(node, request, keys, index, run, placements)
             index += run
-        return PlacementResult(tuple(placements), ())
+        return _make_result(tuple(placements), ())
 
     def reserve(self, task_key: str, instance_id: str, request: PlacementRequest) -> None:
         """Reserve what a task that already runs on ``instance_id`` holds (an adopted one).
