@@ -11,7 +11,6 @@ from pyecs.models.instance import ContainerInstance, InstanceSpec, Resources
 
 if TYPE_CHECKING:
     from pyecs.placement._index import Bucket
-    from pyecs.placement._types import PlacedTask
 
 __all__ = ["InstanceNode"]
 
@@ -74,7 +73,8 @@ class InstanceNode:
         self.pending_tasks_count = 0
         #: Tasks per group on this instance; a group is absent once its count drops to 0.
         self.groups: dict[str, int] = {}
-        self.tasks: dict[str, PlacedTask] = {}
+        #: The record (an int: no object per task; see the scheduler) of each task here.
+        self.tasks: dict[str, int] = {}
         #: The index buckets holding this instance (one per partition), while placeable.
         self.buckets: list[Bucket] = []
         #: Bumped on every change (status included) / on changes of attributes and agent

@@ -69,8 +69,9 @@ def value_counts(
 class Selector:
     """Picks instances for copies of one request, one copy at a time.
 
-    Build it once per ``place`` call; between copies the caller reserves the chosen
-    instance, and the indexes and counts the selector reads move with it.
+    Build it for a ``place`` call (or :meth:`restart` one of an earlier call of the same
+    values); between copies the caller reserves the chosen instance, and the indexes and
+    counts the selector reads move with it.
     """
 
     def __init__(
@@ -94,21 +95,39 @@ class Selector:
             stats = groups[request.group] = GroupStats()
         #: The instances with a task of the group (live: it follows each placement).
         self._stats, self._hosts = stats, stats.hosts
-        distinct = any(isinstance(c, DistinctInstance) for c in constraints)
-        self._exclude: Ids = self._hosts if distinct else _NONE
         self._key_fns = {id(level): self._key_fn(level) for level in strategies}
+        self.sticky = self.by_room = False  # see plan_runs()
+        self._planned = False
+        #: The constraints (the state reuses a selector for the same request, chain and these).
+        self.rules = constraints
+        if not constraints:  # the common case: nothing to work out
+            self._exclude: Ids = _NONE
+            self._resume: dict[tuple[Scope, int], Entry] | None = {}
+            self.checks: list[tuple[PlacementConstraint, Callable[[InstanceNode], bool]]] = []
+            self._checks: list[Callable[[InstanceNode], bool]] = []
+            return
+        distinct = any(isinstance(c, DistinctInstance) for c in constraints)
+        self._exclude = self._hosts if distinct else _NONE
         #: Where each id-order walk may resume, per scope and exclusion set: the entries
         #: below were skipped for want of room or as excluded, which stays so while
         #: copies of one request are placed (room only shrinks, exclusions only grow).
         #: Only with built-in constraints: a user's may change its mind about any node.
         builtin = all(isinstance(c, DistinctInstance | MemberOf) for c in constraints)
-        self._resume: dict[tuple[Scope, int], Entry] | None = {} if builtin else None
-        self.sticky = self.by_room = False  # see plan_runs()
-        self._rules = constraints
+        self._resume = {} if builtin else None
         ranked = sorted(constraints, key=_constraint_cost)
         #: Each constraint with its check, cheapest first.
         self.checks = [(c, self._check_fn(c)) for c in ranked]
         self._checks = [check for _, check in self.checks]
+
+    def restart(self) -> None:
+        """Make ready for the copies of another ``place`` call with the same request, chain
+        and constraints, all built-in values (a user's object may keep state of its own).
+
+        What a selector works out from them holds as long as they do; only where walks
+        may resume is true for one call alone (releases in between make room).
+        """
+        if self._resume:
+            self._resume.clear()
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -140,12 +159,16 @@ class Selector:
             return False
         if request.udp_ports and not request.udp_ports.isdisjoint(node.used_udp_ports):
             return False
-        return all(check(node) for check in self._checks)
+        checks = self._checks
+        return not checks or all(check(node) for check in checks)
 
     def plan_runs(self) -> None:
         """Work out :attr:`sticky` and :attr:`by_room` (for calls of several copies)."""
+        if self._planned:
+            return
+        self._planned = True
         builtin = self._resume is not None
-        strategies, constraints, request = self.levels, self._rules, self.request
+        strategies, constraints, request = self.levels, self.rules, self.request
         first = strategies[0] if strategies else None
         #: Whether the instance a copy went to is still the best for the next copy as long
         #: as it fits: the chain is empty (id order) or starts with binpack on a resource

@@ -54,7 +54,7 @@ def choose_victims(
     groups: dict[str, GroupStats],
     view: PlacementView,
     take: Callable[[PlacedTask], None],
-    put_back: Callable[[InstanceNode, PlacedTask], None],
+    put_back: Callable[[PlacedTask], None],
 ) -> list[str]:
     """Pick up to ``count`` tasks of ``pool`` (one group) to stop, in stopping order.
 
@@ -66,7 +66,7 @@ def choose_victims(
         groups: The group statistics.
         view: The view user strategies receive.
         take: Releases a task (temporarily).
-        put_back: Reserves it again on its instance.
+        put_back: Reserves a task taken again, as it was (running or not).
     """
     if not pool:
         return []
@@ -86,5 +86,5 @@ def choose_victims(
             take(best)
     finally:
         for task in reversed(chosen):
-            put_back(nodes[task.instance_id], task)
+            put_back(task)
     return [task.key for task in chosen]

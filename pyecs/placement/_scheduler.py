@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import repeat
+from operator import itemgetter
 
 from pyecs.exceptions import InvalidParameterError
 from pyecs.models._construct import positional_constructor
@@ -14,14 +15,23 @@ from pyecs.models.instance import (
     InstanceSpec,
     container_instance_arn,
 )
-from pyecs.placement._constraints import constraints_from
+from pyecs.placement._constraints import DistinctInstance, MemberOf, constraints_from
 from pyecs.placement._diagnose import diagnose
 from pyecs.placement._index import GroupStats, Indexes
 from pyecs.placement._node import InstanceNode
 from pyecs.placement._order import Selector, value_counts
-from pyecs.placement._protocols import CandidateInstance
+from pyecs.placement._protocols import (
+    CandidateInstance,
+    PlacementConstraint,
+    PlacementStrategy,
+)
 from pyecs.placement._scale_in import choose_victims
-from pyecs.placement._strategies import DEFAULT_SERVICE_STRATEGY, strategies_from
+from pyecs.placement._strategies import (
+    DEFAULT_SERVICE_STRATEGY,
+    BinPack,
+    Spread,
+    strategies_from,
+)
 from pyecs.placement._types import (
     PlacedTask,
     Placement,
@@ -37,13 +47,43 @@ DEFAULT_REGION = "local"
 DEFAULT_ACCOUNT = "000000000000"
 
 
-# The scheduler makes one of each per placed copy.
+# The scheduler makes one Placement per placed copy, and a PlacedTask when one is asked for.
 _make_placed = positional_constructor(PlacedTask)
 _make_placement = positional_constructor(Placement)
 
+# A placed task is kept as two dict entries and no object of its own: the state's
+# ``_tasks[key]`` is its instance's node (shared) and the node's ``tasks[key]`` one int,
+# its *record*: the sequence number in the high bits, then the id of its request in the
+# state's table of requests (shared by every task of an equal request), then whether it
+# runs. An object per task (a PlacedTask, a tuple) would be one more object that every
+# full pass of the garbage collector walks, which at a million tasks is most of what a
+# simulation spends; an int is not tracked. Records sort as their sequence numbers do
+# (request ids are reused once free, so 32 bits are far more than enough).
+_RUNNING = 1
+_REQUEST_SHIFT = 1
+_REQUEST_MASK = (1 << 32) - 1
+_SEQUENCE_SHIFT = 33
+_ONE_SEQUENCE = 1 << _SEQUENCE_SHIFT
+_RECORD = itemgetter(1)
+_RECORD_OF_FOUND = itemgetter(2)
+_make_result = positional_constructor(PlacementResult)
 
-def _sequence(task: PlacedTask) -> int:
-    return task.sequence
+#: The strategies and constraints that are plain frozen values: an equal one behaves the
+#: same (``Random`` is equal to another of its seed, yet draws from its own generator).
+_VALUE_TYPES = frozenset({BinPack, Spread, DistinctInstance, MemberOf})
+
+
+def _same_values(given: object, normalised: tuple[object, ...]) -> bool:
+    """Whether ``given`` is a list or tuple of the same values as ``normalised`` (made of
+    :data:`_VALUE_TYPES` only), item by item: then it normalises to ``normalised``."""
+    if type(given) is not list and type(given) is not tuple:
+        return False
+    if len(given) != len(normalised):
+        return False
+    for item, value in zip(given, normalised, strict=True):
+        if item is not value and (type(item) is not type(value) or item != value):
+            return False
+    return True
 
 
 class PlacementState:
@@ -74,9 +114,27 @@ class PlacementState:
         self._nodes: dict[str, InstanceNode] = {}
         self._indexes = Indexes(self._nodes)
         self._groups: dict[str, GroupStats] = {}
-        self._tasks: dict[str, PlacedTask] = {}
-        self._running: set[str] = set()
+        #: The node of every placed task, by key (its record is in the node's ``tasks``).
+        self._tasks: dict[str, InstanceNode] = {}
         self._sequence = 0
+        #: The requests of the placed tasks by id (None: a free id), each one's id, and
+        #: how many tasks use each; an id is freed with the last task of its request.
+        self._requests: list[PlacementRequest | None] = []
+        self._request_ids: dict[PlacementRequest, int] = {}
+        self._request_uses: list[int] = []
+        self._free_request_ids: list[int] = []
+        #: The request asked about last and its id: a caller usually passes the same
+        #: request object call after call, and an identity check is cheaper than a hash.
+        self._last_request: PlacementRequest | None = None
+        self._last_request_id = 0
+        #: The last chain and constraints normalised that were plain values (see
+        #: _VALUE_TYPES), and the selector of the last place() call made of them: a
+        #: caller that passes equal ones again (a fresh ``[BinPack("memory")]`` per
+        #: call, say) gets the same tuples, and the selector is reused for the same
+        #: request; what it works out from them costs more than the copies of a call.
+        self._chain: tuple[PlacementStrategy, ...] = ()
+        self._rules: tuple[PlacementConstraint, ...] = ()
+        self._selector: Selector | None = None
         self._instance_counter = 0
         #: Every node in id order, and their ARNs; None until asked for after a change.
         self._in_order: list[InstanceNode] | None = None
@@ -294,10 +352,29 @@ class PlacementState:
         """
         if not isinstance(request, PlacementRequest):
             raise InvalidParameterError(f"request must be a PlacementRequest, not {request!r}")
-        chain = strategies_from(strategies)
-        rules = constraints_from(constraints)
+        chain = self._chain
+        if not _same_values(strategies, chain):
+            chain = strategies_from(strategies)
+            if _VALUE_TYPES.issuperset(map(type, chain)):
+                self._chain = chain
+        rules = self._rules
+        if not _same_values(constraints, rules):
+            rules = constraints_from(constraints)
+            if _VALUE_TYPES.issuperset(map(type, rules)):
+                self._rules = rules
         keys = self._task_keys(count, task_keys)
-        selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+        selector = self._selector
+        if (
+            selector is not None
+            and selector.request is request
+            and selector.levels is chain
+            and selector.rules is rules
+        ):
+            selector.restart()
+        else:
+            selector = Selector(self._indexes, self._groups, self, request, chain, rules)
+            if chain is self._chain and rules is self._rules:
+                self._selector = selector
         picker = None
         if count > 1:
             selector.plan_runs()
@@ -323,11 +400,11 @@ class PlacementState:
                         PlacementFailure(i, found.reason, found.detail, found.closest)
                         for i in range(index, count)
                     )
-                    return PlacementResult(tuple(placements), failures)
+                    return _make_result(tuple(placements), failures)
             run = room(node, count - index)
             self._reserve_copies(node, request, keys, index, run, placements)
             index += run
-        return PlacementResult(tuple(placements), ())
+        return _make_result(tuple(placements), ())
 
     def reserve(self, task_key: str, instance_id: str, request: PlacementRequest) -> None:
         """Reserve what a task that already runs on ``instance_id`` holds (an adopted one).
@@ -342,15 +419,16 @@ class PlacementState:
             raise InvalidParameterError(f"task key {task_key!r} is already placed")
         node = self._node(instance_id)
         self._sequence += 1
-        self._reserve(node, PlacedTask(task_key, node.id, request, self._sequence))
+        request_id = self._request_id(request, 1)
+        self._reserve(
+            node, task_key, self._sequence << _SEQUENCE_SHIFT | request_id << _REQUEST_SHIFT
+        )
 
     def release(self, task_key: str) -> bool:
         """Give back what a stopped task held. Returns False for an unknown (or released) key."""
-        task = self._tasks.get(task_key)
-        if task is None:
+        if task_key not in self._tasks:
             return False
-        self._unreserve(task)
-        self._running.discard(task_key)
+        self._drop_request(self._unreserve(task_key) >> _REQUEST_SHIFT & _REQUEST_MASK)
         return True
 
     def mark_running(self, task_key: str) -> bool:
@@ -358,11 +436,14 @@ class PlacementState:
 
         Returns False for an unknown key or a task already counted as running.
         """
-        task = self._tasks.get(task_key)
-        if task is None or task_key in self._running:
+        node = self._tasks.get(task_key)
+        if node is None:
             return False
-        node = self._nodes[task.instance_id]
-        self._running.add(task_key)
+        tasks = node.tasks
+        record = tasks[task_key]
+        if record & _RUNNING:
+            return False
+        tasks[task_key] = record | _RUNNING
         self._dirty.add(node.id)
         node.pending_tasks_count -= 1
         node.running_tasks_count += 1
@@ -370,12 +451,20 @@ class PlacementState:
         return True
 
     def task(self, task_key: str) -> PlacedTask | None:
-        """The placed task with that key, if it holds resources."""
-        return self._tasks.get(task_key)
+        """The placed task with that key, if it holds resources.
+
+        Made on each call (the state keeps no object per task): equal each time, not the
+        same object; its ``request`` is equal to the one placed, and may be another
+        object equal to it.
+        """
+        node = self._tasks.get(task_key)
+        if node is None:
+            return None
+        return self._placed(task_key, node, node.tasks[task_key])
 
     def tasks_on(self, instance_id: str) -> list[str]:
         """The keys of the tasks placed on an instance, in placement order."""
-        return [t.key for t in sorted(self._node(instance_id).tasks.values(), key=_sequence)]
+        return [key for key, _ in sorted(self._node(instance_id).tasks.items(), key=_RECORD)]
 
     def victims(
         self,
@@ -403,9 +492,17 @@ class PlacementState:
         if stats is None or count <= 0:
             return []
         pool = self._group_tasks(group, stats, candidates)
-        return choose_victims(
-            pool, count, chain, self._nodes, self._groups, self, self._unreserve, self._reserve
-        )
+        nodes = self._nodes
+        # The records of the tasks taken away for the computation, to put back as they were.
+        taken: dict[str, int] = {}
+
+        def take(task: PlacedTask) -> None:
+            taken[task.key] = self._unreserve(task.key)
+
+        def put_back(task: PlacedTask) -> None:
+            self._reserve(nodes[task.instance_id], task.key, taken.pop(task.key))
+
+        return choose_victims(pool, count, chain, nodes, self._groups, self, take, put_back)
 
     # -- the PlacementView protocol --------------------------------------------------------
 
@@ -442,28 +539,76 @@ class PlacementState:
         keys = list(task_keys)
         if len(keys) != count:
             raise InvalidParameterError(f"{len(keys)} task keys given for {count} copies")
-        if len(set(keys)) != count or any(k in self._tasks for k in keys):
+        if len(set(keys)) != count or not self._tasks.keys().isdisjoint(keys):
             raise InvalidParameterError("task keys must be unique and not already placed")
         return keys
+
+    def _placed(self, key: str, node: InstanceNode, record: int) -> PlacedTask:
+        """The :class:`PlacedTask` of a task's record (see ``_RUNNING`` and its kin)."""
+        request = self._requests[record >> _REQUEST_SHIFT & _REQUEST_MASK]
+        assert request is not None  # (a placed task holds its request's id)
+        return _make_placed(key, node.id, request, record >> _SEQUENCE_SHIFT)
+
+    def _request_id(self, request: PlacementRequest, uses: int) -> int:
+        """The id of ``request`` in the table (given one if it has none), counting
+        ``uses`` more tasks of it."""
+        if request is self._last_request:
+            request_id = self._last_request_id
+        else:
+            found = self._request_ids.get(request)
+            if found is None:
+                if self._free_request_ids:
+                    found = self._free_request_ids.pop()
+                    self._requests[found] = request
+                else:
+                    found = len(self._requests)
+                    self._requests.append(request)
+                    self._request_uses.append(0)
+                self._request_ids[request] = found
+            request_id = found
+            self._last_request, self._last_request_id = request, request_id
+        self._request_uses[request_id] += uses
+        return request_id
+
+    def _drop_request(self, request_id: int) -> None:
+        """Count one task of a request less, and free its id after the last one."""
+        uses = self._request_uses[request_id] - 1
+        self._request_uses[request_id] = uses
+        if not uses:
+            request = self._requests[request_id]
+            assert request is not None
+            del self._request_ids[request]
+            self._requests[request_id] = None
+            self._free_request_ids.append(request_id)
+            if request is self._last_request:
+                self._last_request = None
 
     def _group_tasks(
         self, group: str, stats: GroupStats, candidates: Collection[str] | None
     ) -> list[PlacedTask]:
         """The tasks of ``group`` (among ``candidates``), in placement order: looked up
         by key when the candidates are fewer, else gathered from the group's instances."""
+        ids = {i for i, r in enumerate(self._requests) if r is not None and r.group == group}
+        found: list[tuple[str, InstanceNode, int]] = []
         if candidates is not None and len(candidates) <= stats.total:
-            found = map(self._tasks.get, dict.fromkeys(candidates))
-            pool = [t for t in found if t is not None and t.request.group == group]
+            owners = self._tasks
+            for key in dict.fromkeys(candidates):
+                node = owners.get(key)
+                if node is not None:
+                    record = node.tasks[key]
+                    if record >> _REQUEST_SHIFT & _REQUEST_MASK in ids:
+                        found.append((key, node, record))
         else:
             nodes = self._nodes
-            pool = [
-                t
-                for node_id in stats.hosts
-                for t in nodes[node_id].tasks.values()
-                if t.request.group == group and (candidates is None or t.key in candidates)
-            ]
-        pool.sort(key=_sequence)
-        return pool
+            for node_id in stats.hosts:
+                node = nodes[node_id]
+                for key, record in node.tasks.items():
+                    if record >> _REQUEST_SHIFT & _REQUEST_MASK in ids and (
+                        candidates is None or key in candidates
+                    ):
+                        found.append((key, node, record))
+        found.sort(key=_RECORD_OF_FOUND)
+        return [self._placed(key, node, record) for key, node, record in found]
 
     def _reindex(self, node: InstanceNode, change: Callable[[], None]) -> None:
         self._dirty.add(node.id)
@@ -486,9 +631,11 @@ class PlacementState:
         for group in node.groups:
             self._groups[group].shift_values(node, +1)
 
-    def _reserve(self, node: InstanceNode, task: PlacedTask) -> None:
+    def _reserve(self, node: InstanceNode, key: str, record: int) -> None:
+        """Reserve a task on ``node`` from its record (its request id already counted)."""
         self._dirty.add(node.id)
-        request = task.request
+        request = self._requests[record >> _REQUEST_SHIFT & _REQUEST_MASK]
+        assert request is not None
         if request.cpu or request.memory:
             self._indexes.set_amounts(
                 node, node.remaining_cpu - request.cpu, node.remaining_memory - request.memory
@@ -499,8 +646,8 @@ class PlacementState:
             node.used_udp_ports |= request.udp_ports
         group = request.group
         node.groups[group] = node.groups.get(group, 0) + 1
-        node.tasks[task.key] = task
-        if task.key in self._running:
+        node.tasks[key] = record
+        if record & _RUNNING:
             node.running_tasks_count += 1
         else:
             node.pending_tasks_count += 1
@@ -509,7 +656,7 @@ class PlacementState:
         if stats is None:
             stats = self._groups[group] = GroupStats()
         stats.count_tasks(node, 1)
-        self._tasks[task.key] = task
+        self._tasks[key] = node
 
     def _reserve_copies(
         self,
@@ -544,32 +691,32 @@ class PlacementState:
             stats = self._groups[group] = GroupStats()
         sequence = self._sequence
         self._sequence = sequence + run
+        record = (sequence + 1) << _SEQUENCE_SHIFT | self._request_id(
+            request, run
+        ) << _REQUEST_SHIFT
         if run == 1:
             key = keys[first]
-            self._tasks[key] = node.tasks[key] = _make_placed(key, node_id, request, sequence + 1)
+            self._tasks[key] = node
+            node.tasks[key] = record
             placements.append(_make_placement(first, node_id, key))
         else:  # map and zip keep the per-copy work in C: most of a batch's cost
             taken = keys[first : first + run]
-            placed = list(
-                map(
-                    _make_placed,
-                    taken,
-                    repeat(node_id),
-                    repeat(request),
-                    range(sequence + 1, sequence + run + 1),
-                )
-            )
-            self._tasks.update(zip(taken, placed, strict=True))
-            node.tasks.update(zip(taken, placed, strict=True))
+            self._tasks.update(zip(taken, repeat(node, run), strict=True))
+            records = range(record, record + run * _ONE_SEQUENCE, _ONE_SEQUENCE)
+            node.tasks.update(zip(taken, records, strict=True))
             placements.extend(
                 map(_make_placement, range(first, first + run), repeat(node_id), taken)
             )
         stats.count_tasks(node, run)
 
-    def _unreserve(self, task: PlacedTask) -> None:
-        node = self._nodes[task.instance_id]
+    def _unreserve(self, key: str) -> int:
+        """Give back what a placed task holds and forget it; its record is returned (the
+        caller drops its request's use, or reserves it again as it was)."""
+        node = self._tasks.pop(key)
+        record = node.tasks.pop(key)
         self._dirty.add(node.id)
-        request = task.request
+        request = self._requests[record >> _REQUEST_SHIFT & _REQUEST_MASK]
+        assert request is not None
         if request.cpu or request.memory:
             self._indexes.set_amounts(
                 node, node.remaining_cpu + request.cpu, node.remaining_memory + request.memory
@@ -584,11 +731,10 @@ class PlacementState:
             node.groups[group] = left
         else:
             del node.groups[group]
-        del node.tasks[task.key]
-        if task.key in self._running:
+        if record & _RUNNING:
             node.running_tasks_count -= 1
         else:
             node.pending_tasks_count -= 1
         node.version += 1
         self._groups[group].remove_task(node)
-        del self._tasks[task.key]
+        return record

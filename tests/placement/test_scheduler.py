@@ -271,6 +271,20 @@ def test_default_scale_in_stops_from_the_zone_and_instance_with_most_tasks() -> 
     assert state.tasks_in_group("service:web") == 5
 
 
+def test_choosing_victims_leaves_tasks_as_they_were(state: PlacementState) -> None:
+    # Victims are taken away for the computation and put back: as they were, running or not.
+    keys = [p.task_key for p in state.place(web(), 4, [Spread("instanceId")]).placements]
+    for key in keys[:3]:
+        state.mark_running(key)
+    before, on = state.instances(), [state.tasks_on(i) for i in ("i-1", "i-2")]
+    victims = state.victims("service:web", 4, [BinPack("memory")])
+    assert sorted(victims) == sorted(keys)
+    assert state.victims("service:web", 1, candidates=keys[:1]) == keys[:1]  # the oldest
+    assert state.instances() == before
+    assert [state.tasks_on(i) for i in ("i-1", "i-2")] == on  # in placement order still
+    assert [state.mark_running(k) for k in keys] == [False, False, False, True]
+
+
 def test_scale_in_keeps_spread_balanced() -> None:
     state = PlacementState()
     state.add_instances(uniform_instances(6, zones=3))
@@ -332,6 +346,37 @@ def test_a_full_cluster_takes_tasks_again_after_a_release() -> None:
     state.release(result.placements[3].task_key)
     assert state.place(web(memory=256), 1).instance_ids == ["i3"]
     assert state.place(web(memory=256), 1, [BinPack("memory")]).failures
+
+
+@pytest.mark.parametrize("chain", [[], [Spread("instanceId")]], ids=["id-order", "spread"])
+def test_the_same_request_again_finds_room_a_release_made(chain: list[Spread]) -> None:
+    # Calls with the same request and equal strategies share what the state worked out
+    # for them; where an earlier call's walks stopped is not part of it.
+    state = PlacementState()
+    state.add_instances([spec(f"i{k}", memory=256) for k in range(3)])
+    request = web(memory=256)
+    keys = [p.task_key for p in state.place(request, 3, list(chain)).placements]
+    assert state.place(request, 1, list(chain)).failures
+    state.release(keys[0])
+    assert state.place(request, 1, list(chain)).instance_ids == ["i0"]
+
+
+def test_the_same_request_follows_a_change_of_strategy() -> None:
+    state = PlacementState()
+    state.add_instances([spec("a"), spec("b")])
+    request = web()
+    assert state.place(request, 2, [BinPack("memory")]).instance_ids == ["a", "a"]
+    assert state.place(request, 2, [Spread("instanceId")]).instance_ids == ["b", "b"]
+    assert state.place(request, 1, (BinPack("memory"),)).instance_ids == ["a"]
+
+
+def test_a_fresh_random_strategy_draws_from_its_own_generator(state: PlacementState) -> None:
+    # Random(seed) objects are equal when their seeds are: each must still draw its own.
+    first, second = Random(seed=3), Random(seed=3)
+    state.place(web(), 2, [first])
+    state.place(web(), 2, [second])
+    untouched = Random(seed=3).rng.getstate()
+    assert first.rng.getstate() != untouched and second.rng.getstate() != untouched
 
 
 def test_spread_over_instances_finds_an_instance_emptied_by_a_release() -> None:
