@@ -24,6 +24,7 @@ from pyecs.models._arn import ArnFactory
 from pyecs.models.task import AdoptableTask, Container, NetworkInterface, Task
 from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._constraints import constraints_from
+from pyecs.placement._protocols import PlacementConstraint
 from pyecs.placement._scheduler import PlacementState
 from pyecs.placement._types import PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
@@ -269,6 +270,10 @@ class TaskManager:
         self._start_flag = Flag()
         self._last_queued: _Parked | None = None  # shared by the copies of one launch
         self._last_template: LaunchTemplate | None = None
+        self._last_td_constraints: tuple[TaskDefinition | None, tuple[PlacementConstraint, ...]] = (
+            None,
+            (),
+        )
         self._ids = _TaskIds()
         self._last_maker: tuple[tuple[object, ...], SnapshotMaker | None] = ((), None)
         self._last_request: tuple[TaskDefinition | None, str, PlacementRequest | None] = (
@@ -491,10 +496,7 @@ class TaskManager:
             )
         request = self._request(td, group)
         constraints = constraints_from(constraints)  # before it is joined to the td's
-        all_constraints = [
-            {"type": "memberOf", "expression": pc.expression}
-            for pc in td.placement_constraints or ()
-        ] + list(constraints or ())
+        all_constraints = [*self._td_constraints(td), *(constraints or ())]
         ids = self._ids.take(count)
         prefix = self._task_arn_prefix
         keys = [prefix + i for i in ids]
@@ -541,6 +543,20 @@ class TaskManager:
             return RunTaskResult(tuple(tasks), ()), ()
         return RunTaskResult(tuple(tasks), failures), result.failures
 
+    def _td_constraints(self, td: TaskDefinition) -> tuple[PlacementConstraint, ...]:
+        """The definition's placement constraints, each parsed once for the launches of
+        one definition in a row (the scheduler reuses equal constraints of a call before)."""
+        last_td, parsed = self._last_td_constraints
+        if last_td is not td:
+            parsed = constraints_from(
+                [
+                    {"type": "memberOf", "expression": pc.expression}
+                    for pc in td.placement_constraints or ()
+                ]
+            )
+            self._last_td_constraints = (td, parsed)
+        return parsed
+
     def _request(self, td: TaskDefinition, group: str) -> PlacementRequest:
         """:func:`placement_request`, worked out once per definition and group in a row
         (the launches of a service, or of a loop of run_task calls)."""
@@ -570,10 +586,7 @@ class TaskManager:
         if held is None:
             return False
         td = held.td
-        all_constraints = [
-            {"type": "memberOf", "expression": pc.expression}
-            for pc in td.placement_constraints or ()
-        ] + list(constraints)
+        all_constraints = [*self._td_constraints(td), *constraints]
         result = self._placement.place(
             held.request, 1, strategies, all_constraints, task_keys=[arn]
         )
