@@ -363,19 +363,25 @@ class TaskManager:
         clock_now, loop_now = self._clock(), anyio.current_time()
         parked: _Parked | None = None
         observed = self._observed()
+        queued_tasks, parked_tasks, tasks = self._queued, self._parked, self._tasks
         for index, item in enumerate(ready):
             started = None if results is None else results[index]
             if isinstance(item, str):
-                queued = self._queued[item]
-                if started is not None and not observed:
+                queued = queued_tasks.pop(item, None)
+                if queued is not None and started is not None and not observed:
                     # Its whole start in one snapshot, and it runs with no runner.
-                    del self._queued[item]
                     parked = _Parked.share(parked, queued.template, queued.deactivate, loop_now)
-                    self._parked[item] = parked
-                    self._record(running_at_once(self._tasks[item], started, clock_now))
+                    parked_tasks[item] = parked
+                    self._record(running_at_once(tasks[item], started, clock_now))
                     continue
-                runner = self._runner_of(item)
-                assert runner is not None
+                if queued is not None:
+                    queued_tasks[item] = queued  # its runner is made from it
+                # (None: a watcher of an earlier task asked something of it: it has a
+                # runner now, or it stopped.)
+                made = self._runner_of(item)
+                if made is None:
+                    continue
+                runner = made
             else:
                 runner = item
             if started is None:
