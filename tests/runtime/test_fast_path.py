@@ -389,3 +389,22 @@ async def test_containers_started_at_once_look_the_same_to_the_test_hooks() -> N
     assert fast["stop took"] == pytest.approx(7.0)
     assert [(c[0], c[2]) for c in fast["stopped"][-1]] == [("app", 137), ("side", 0)]
     assert fast["running after"] == ["1/app", "1/side"]
+
+
+async def test_a_queued_task_taken_up_during_its_batch_still_starts() -> None:
+    """A task watcher that asks for the runner of a task later in the same start batch
+    (which makes the runner from the queue) must not break the starter."""
+    async with pyecs.Cluster("c", backend=SimulatedBackend(2)) as cluster:
+        await cluster.register_task_definition(TD)
+        arns = [t.arn for t in (await cluster.run_task("web", count=3)).tasks]
+        manager = cluster._tasks  # the runtime's own hook
+
+        def take_up_the_last(task: Task) -> None:
+            if task.arn == arns[0] and task.last_status == "RUNNING":
+                assert manager.runner(arns[2]) is not None
+
+        manager.watch(take_up_the_last)
+        running = await cluster.wait_tasks_running(arns, timeout=10)
+        assert [t.last_status for t in running] == ["RUNNING"] * 3
+        more = [t.arn for t in (await cluster.run_task("web", count=2)).tasks]
+        await cluster.wait_tasks_running(more, timeout=10)  # the starter is still there
