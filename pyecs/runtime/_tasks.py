@@ -423,10 +423,23 @@ class TaskManager:
                 self._runners[arn] = runner
         return runner
 
-    def _stop_parked(self, arn: str, stop_code: str, reason: str) -> bool:
+    def _stop_parked(
+        self,
+        arn: str,
+        stop_code: str,
+        reason: str,
+        *,
+        now: datetime.datetime | None = None,
+        release: bool = True,
+    ) -> bool:
         """Stop a parked task in one step without making its runner again, if nothing
         has to wait (no deactivation, nobody observing each snapshot, a backend that
-        stops it at once); False: it takes its runner."""
+        stops it at once); False: it takes its runner.
+
+        Args:
+            now: The stop's time (the clock's now when None).
+            release: Give its place back here; False: the caller does (for many at once).
+        """
         parked = self._parked.get(arn)
         if parked is None or parked.deactivate is not None or self._observed():
             return False
@@ -437,8 +450,10 @@ class TaskManager:
         if exits is None:
             return False
         del self._parked[arn]
-        self._record(stopped_at_once(task, exits, self._clock(), stop_code, reason))
-        self._placement.release(arn)
+        when = self._clock() if now is None else now
+        self._record(stopped_at_once(task, exits, when, stop_code, reason))
+        if release:
+            self._placement.release(arn)
         return True
 
     def _on_exit_at_once(self, arn: str) -> None:
@@ -930,7 +945,7 @@ class TaskManager:
         if status == "STOPPED":
             if previous is None or previous.last_status != "STOPPED":
                 self._stopped_order.append(arn)
-                self._forget_old()
+                self._forget_old(task.stopped_at)  # the time of that stop: now
         elif status == "RUNNING" and (previous is None or previous.last_status != "RUNNING"):
             self._placement.mark_running(arn)
         if self._events.has_subscribers:
@@ -982,10 +997,18 @@ class TaskManager:
         for arn in list(self._held):
             self.stop(arn, "UserInitiated", reason)
         waiting = []
+        # Those stopped at once give their places back together, batch by batch (one
+        # index update per instance), and share their batch's time, as a start at once.
+        released: list[str] = []
+        now = self._clock()
         for index, arn in enumerate([*self._runners, *self._parked, *self._queued]):
             if index and not index % STOP_BATCH:
+                self._placement.release_many(released)
+                released.clear()
                 await anyio.lowlevel.checkpoint()  # the rest of the program gets a turn
-            if self._stop_parked(arn, "UserInitiated", reason):
+                now = self._clock()
+            if self._stop_parked(arn, "UserInitiated", reason, now=now, release=False):
+                released.append(arn)
                 continue
             runner = self._runner_of(arn)
             if runner is None:
@@ -995,6 +1018,7 @@ class TaskManager:
                 self._finish(runner)
             else:
                 waiting.append(runner)
+        self._placement.release_many(released)
         with anyio.move_on_after(timeout):
             for runner in waiting:
                 await runner.wait_stopped()
@@ -1079,13 +1103,16 @@ class TaskManager:
         """How many STOPPED tasks are remembered."""
         return len(self._stopped_order)
 
-    def _forget_old(self) -> None:
+    def _forget_old(self, now: datetime.datetime | None = None) -> None:
         """Drop STOPPED tasks past their retention, and the oldest beyond the cap.
 
         ``_stopped_order`` lists them in the order they stopped, so this looks only at the
         ones it drops, plus one.
+
+        Args:
+            now: The clock's time, if the caller has it (the clock's now when None).
         """
-        cutoff = self._clock() - STOPPED_RETENTION
+        cutoff = (self._clock() if now is None else now) - STOPPED_RETENTION
         order = self._stopped_order
         while order:
             task = self._tasks.get(order[0])
