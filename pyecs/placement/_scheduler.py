@@ -736,5 +736,5 @@ class PlacementState:
         else:
             node.pending_tasks_count -= 1
         node.version += 1
-        self._groups[group].remove_task(node)
+        self._groups[group].remove_tasks(node, 1)
         return record
