@@ -5,6 +5,8 @@ Run ``.venv/bin/python benchmarks/placement.py`` (about 2 minutes on 2 cores) or
 through ``pyecs.Cluster`` on 5,000 simulated instances (tasks/s to RUNNING) instead, and
 ``--c1m`` places 1,000,000 tasks of 1,000 services and run_task groups on 5,000 simulated
 instances through the public API (wall time and peak memory; goal: under 60 s and 2 GiB).
+``--release`` places 200,000 tasks on 5,000 instances and gives them back in batches of
+1,000, timing ``release`` per key and ``release_many`` per batch alternately.
 
 For each cluster size and strategy, both schedulers start from the same empty cluster of
 uniform instances over 3 zones and place the same stream of tasks (50 services of mixed
@@ -230,6 +232,58 @@ def mini_c1m(instances: int, tasks: int, services: int, batch: int, traced: bool
     )
 
 
+def release_batches(instances: int, tasks: int, batch: int) -> None:
+    """Place ``tasks`` copies (half binpack(memory), half spread(zone) > spread(instanceId)),
+    then release them in batches of ``batch`` consecutive keys, alternately with
+    ``release`` per key and with one ``release_many`` per batch on the same state."""
+    print(
+        f"\nrelease: {tasks:,} tasks on {instances:,} instances, in batches of {batch:,} "
+        "consecutive keys, alternately release() per key and release_many() per batch"
+    )
+    state = PlacementState()
+    state.add_instances(specs_for(instances))
+    request = PlacementRequest("family:x", cpu=16, memory=32)
+    halves = {
+        "binpack(memory)": [BinPack("memory")],
+        "spread(zone)>spread(instanceId)": [Spread(ZONE), Spread("instanceId")],
+    }
+    keys: dict[str, list[str]] = {}
+    start = time.perf_counter()
+    for name, chain in halves.items():
+        keys[name] = []
+        for call in range(tasks // 2 // batch):
+            new = [f"{name}-{call}-{i}" for i in range(batch)]
+            placed = state.place(request, batch, chain, task_keys=new).placements
+            keys[name] += [p.task_key for p in placed]
+    print(f"  placed {sum(map(len, keys.values())):,} in {time.perf_counter() - start:.2f} s")
+    print(
+        f"  {'placed with':<32} {'release µs/task':>16} {'release_many µs/task':>21} {'ratio':>6}"
+    )
+    for name, placed_keys in keys.items():
+        spent = {"release": 0.0, "release_many": 0.0}
+        count = {"release": 0, "release_many": 0}
+        for number, first in enumerate(range(0, len(placed_keys), batch)):
+            chunk = placed_keys[first : first + batch]
+            if number % 2:
+                began = time.perf_counter()
+                released = state.release_many(chunk)
+                spent["release_many"] += time.perf_counter() - began
+                count["release_many"] += released
+            else:
+                release = state.release
+                began = time.perf_counter()
+                for key in chunk:
+                    release(key)
+                spent["release"] += time.perf_counter() - began
+                count["release"] += len(chunk)
+        per_key = {how: 1e6 * spent[how] / max(1, count[how]) for how in spent}
+        print(
+            f"  {name:<32} {per_key['release']:>16.2f} {per_key['release_many']:>21.2f} "
+            f"{per_key['release'] / per_key['release_many']:>5.1f}x"
+        )
+    assert not any(state.task(k) for k in keys["binpack(memory)"][:10])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a reduced run of a few seconds")
@@ -244,7 +298,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="only C1M: 1,000,000 tasks of 1,000 services/groups on 5,000 simulated instances "
         "through the public API (wall time, peak memory; with --quick 10,000 tasks)",
     )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="only releases: 200,000 tasks on 5,000 instances given back in batches of "
+        "1,000, release() per key next to release_many() per batch (with --quick 20,000)",
+    )
     args = parser.parse_args(argv)
+    if args.release:
+        if args.quick:
+            release_batches(instances=500, tasks=20_000, batch=1_000)
+        else:
+            release_batches(instances=5_000, tasks=200_000, batch=1_000)
+        return
     if args.run_task or args.c1m:
         from benchmarks._cluster_scale import main_c1m, main_run_task
 

@@ -136,18 +136,22 @@ class GroupStats:
         if self.tiers is not None:
             self._move(node.id, before, before + count)
 
-    def remove_task(self, node: InstanceNode) -> None:
-        """Stop counting a task of ``node``."""
-        self.total -= 1
+    def remove_tasks(self, node: InstanceNode, count: int) -> None:
+        """Stop counting ``count`` tasks of ``node`` (it holds at least that many).
+
+        Like :meth:`count_tasks`, one call for several tasks: a batch of releases moves
+        the instance between tiers and through the per-value counts once.
+        """
+        self.total -= count
         before = self.hosts[node.id]
-        if before > 1:
-            self.hosts[node.id] = before - 1
+        if before > count:
+            self.hosts[node.id] = before - count
         else:
             del self.hosts[node.id]
             self.leave_buckets(node)
-        self._count_values(node, -1)
+        self._count_values(node, -count)
         if self.tiers is not None:
-            self._move(node.id, before, before - 1)
+            self._move(node.id, before, before - count)
 
     def _count_values(self, node: InstanceNode, delta: int) -> None:
         get = node.attributes.get
