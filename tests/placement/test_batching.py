@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+import placement_support
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +36,7 @@ from pyecs.placement import (
 ZONE = "attribute:ecs.availability-zone"
 SETTINGS = settings(max_examples=200, deadline=None)
 WHEN = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
-GROUPS = ("g0", "g1", "g2")
+GROUPS = placement_support.GROUPS
 
 
 class MostCpu:
@@ -76,35 +77,9 @@ def level(name: str) -> PlacementStrategy:
     return MostCpu()
 
 
-@st.composite
-def clusters(draw: st.DrawFn) -> list[InstanceSpec]:
-    count = draw(st.integers(1, 10))
-    specs = []
-    for index in draw(st.permutations(range(count))):
-        attributes: dict[str, str | None] = {"ecs.availability-zone": draw(st.sampled_from("abc"))}
-        tier = draw(st.sampled_from(["web", "db", None]))
-        if tier is not None:
-            attributes["tier"] = tier
-        specs.append(
-            InstanceSpec(
-                cpu=draw(st.sampled_from([128, 256, 512, 1024])),
-                memory=draw(st.sampled_from([256, 512, 1024, 2048])),
-                attributes=attributes,
-                id=f"i-{index:02d}",
-                reserved_ports=draw(st.sampled_from([frozenset(), frozenset({22})])),
-                status=draw(st.sampled_from(["ACTIVE"] * 8 + ["DRAINING"])),
-            )
-        )
-    return specs
-
-
-requests = st.builds(
-    PlacementRequest,
-    group=st.sampled_from(GROUPS),
-    cpu=st.sampled_from([0, 16, 64, 100, 256]),
-    memory=st.sampled_from([0, 32, 64, 200, 512]),
-    tcp_ports=st.sampled_from([frozenset(), frozenset(), frozenset({80}), frozenset({22})]),
-    udp_ports=st.sampled_from([frozenset(), frozenset(), frozenset({53})]),
+clusters = placement_support.clusters([128, 256, 512, 1024], [256, 512, 1024, 2048])
+requests = placement_support.requests(
+    [0, 16, 64, 100, 256], [0, 32, 64, 200, 512], [frozenset({80}), frozenset({22})]
 )
 places = st.tuples(
     st.just("place"),
@@ -248,15 +223,7 @@ def test_large_batches_on_many_instances_match_one_call_per_copy(
     instances: int, count: int, names: list[str], rules: list[PlacementConstraint]
 ) -> None:
     """Runs of many copies on one instance, across chunk boundaries of the sorted indexes."""
-    specs = [
-        InstanceSpec(
-            cpu=256 * (1 + k % 4),
-            memory=512 * (1 + k % 3),
-            attributes={"ecs.availability-zone": "abc"[k % 3], "tier": ("web", "db")[k % 2]},
-            id=f"i-{k:03d}",
-        )
-        for k in range(instances)
-    ]
+    specs = placement_support.many_instances(instances)
     batched, single = build(specs), build(specs)
     for step, rq in enumerate(
         [

@@ -15,6 +15,7 @@ import datetime
 import random
 from collections.abc import Iterator, Sequence
 
+import placement_support
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,7 +39,7 @@ from pyecs.placement._index import GroupStats
 
 ZONE = "attribute:ecs.availability-zone"
 WHEN = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
-GROUPS = ("g0", "g1", "g2")
+GROUPS = placement_support.GROUPS
 
 #: Strategy chains by name; random ones are made afresh (same seed) for each state.
 CHAINS: list[list[str]] = [
@@ -79,35 +80,9 @@ def chain_of(names: Sequence[str]) -> list[PlacementStrategy]:
     return chain
 
 
-@st.composite
-def clusters(draw: st.DrawFn) -> list[InstanceSpec]:
-    count = draw(st.integers(1, 10))
-    specs = []
-    for index in draw(st.permutations(range(count))):
-        attributes: dict[str, str | None] = {"ecs.availability-zone": draw(st.sampled_from("abc"))}
-        tier = draw(st.sampled_from(["web", "db", None]))
-        if tier is not None:
-            attributes["tier"] = tier
-        specs.append(
-            InstanceSpec(
-                cpu=draw(st.sampled_from([256, 512, 1024])),
-                memory=draw(st.sampled_from([512, 1024, 2048])),
-                attributes=attributes,
-                id=f"i-{index:02d}",
-                reserved_ports=draw(st.sampled_from([frozenset(), frozenset({22})])),
-                status=draw(st.sampled_from(["ACTIVE"] * 8 + ["DRAINING"])),
-            )
-        )
-    return specs
-
-
-requests = st.builds(
-    PlacementRequest,
-    group=st.sampled_from(GROUPS),
-    cpu=st.sampled_from([0, 16, 64, 100]),
-    memory=st.sampled_from([0, 32, 64, 200]),
-    tcp_ports=st.sampled_from([frozenset(), frozenset(), frozenset({80}), frozenset({22, 443})]),
-    udp_ports=st.sampled_from([frozenset(), frozenset(), frozenset({53})]),
+clusters = placement_support.clusters([256, 512, 1024], [512, 1024, 2048])
+requests = placement_support.requests(
+    [0, 16, 64, 100], [0, 32, 64, 200], [frozenset({80}), frozenset({22, 443})]
 )
 places = st.tuples(
     st.just("place"),
@@ -290,15 +265,7 @@ def test_large_releases_on_many_instances_match_release_one_by_one(
 ) -> None:
     """Many tasks per instance and per index chunk: amounts that move across chunks of
     the sorted lists, instances that lose their last task of a group, whole batches."""
-    specs = [
-        InstanceSpec(
-            cpu=256 * (1 + k % 4),
-            memory=512 * (1 + k % 3),
-            attributes={"ecs.availability-zone": "abc"[k % 3], "tier": ("web", "db")[k % 2]},
-            id=f"i-{k:03d}",
-        )
-        for k in range(instances)
-    ]
+    specs = placement_support.many_instances(instances)
     batched, single = build(specs), build(specs)
     keys: list[str] = []
     for step, rq in enumerate(
