@@ -65,6 +65,21 @@ def _compile(name: str, args: Sequence[str], body: Sequence[str], scope: dict[st
     return scope[name]
 
 
+def _through_twin(
+    name: str, args: Sequence[str], values: Sequence[str], cls: type[Any], twin: type[Any]
+) -> Any:
+    """A function ``name(*args)`` that makes a ``cls`` through its twin, with the
+    expressions ``values`` for its fields, in field order."""
+    fields = [a.name for a in attrs.fields(cls)]
+    body = [
+        "self = new(twin)",
+        *(f"self.{f} = {v}" for f, v in zip(fields, values, strict=True)),
+        "self.__class__ = cls",
+        "return self",
+    ]
+    return _compile(name, args, body, {"new": object.__new__, "twin": twin, "cls": cls})
+
+
 def positional_constructor(cls: type[_C]) -> Callable[..., _C]:
     """``cls(*values)`` for a frozen, slotted attrs class whose every field is a plain
     ``__init__`` argument, several times faster (see the module's docstring).
@@ -75,10 +90,7 @@ def positional_constructor(cls: type[_C]) -> Callable[..., _C]:
     if twin is None:
         return cls
     names = [a.name for a in attrs.fields(cls)]  # type: ignore[arg-type]
-    body = ["self = new(twin)", *(f"self.{n} = {n}" for n in names), "self.__class__ = cls"]
-    make: Callable[..., _C] = _compile(
-        "make", names, [*body, "return self"], {"new": object.__new__, "twin": twin, "cls": cls}
-    )
+    make: Callable[..., _C] = _through_twin("make", names, names, cls, twin)
     return make
 
 
@@ -100,15 +112,8 @@ def field_changer(cls: type[_C], names: Sequence[str]) -> Callable[..., _C]:
         keywords = ", ".join(f"{n}={v}" for n, v in given.items())
         evolve = [f"return evolve(obj, {keywords})"]
         return _compile("change", args, evolve, {"evolve": attrs.evolve})  # type: ignore[no-any-return]
-    body = [
-        "self = new(twin)",
-        *(f"self.{n} = {given.get(n, 'obj.' + n)}" for n in fields),
-        "self.__class__ = cls",
-        "return self",
-    ]
-    change: Callable[..., _C] = _compile(
-        "change", args, body, {"new": object.__new__, "twin": twin, "cls": cls}
-    )
+    values = [given.get(n, "obj." + n) for n in fields]
+    change: Callable[..., _C] = _through_twin("change", args, values, cls, twin)
     return change
 
 

@@ -40,8 +40,6 @@ STEP_ERRORS = {
 }
 
 
-#: ``Task(*values)``, faster (see :func:`positional_constructor`).
-make_task = positional_constructor(Task)
 #: ``attrs.evolve(task, **changes)``, several times faster: the runtime makes a new task
 #: snapshot on every change of every task; ``attrs.evolve`` reads each of the 29 fields by
 #: name and passes them by keyword, while this copies them slot to slot.

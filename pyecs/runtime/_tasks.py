@@ -367,17 +367,16 @@ class TaskManager:
         for index, item in enumerate(ready):
             started = None if results is None else results[index]
             if isinstance(item, str):
-                queued = queued_tasks.pop(item, None)
+                queued = queued_tasks.get(item)
                 if queued is not None and started is not None and not observed:
                     # Its whole start in one snapshot, and it runs with no runner.
+                    del queued_tasks[item]
                     parked = _Parked.share(parked, queued.template, queued.deactivate, loop_now)
                     parked_tasks[item] = parked
                     self._record(running_at_once(tasks[item], started, clock_now))
                     continue
-                if queued is not None:
-                    queued_tasks[item] = queued  # its runner is made from it
-                # (None: a watcher of an earlier task asked something of it: it has a
-                # runner now, or it stopped.)
+                # It takes its runner: made from its queue entry, or already made when a
+                # watcher of an earlier task asked something of it (None: it stopped).
                 made = self._runner_of(item)
                 if made is None:
                     continue
