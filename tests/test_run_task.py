@@ -6,7 +6,7 @@ import pytest
 
 import pyecs
 from pyecs.backends.simulated import Behavior, SimulatedBackend
-from pyecs.exceptions import BackendError, InvalidParameterError, TaskNotFoundError
+from pyecs.exceptions import BackendError, InvalidParameterError, PyecsError, TaskNotFoundError
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +204,39 @@ async def test_events_stream_sees_task_state_changes() -> None:
                         break
     assert seen[0] in ("PROVISIONING", "PENDING") and seen[-1] == "RUNNING"
     assert seen.index("PENDING") < seen.index("ACTIVATING") < seen.index("RUNNING")
+
+
+async def test_wait_tasks_running_says_which_task_stopped_before_it_was_running() -> None:
+    bad = {
+        "family": "bad",
+        "containerDefinitions": [{"name": "app", "image": "broken:1", "memory": 64}],
+    }
+    backend = SimulatedBackend(2, behaviors={"broken:1": Behavior(start_error="no such binary")})
+    async with pyecs.Cluster("c", backend=backend) as cluster:
+        await cluster.register_task_definition(web(memory=64))
+        await cluster.register_task_definition(bad)
+        good = [t.arn for t in (await cluster.run_task("web-app", count=3)).tasks]
+        (failed,) = (await cluster.run_task("bad")).tasks
+        await cluster.wait_tasks_stopped([failed.arn], timeout=5)
+        with pytest.raises(PyecsError, match=f"task {failed.id} stopped before it was RUNNING"):
+            await cluster.wait_tasks_running([*good, failed.arn], timeout=5)
+        # The good ones alone are RUNNING; ids and ARNs both name them, in the order given.
+        refs = [good[0], good[1].rsplit("/", 1)[1], good[2]]
+        tasks = await cluster.wait_tasks_running(refs, timeout=5)
+        assert [t.arn for t in tasks] == good
+        assert all(t.last_status == "RUNNING" for t in tasks)
+
+
+async def test_wait_tasks_running_over_many_tasks_waits_for_the_last_one() -> None:
+    async with pyecs.Cluster("c", backend=SimulatedBackend(20)) as cluster:
+        await cluster.register_task_definition(web(memory=16))
+        arns: list[str] = []
+        for _ in range(5):
+            arns += [t.arn for t in (await cluster.run_task("web-app", count=100)).tasks]
+        # Not one has started yet: the starter runs once this test yields.
+        assert {t.last_status for t in cluster.describe_tasks(arns).tasks} == {"PROVISIONING"}
+        tasks = await cluster.wait_tasks_running(arns, timeout=5)
+        assert [t.arn for t in tasks] == arns
+        assert {t.last_status for t in tasks} == {"RUNNING"}
+        with pytest.raises(TaskNotFoundError):
+            await cluster.wait_tasks_running([*arns, "0" * 32], timeout=5)

@@ -598,16 +598,15 @@ class Cluster:
         checked = 0  # arns[:checked] had reached ``want`` when last looked at
 
         def first_not_done(start: int) -> int:
-            for index in range(start, len(arns)):
+            index = self._tasks.first_not_at(arns, start, want)
+            if index < len(arns):
                 t = self._tasks.get(arns[index])
                 if t.last_status == "STOPPED" and want == "RUNNING":
                     raise PyecsError(
                         f"task {t.id} stopped before it was RUNNING: {t.stop_code}: "
                         f"{t.stopped_reason}"
                     )
-                if t.last_status != want:
-                    return index
-            return len(arns)
+            return index
 
         def done() -> bool:
             # Each check resumes where the last one stopped (a wait over many tasks stays

@@ -46,11 +46,14 @@ class EventHub:
     def __init__(self, buffer: int = 10_000) -> None:
         self._buffer = buffer
         self._subscribers: set[MemoryObjectSendStream[ClusterEvent]] = set()
+        #: Whether anybody reads the events now (publishing to nobody can be skipped).
+        #: Read-only: kept by the hub as subscribers come and go (an attribute, not a
+        #: property: it is read for every task snapshot).
+        self.has_subscribers = False
 
-    @property
-    def has_subscribers(self) -> bool:
-        """Whether anybody reads the events now (publishing to nobody can be skipped)."""
-        return bool(self._subscribers)
+    def _drop(self, send: MemoryObjectSendStream[ClusterEvent]) -> None:
+        self._subscribers.discard(send)
+        self.has_subscribers = bool(self._subscribers)
 
     def publish(self, event: ClusterEvent) -> None:
         """Deliver ``event`` to every current subscriber without waiting."""
@@ -60,18 +63,19 @@ class EventHub:
             except anyio.WouldBlock:
                 pass  # a slow consumer loses this event rather than stall the cluster
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._subscribers.discard(send)
+                self._drop(send)
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[AsyncIterator[ClusterEvent]]:
         """A context whose value iterates events published from now on."""
         send, receive = anyio.create_memory_object_stream[ClusterEvent](self._buffer)
         self._subscribers.add(send)
+        self.has_subscribers = True
         try:
             async with receive:
                 yield receive
         finally:
-            self._subscribers.discard(send)
+            self._drop(send)
             send.close()
 
     def close(self) -> None:
@@ -79,3 +83,4 @@ class EventHub:
         for send in self._subscribers:
             send.close()
         self._subscribers.clear()
+        self.has_subscribers = False

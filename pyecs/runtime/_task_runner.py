@@ -30,7 +30,7 @@ from pyecs.abc import (
     TaskLaunch,
 )
 from pyecs.models._construct import field_changer
-from pyecs.models.task import Container, Task
+from pyecs.models.task import Container, HealthStatus, Task
 from pyecs.runtime._task_parts import (
     STEP_ERRORS,
     LaunchTemplate,
@@ -71,11 +71,16 @@ def running_at_once(
         containers: tuple[Container, ...] = (
             _STARTED(only, "RUNNING", runtime_id, result.network_bindings),
         )
+        # (aggregate_health of one container; its start leaves its health as it was)
+        health: HealthStatus = (
+            only.health_status if only.essential and only.has_health_check else "UNKNOWN"
+        )
     else:
         containers = tuple(
             _STARTED(c, "RUNNING", runtime_id, r.network_bindings)
             for c, (runtime_id, r) in zip(task.containers, started, strict=True)
         )
+        health = aggregate_health(containers)
     return _RUNNING_AT_ONCE(
         task,
         task.version + 4 + 2 * len(containers),
@@ -84,7 +89,7 @@ def running_at_once(
         "RUNNING",
         now,
         containers,
-        aggregate_health(containers),
+        health,
     )
 
 

@@ -204,6 +204,15 @@ class _TaskIds:
         return [digits[i : i + 32] for i in range(at, at + need, 32)]
 
 
+def _task_eni(capacity: TaskCapacity, task_id: str) -> NetworkInterface | None:
+    """The network interface of a task launched on ``capacity``: its own id when the
+    capacity's has none yet."""
+    eni = capacity.network_interface
+    if eni is not None and not eni.id:
+        return attrs.evolve(eni, id=_eni_id(task_id))
+    return eni
+
+
 def _eni_id(task_id: str) -> str:
     """The ENI attachment id of a task: a UUID, as ECS shows it, derived from the task id."""
     return str(uuid.UUID(task_id)) if len(task_id) == 32 else task_id
@@ -364,6 +373,7 @@ class TaskManager:
         parked: _Parked | None = None
         observed = self._observed()
         queued_tasks, parked_tasks, tasks = self._queued, self._parked, self._tasks
+        record = self._record
         for index, item in enumerate(ready):
             started = None if results is None else results[index]
             if isinstance(item, str):
@@ -371,9 +381,14 @@ class TaskManager:
                 if queued is not None and started is not None and not observed:
                     # Its whole start in one snapshot, and it runs with no runner.
                     del queued_tasks[item]
-                    parked = _Parked.share(parked, queued.template, queued.deactivate, loop_now)
+                    if (
+                        parked is None
+                        or parked.template is not queued.template
+                        or parked.deactivate != queued.deactivate
+                    ):
+                        parked = _Parked(queued.template, queued.deactivate, loop_now)
                     parked_tasks[item] = parked
-                    self._record(running_at_once(tasks[item], started, clock_now))
+                    record(running_at_once(tasks[item], started, clock_now))
                     continue
                 # It takes its runner: made from its queue entry, or already made when a
                 # watcher of an earlier task asked something of it (None: it stopped).
@@ -521,16 +536,18 @@ class TaskManager:
         prefix = self._task_arn_prefix
         keys = [prefix + i for i in ids]
         result = self._placement.place(request, count, strategies, all_constraints, task_keys=keys)
-        failures = tuple(
-            TaskFailure(
-                self._placement.instance_arn(f.closest_instance_id)
-                if f.closest_instance_id
-                else None,
-                f.reason,
-                f.detail,
+        failures: tuple[TaskFailure, ...] = ()
+        if result.failures:
+            failures = tuple(
+                TaskFailure(
+                    self._placement.instance_arn(f.closest_instance_id)
+                    if f.closest_instance_id
+                    else None,
+                    f.reason,
+                    f.detail,
+                )
+                for f in result.failures
             )
-            for f in result.failures
-        )
         tasks = []
         capacity = capacity or TaskCapacity()
         if result.placements:
@@ -538,11 +555,30 @@ class TaskManager:
             template = self._template(td, group, capacity)
             maker = self._launch_maker(td, group, started_by, request, tags, capacity)
             now = self._clock()
+            # The copies on one instance in a row (binpack) share its ARN and zone.
+            last_instance, instance_arn, zone = None, "", None
+            attribute = self._placement.attribute
+            eni = capacity.network_interface
+            own_eni = eni is not None and not eni.id  # each copy gets an id of its own
             for p in result.placements:
-                task = self._placed(
-                    maker, p.task_key, ids[p.copy_index], p.instance_id, capacity, now
+                instance_id = p.instance_id
+                if instance_id != last_instance:
+                    last_instance = instance_id
+                    instance_arn = self._instance_arn(instance_id)
+                    zone = attribute(instance_id, "ecs.availability-zone")
+                task_id = ids[p.copy_index]
+                tasks.append(
+                    maker.make(
+                        p.task_key,
+                        task_id,
+                        instance_id,
+                        instance_arn,
+                        zone,
+                        _task_eni(capacity, task_id) if own_eni else eni,
+                        now,
+                    )
                 )
-                tasks.append(self._new_task(on_deactivate, td, task, capacity, template))
+            self._new_tasks(on_deactivate, td, tasks, capacity, template)
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
             for index in range(count):
@@ -726,16 +762,13 @@ class TaskManager:
         draft (see :meth:`_placed_maker`; a copy's own ARN, id and time given apart)."""
         # A Fargate task keeps the id of its own capacity here (placement and services
         # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
-        eni = capacity.network_interface
-        if eni is not None and not eni.id:
-            eni = attrs.evolve(eni, id=_eni_id(task_id))
         return maker.make(
             arn,
             task_id,
             instance_id,
             self._instance_arn(instance_id),
             self._placement.attribute(instance_id, "ecs.availability-zone"),
-            eni,
+            _task_eni(capacity, task_id),
             created_at,
         )
 
@@ -775,42 +808,56 @@ class TaskManager:
         td: TaskDefinition,
         task: Task,
         capacity: TaskCapacity,
-        template: LaunchTemplate | None = None,
-    ) -> Task:
-        """Record a placed task and have it started.
+    ) -> None:
+        """Record a placed task and have it started."""
+        self._new_tasks(
+            on_deactivate, td, [task], capacity, self._template(td, task.group, capacity)
+        )
+
+    def _new_tasks(
+        self,
+        on_deactivate: Callable[[Task], Awaitable[None]] | None,
+        td: TaskDefinition,
+        tasks: Sequence[Task],
+        capacity: TaskCapacity,
+        template: LaunchTemplate,
+    ) -> None:
+        """Record the placed copies of one launch and have them started, one after the
+        other (each recorded, and so seen by the watchers, before the next).
 
         Args:
-            template: What the copies of one launch share (made from ``td``, the task's
-                group and ``capacity`` when None).
+            template: What the copies share (made from ``td``, their group and
+                ``capacity``).
         """
         assert self.backend is not None and self._tg is not None
-        if template is None:
-            template = self._template(td, task.group, capacity)
+        record = self._record
         if self._at_once and template.at_once:
-            # No runner until something is asked of it: the starter starts it at once.
+            # No runner until something is asked of them: the starter starts them at once.
             queued = self._last_queued = _Parked.share(
                 self._last_queued, template, on_deactivate, None
             )
-            self._queued[task.arn] = queued
-            self._record(task)
-            self._starting.append(task.arn)
+            queued_tasks, starting = self._queued, self._starting
+            for task in tasks:
+                queued_tasks[task.arn] = queued
+                record(task)
+                starting.append(task.arn)
             if not self._start_flag.is_set():
                 self._start_flag.set()
-            return task
-        runner = TaskRunner(
-            self.backend,
-            template,
-            task,
-            self._publish,
-            self._clock,
-            deactivate=on_deactivate,
-            wake=self._wake_runner if self._at_once else None,
-            observed=self._is_observed,
-        )
-        self._runners[task.arn] = runner
-        self._record(task)
-        self._tg.start_soon(self._run, runner)
-        return task
+            return
+        for task in tasks:
+            runner = TaskRunner(
+                self.backend,
+                template,
+                task,
+                self._publish,
+                self._clock,
+                deactivate=on_deactivate,
+                wake=self._wake_runner if self._at_once else None,
+                observed=self._is_observed,
+            )
+            self._runners[task.arn] = runner
+            record(task)
+            self._tg.start_soon(self._run, runner)
 
     def _instance_arn(self, instance_id: str) -> str:
         """The instance's ARN, one string shared by all its tasks."""
@@ -1044,6 +1091,17 @@ class TaskManager:
                 "the ones it has (STOPPED tasks are kept for an hour)"
             )
         return task
+
+    def first_not_at(self, arns: Sequence[str], start: int, status: str) -> int:
+        """The index of the first of ``arns`` from ``start`` whose task's ``last_status``
+        is not ``status`` now (or that is no longer known); ``len(arns)`` when all are.
+        One call for a waiter's pass over many tasks."""
+        tasks = self._tasks
+        for index in range(start, len(arns)):
+            task = tasks.get(arns[index])
+            if task is None or task.last_status != status:
+                return index
+        return len(arns)
 
     def runner(self, arn: str) -> TaskRunner | None:
         """The runner of a task that has not stopped yet."""
