@@ -593,7 +593,7 @@ class Cluster:
 
         timeout = check_timeout(timeout)
         refs = check_str_list(arns, "tasks", "task ARNs or ids")
-        arns = [self._tasks.get(a).arn for a in refs]
+        arns = [t.arn for t in self._tasks.get_many(refs)]
 
         checked = 0  # arns[:checked] had reached ``want`` when last looked at
 
@@ -621,7 +621,7 @@ class Cluster:
         with anyio.move_on_after(timeout):
             while not done():
                 await self._tasks.wait_changed()
-            return [self._tasks.get(a) for a in arns]
+            return self._tasks.get_many(arns)
         pending = [
             f"{t.id} ({t.last_status})"
             for t in (self._tasks.get(a) for a in arns)

@@ -337,8 +337,9 @@ class TaskManager:
         # Each is a runner (one was made for it meanwhile) or the queued task's ARN.
         ready: list[TaskRunner | str] = []
         launches = []
+        runner_of, queued_of, tasks = self._runners.get, self._queued.get, self._tasks
         for arn in batch:
-            runner = self._runners.get(arn)
+            runner = runner_of(arn)
             if runner is not None:
                 launch = runner.launch_at_once()
                 if launch is None:
@@ -347,10 +348,10 @@ class TaskManager:
                 ready.append(runner)
                 launches.append(launch)
                 continue
-            queued = self._queued.get(arn)
+            queued = queued_of(arn)
             if queued is not None:  # (None: it stopped meanwhile)
                 ready.append(arn)
-                launches.append(queued.template.launch_of(self._tasks[arn]))
+                launches.append(queued.template.launch_of(tasks[arn]))
         if not ready:
             return
         try:
@@ -372,10 +373,9 @@ class TaskManager:
         clock_now, loop_now = self._clock(), anyio.current_time()
         parked: _Parked | None = None
         observed = self._observed()
-        queued_tasks, parked_tasks, tasks = self._queued, self._parked, self._tasks
+        queued_tasks, parked_tasks = self._queued, self._parked
         record = self._record
-        for index, item in enumerate(ready):
-            started = None if results is None else results[index]
+        for item, started in zip(ready, results or [None] * len(ready), strict=True):
             if isinstance(item, str):
                 queued = queued_tasks.get(item)
                 if queued is not None and started is not None and not observed:
@@ -986,14 +986,17 @@ class TaskManager:
     def _record(self, task: Task) -> None:
         arn, status = task.arn, task.last_status
         tasks = self._tasks
-        previous = tasks.get(arn)
-        tasks[arn] = task
-        if status == "STOPPED":
-            if previous is None or previous.last_status != "STOPPED":
-                self._stopped_order.append(arn)
-                self._forget_old(task.stopped_at)  # the time of that stop: now
-        elif status == "RUNNING" and (previous is None or previous.last_status != "RUNNING"):
-            self._placement.mark_running(arn)
+        if status == "RUNNING" or status == "STOPPED":
+            previous = tasks.get(arn)
+            tasks[arn] = task
+            if previous is None or previous.last_status != status:
+                if status == "RUNNING":
+                    self._placement.mark_running(arn)
+                else:
+                    self._stopped_order.append(arn)
+                    self._forget_old(task.stopped_at)  # the time of that stop: now
+        else:
+            tasks[arn] = task
         if self._events.has_subscribers:
             self._events.publish(TaskStateChange(task, self._clock()))
         if self._changed is not None:
@@ -1084,13 +1087,22 @@ class TaskManager:
         Raises:
             TaskNotFoundError: when no task of this cluster has that ARN or id.
         """
-        task = self._tasks.get(ref) or self._tasks.get(self._arns.task(ref))
+        task = self._tasks.get(ref) or self._tasks.get(self._task_arn_prefix + ref)
         if task is None:
             raise TaskNotFoundError(
                 f"no task {ref!r} in cluster {self._arns.cluster!r}; list_tasks() shows "
                 "the ones it has (STOPPED tasks are kept for an hour)"
             )
         return task
+
+    def get_many(self, refs: Iterable[str]) -> list[Task]:
+        """:meth:`get` of each, in order (one call for a waiter's many tasks)."""
+        tasks, prefix = self._tasks, self._task_arn_prefix
+        found = []
+        for ref in refs:
+            task = tasks.get(ref) or tasks.get(prefix + ref)
+            found.append(self.get(ref) if task is None else task)  # (None: raises)
+        return found
 
     def first_not_at(self, arns: Sequence[str], start: int, status: str) -> int:
         """The index of the first of ``arns`` from ``start`` whose task's ``last_status``
