@@ -103,7 +103,7 @@ def diagnose(
         return Diagnosis(
             "RESOURCE:CPU",
             f"no container instance has {request.cpu} CPU units free (closest: {best.id} with "
-            f"{best.remaining_cpu} CPU units free); lower cpu or add an instance",
+            f"{max(0, best.remaining_cpu)} CPU units free); lower cpu or add an instance",
             best.id,
         )
     memory_ok = [n for n in cpu_ok if n.remaining_memory >= request.memory]
@@ -112,7 +112,7 @@ def diagnose(
         return Diagnosis(
             "RESOURCE:MEMORY",
             f"no container instance has {request.memory} MiB free (closest: {best.id} with "
-            f"{best.remaining_memory} MiB free); lower memory or add an instance",
+            f"{max(0, best.remaining_memory)} MiB free); lower memory or add an instance",
             best.id,
         )
     remaining, found = _port_check(memory_ok, request.tcp_ports, udp=False)

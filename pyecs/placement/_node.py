@@ -129,9 +129,11 @@ class InstanceNode:
             registered_resources=Resources(
                 self.registered_cpu, self.registered_memory, self.reserved_tcp, self.reserved_udp
             ),
+            # An instance that adopted more than it has (it shrank meanwhile, see
+            # PlacementState.reserve) shows nothing left: a Resources amount is never negative.
             remaining_resources=Resources(
-                self.remaining_cpu,
-                self.remaining_memory,
+                max(0, self.remaining_cpu),
+                max(0, self.remaining_memory),
                 frozenset(self.used_tcp_ports),
                 frozenset(self.used_udp_ports),
             ),

@@ -495,3 +495,23 @@ def test_instance_listing_shows_every_kind_of_change_of_an_instance() -> None:
     assert after == [state.instance(i) for i in ("i-1", "i-2", "i-3")]
     assert all(a is not b for a, b in zip(after, before, strict=True))
     assert state.instances() is not state.instances()  # the caller's own list
+
+
+def test_an_instance_that_adopted_more_than_it_has_shows_nothing_left() -> None:
+    state = PlacementState()
+    state.add_instances(uniform_instances(1, zones=1, cpu=1024, memory=2048))
+    instance = state.instances()[0].id
+    big = PlacementRequest("g", cpu=1000, memory=1500)
+    state.reserve("a", instance, big)
+    state.reserve("b", instance, big)  # adopted: it runs there, whatever is left
+    (snapshot,) = state.instances()  # no error for the negative amounts
+    assert snapshot.remaining_resources.cpu == 0
+    assert snapshot.remaining_resources.memory == 0
+    assert snapshot.running_tasks_count + snapshot.pending_tasks_count == 2
+    (failure,) = state.place(PlacementRequest("g", cpu=10, memory=10)).failures
+    assert failure.reason == "RESOURCE:CPU"
+    assert "with 0 CPU units free" in failure.detail
+    state.release("b")
+    (snapshot,) = state.instances()
+    assert snapshot.remaining_resources.cpu == 24
+    assert snapshot.remaining_resources.memory == 548
