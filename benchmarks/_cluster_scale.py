@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import re
 import resource
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import anyio
 
@@ -161,3 +167,72 @@ def main_c1m(quick: bool) -> None:
         anyio.run(c1m, 500, 100, 100)
     else:
         anyio.run(c1m, 5000, 1000, 1000)
+
+
+async def _probe(calls: int, count: int) -> None:
+    """The timed part of :func:`run_task_rate` with nothing else: set up, one warm-up
+    call, ``calls`` calls and the wait; then the process ends at once (leaving the
+    cluster is not counted)."""
+    async with pyecs.Cluster("bench", backend=_backend(5000)) as cluster:
+        await cluster.register_task_definition(TINY_TASK)
+        warm = await cluster.run_task("c1m", count=count)
+        await cluster.wait_tasks_running([t.arn for t in warm.tasks], timeout=60)
+        arns: list[str] = []
+        for _ in range(calls):
+            result = await cluster.run_task(
+                "c1m", count=count, placement_strategy=[pyecs.BinPack("memory")]
+            )
+            arns.extend(t.arn for t in result.tasks)
+        await cluster.wait_tasks_running(arns, timeout=math.inf)
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def main_probe(calls: int, count: int) -> None:
+    anyio.run(_probe, calls, count)
+
+
+def _instructions(calls: int, count: int) -> int:
+    """Instructions the interpreter ran for :func:`_probe` (valgrind's callgrind)."""
+    script = Path(__file__).resolve().parent / "placement.py"
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(script),
+            "--probe",
+            str(calls),
+            str(count),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main_instructions(quick: bool) -> None:
+    """run_task's cost in instructions per task: a measure that, unlike tasks/s, does not
+    move with the machine's speed (callgrind counts what the CPU is asked to do; it is
+    the same for the same code and inputs, run after run). Two runs under valgrind, with
+    0 and with N calls of :func:`run_task_rate`'s workload: the difference over the
+    tasks is the cost of one task to RUNNING, its share of the calls and the wait
+    included, the set-up not."""
+    calls, count = (200, 10) if quick else (2000, 10)
+    print(f"\nrun_task instructions per task (callgrind; {calls:,} calls of count={count})")
+    if shutil.which("valgrind") is None:
+        print("  skipped: valgrind is not installed (apt-get install -y valgrind)")
+        return
+    base = _instructions(0, count)
+    full = _instructions(calls, count)
+    per_task = (full - base) / (calls * count)
+    print(
+        f"  {per_task:,.0f} instructions per task ({full:,} with the calls, {base:,} for "
+        "the set-up alone)"
+    )

@@ -5,8 +5,11 @@ Run ``.venv/bin/python benchmarks/placement.py`` (about 2 minutes on 2 cores) or
 through ``pyecs.Cluster`` on 5,000 simulated instances (tasks/s to RUNNING) instead, and
 ``--c1m`` places 1,000,000 tasks of 1,000 services and run_task groups on 5,000 simulated
 instances through the public API (wall time and peak memory; goal: under 60 s and 2 GiB).
-``--release`` places 200,000 tasks on 5,000 instances and gives them back in batches of
-1,000, timing ``release`` per key and ``release_many`` per batch alternately.
+``--instructions`` counts what ``--run-task``'s workload costs per task in
+instructions, with valgrind's callgrind: unlike tasks/s, the same run after run whatever
+the machine's speed. ``--release`` places 200,000 tasks on 5,000 instances and gives
+them back in batches of 1,000, timing ``release`` per key and ``release_many`` per batch
+alternately.
 
 For each cluster size and strategy, both schedulers start from the same empty cluster of
 uniform instances over 3 zones and place the same stream of tasks (50 services of mixed
@@ -304,7 +307,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="only releases: 200,000 tasks on 5,000 instances given back in batches of "
         "1,000, release() per key next to release_many() per batch (with --quick 20,000)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only run_task's cost in instructions per task, counted by valgrind's callgrind "
+        "(the same run after run, whatever the machine's speed; about 2 minutes)",
+    )
+    parser.add_argument("--probe", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.probe:  # (the workload --instructions runs under valgrind)
+        from benchmarks._cluster_scale import main_probe
+
+        main_probe(*args.probe)
+        return
+    if args.instructions:
+        from benchmarks._cluster_scale import main_instructions
+
+        main_instructions(args.quick)
+        return
     if args.release:
         if args.quick:
             release_batches(instances=500, tasks=20_000, batch=1_000)
