@@ -215,10 +215,17 @@ def task_definition_warnings(td: TaskDefinition) -> list[Problem]:
             out.append(
                 Problem(
                     f"containerDefinitions[{i}].healthCheck.command",
-                    f"starts with {command[0]!r}, not CMD or CMD-SHELL: ECS registers it, "
+                    f"starts with {_clipped(command[0])}, not CMD or CMD-SHELL: ECS registers it, "
                     "but Docker (and pyecs) run no check for it, so the container's health "
                     'stays UNKNOWN; write ["CMD", ...] to run the command, or '
                     '["CMD-SHELL", "..."] to run it in a shell',
                 )
             )
     return out
+
+
+def _clipped(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message echoes what it was given,
+    which may be any length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -133,6 +133,16 @@ def test_a_health_check_of_another_kind_loads_with_a_warning_naming_its_path() -
     ]
 
 
+def test_the_warning_clips_a_long_command_it_quotes() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TaskDefinition.from_dict(_otel(["x" * 50_000]))  # (the JSON may be 64 KiB)
+    (found,) = [w for w in caught if issubclass(w.category, TaskDefinitionWarning)]
+    message = str(found.message)
+    assert "starts with 'xxxxxxxx" in message and "...," in message
+    assert len(message) < 500
+
+
 def test_registering_a_definition_does_not_warn_twice() -> None:
     async def main() -> None:
         async with pyecs.Cluster("warn-once") as cluster:
