@@ -381,12 +381,7 @@ class TaskManager:
                 if queued is not None and started is not None and not observed:
                     # Its whole start in one snapshot, and it runs with no runner.
                     del queued_tasks[item]
-                    if (
-                        parked is None
-                        or parked.template is not queued.template
-                        or parked.deactivate != queued.deactivate
-                    ):
-                        parked = _Parked(queued.template, queued.deactivate, loop_now)
+                    parked = _Parked.share(parked, queued.template, queued.deactivate, loop_now)
                     parked_tasks[item] = parked
                     record(running_at_once(tasks[item], started, clock_now))
                     continue
