@@ -678,3 +678,31 @@ async def test_container_port_range_gets_a_port_each() -> None:
     assert [b.container_port for b in bindings] == [7000, 7001, 7002]
     assert len({b.host_port for b in bindings}) == 3
     assert lines == [f"{bindings[0].host_port} {bindings[2].host_port}"]
+
+
+@both_loops
+async def test_usage_reads_proc_in_a_worker_thread_not_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The /proc scan reads a file per process of the machine: off the loop's thread."""
+    import threading
+
+    from pyecs.backends.process import _backend
+
+    scanned_on: list[int] = []
+    real = _backend.group_usage
+
+    def spy(pgids: Any, proc: str = "/proc") -> Any:
+        scanned_on.append(threading.get_ident())
+        return real(pgids, proc)
+
+    monkeypatch.setattr(_backend, "group_usage", spy)
+    async with opened() as backend:
+        rid = await start(backend, sh("while :; do :; done"))
+        await anyio.sleep(0.3)
+        usage = await backend.usage([rid, "no-such-container"])
+        assert list(usage) == [rid]
+        assert usage[rid].cpu_seconds > 0
+        assert scanned_on and threading.get_ident() not in scanned_on
+        assert await backend.usage(["no-such-container"]) == {}  # nothing to scan for
+        assert len(scanned_on) == 1
