@@ -113,6 +113,8 @@ class LoadBalancing(ServiceFeature):
         """Whether the task's security groups admit this balancer now (read at every
         health check and connection, so a rule change takes effect within an interval)."""
         groups = self._groups.get(task_arn, ())
+        if not groups:  # a task in no group is not filtered: no policy to build
+            return True
         source = (cfg.security_group,) if cfg.security_group else ()
         return self._context.security_policy().admits(
             groups, source_groups=source, port=cfg.container_port
