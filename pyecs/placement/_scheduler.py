@@ -784,29 +784,7 @@ class PlacementState:
         caller drops its request's use, or reserves it again as it was)."""
         node = self._tasks.pop(key)
         record = node.tasks.pop(key)
-        self._dirty.add(node.id)
-        request = self._requests[record >> _REQUEST_SHIFT & _REQUEST_MASK]
-        assert request is not None
-        if request.cpu or request.memory:
-            self._indexes.set_amounts(
-                node, node.remaining_cpu + request.cpu, node.remaining_memory + request.memory
-            )
-        if request.tcp_ports:
-            node.used_tcp_ports -= request.tcp_ports
-        if request.udp_ports:
-            node.used_udp_ports -= request.udp_ports
-        group = request.group
-        left = node.groups[group] - 1
-        if left:
-            node.groups[group] = left
-        else:
-            del node.groups[group]
-        if record & _RUNNING:
-            node.running_tasks_count -= 1
-        else:
-            node.pending_tasks_count -= 1
-        node.version += 1
-        self._groups[group].remove_tasks(node, 1)
+        self._unreserve_run(node, record & _LOW_BITS, 1)
         return record
 
     def _unreserve_run(self, node: InstanceNode, low: int, count: int) -> None:

@@ -26,7 +26,7 @@ from pyecs.models.task_definition import TaskDefinition
 from pyecs.placement._constraints import constraints_from
 from pyecs.placement._protocols import PlacementConstraint
 from pyecs.placement._scheduler import PlacementState
-from pyecs.placement._types import PlacementFailure, PlacementRequest
+from pyecs.placement._types import Placement, PlacementFailure, PlacementRequest
 from pyecs.runtime._events import EventHub, TaskStateChange
 from pyecs.runtime._task_parts import (
     LaunchTemplate,
@@ -549,30 +549,7 @@ class TaskManager:
             # What the copies share, worked out once (a draft per copy costs a snapshot).
             template = self._template(td, group, capacity)
             maker = self._launch_maker(td, group, started_by, request, tags, capacity)
-            now = self._clock()
-            # The copies on one instance in a row (binpack) share its ARN and zone.
-            last_instance, instance_arn, zone = None, "", None
-            attribute = self._placement.attribute
-            eni = capacity.network_interface
-            own_eni = eni is not None and not eni.id  # each copy gets an id of its own
-            for p in result.placements:
-                instance_id = p.instance_id
-                if instance_id != last_instance:
-                    last_instance = instance_id
-                    instance_arn = self._instance_arn(instance_id)
-                    zone = attribute(instance_id, "ecs.availability-zone")
-                task_id = ids[p.copy_index]
-                tasks.append(
-                    maker.make(
-                        p.task_key,
-                        task_id,
-                        instance_id,
-                        instance_arn,
-                        zone,
-                        _task_eni(capacity, task_id) if own_eni else eni,
-                        now,
-                    )
-                )
+            tasks = self._copies(maker, result.placements, ids, capacity, self._clock())
             self._new_tasks(on_deactivate, td, tasks, capacity, template)
         if hold_unplaced and result.failures:
             placed = {p.copy_index for p in result.placements}
@@ -645,13 +622,9 @@ class TaskManager:
             return False
         del self._held[arn]
         waiting = self._tasks[arn]
-        task = self._placed(
-            self._placed_maker(waiting, held.capacity),
-            arn,
-            waiting.id,
-            result.placements[0].instance_id,
-            held.capacity,
-            waiting.created_at,
+        maker = self._placed_maker(waiting, held.capacity)
+        (task,) = self._copies(
+            maker, result.placements, [waiting.id], held.capacity, waiting.created_at
         )
         self._new_task(
             held.on_deactivate, td, evolve_task(task, version=waiting.version + 1), held.capacity
@@ -744,28 +717,44 @@ class TaskManager:
             platform_version=capacity.platform_version,
         )
 
-    def _placed(
+    def _copies(
         self,
         maker: SnapshotMaker,
-        arn: str,
-        task_id: str,
-        instance_id: str,
+        placements: Sequence[Placement],
+        ids: Sequence[str],
         capacity: TaskCapacity,
         created_at: datetime.datetime | None,
-    ) -> Task:
-        """The first snapshot of a task placed on ``instance_id``, from the launch's
-        draft (see :meth:`_placed_maker`; a copy's own ARN, id and time given apart)."""
+    ) -> list[Task]:
+        """The first snapshots of the placed copies of a launch, from its draft (see
+        :meth:`_placed_maker`): each with its key, its id (``ids[copy_index]``), its
+        instance and the time given apart. The copies on one instance in a row
+        (binpack) share its ARN and zone, looked up once."""
         # A Fargate task keeps the id of its own capacity here (placement and services
         # track it); ECS shows no containerInstanceArn for it, and neither do the shapes.
-        return maker.make(
-            arn,
-            task_id,
-            instance_id,
-            self._instance_arn(instance_id),
-            self._placement.attribute(instance_id, "ecs.availability-zone"),
-            _task_eni(capacity, task_id),
-            created_at,
-        )
+        tasks = []
+        last_instance, instance_arn, zone = None, "", None
+        attribute = self._placement.attribute
+        eni = capacity.network_interface
+        own_eni = eni is not None and not eni.id  # each copy gets an id of its own
+        for p in placements:
+            instance_id = p.instance_id
+            if instance_id != last_instance:
+                last_instance = instance_id
+                instance_arn = self._instance_arn(instance_id)
+                zone = attribute(instance_id, "ecs.availability-zone")
+            task_id = ids[p.copy_index]
+            tasks.append(
+                maker.make(
+                    p.task_key,
+                    task_id,
+                    instance_id,
+                    instance_arn,
+                    zone,
+                    _task_eni(capacity, task_id) if own_eni else eni,
+                    created_at,
+                )
+            )
+        return tasks
 
     def _template(self, td: TaskDefinition, group: str, capacity: TaskCapacity) -> LaunchTemplate:
         """What the tasks of one launch share for the backend (the same object for the
